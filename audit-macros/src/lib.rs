@@ -1,1 +1,3 @@
-
+use proc_macro::TokenStream;
+#[proc_macro_attribute]
+pub fn audited(_a: TokenStream, item: TokenStream) -> TokenStream { item }

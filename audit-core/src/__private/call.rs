@@ -1,0 +1,201 @@
+//! [`Call`]: one invocation of an audited function, from authorization to completion.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::probe::Completion;
+use crate::event::{AuditEvent, ErrorInfo, Resource};
+use crate::filter::FilterSubject;
+use crate::logger::{report_no_logger, AuditLogger};
+use crate::trace::new_trace_id;
+use crate::{Action, AuditContext, Outcome, Timing};
+
+/// Where this call's events go.
+enum Destination {
+    Logger(AuditLogger),
+    /// An ignore filter drops every event this call could produce: nothing is prepared.
+    Ignored(AuditLogger),
+    /// No logger anywhere: counted and reported once.
+    Missing,
+}
+
+/// One invocation of an audited function.
+pub struct Call {
+    action: &'static Action,
+    timing: Timing,
+    context: Option<AuditContext>,
+    destination: Destination,
+    trace_id: Option<Arc<str>>,
+    started: Instant,
+}
+
+impl Call {
+    /// Resolves the context (explicit, else ambient) and the logger, and decides whether this
+    /// call's events can be seen at all, before any of them is prepared.
+    pub fn begin(action: &'static Action, timing: Option<Timing>, explicit: Option<&AuditContext>) -> Call {
+        let context = match explicit {
+            Some(context) => Some(context.clone()),
+            None => AuditContext::current(),
+        };
+        let destination = match AuditLogger::resolve(context.as_ref()) {
+            None => Destination::Missing,
+            Some(logger) => {
+                let subject = FilterSubject {
+                    action: action.name(),
+                    categories: action.categories(),
+                    types: action.types(),
+                    space: context.as_ref().and_then(AuditContext::space_id),
+                    user: context.as_ref().and_then(|c| c.user()).and_then(|u| u.name.as_deref()),
+                };
+                if logger.ignores_any_outcome(&subject) {
+                    Destination::Ignored(logger)
+                } else {
+                    Destination::Logger(logger)
+                }
+            }
+        };
+        // Related events (a bulk call's events, its denial and its completion) share one trace id:
+        // the context's, or one made for this call.
+        let trace_id = match (&destination, context.as_ref().and_then(AuditContext::trace_id_arc)) {
+            (Destination::Logger(_), Some(id)) => Some(id.clone()),
+            (Destination::Logger(_), None) => Some(new_trace_id()),
+            _ => None,
+        };
+        Call { action, timing: timing.unwrap_or(action.timing()), context, destination, trace_id, started: Instant::now() }
+    }
+
+    /// Whether events of this call will be written; when not, callers skip preparing [`Targets`].
+    #[inline]
+    pub fn is_enabled(&self) -> bool {
+        matches!(self.destination, Destination::Logger(_))
+    }
+
+    /// When this call is logged.
+    pub fn timing(&self) -> Timing {
+        self.timing
+    }
+
+    /// Authorization failed: one `failure` event per target, carrying the error.
+    pub fn log_denied(&self, targets: &Targets, error: ErrorInfo) {
+        self.emit(targets, Outcome::Failure, Some(&error), false, None);
+    }
+
+    /// Before-timing: the intention, outcome `unknown`, one event per target. No-op for after-timing.
+    pub fn log_intent(&self, targets: &Targets) {
+        if self.timing == Timing::Before {
+            self.emit(targets, Outcome::Unknown, None, false, None);
+        }
+    }
+
+    /// A guard that records the call's end: completion for after-timing, and a panic either way.
+    pub fn guard<'a>(&'a self, targets: &'a Targets) -> Guard<'a> {
+        Guard { call: self, targets, finished: false }
+    }
+
+    fn emit(&self, targets: &Targets, outcome: Outcome, error: Option<&ErrorInfo>, timed: bool, reason: Option<&str>) {
+        let logger = match &self.destination {
+            Destination::Logger(logger) => logger,
+            Destination::Ignored(logger) => return logger.count_ignored(),
+            Destination::Missing => return report_no_logger(self.action.name()),
+        };
+        let duration = timed.then(|| self.started.elapsed());
+        let each = |resource: Option<&Resource>| {
+            let mut event = AuditEvent::new(self.action).with_outcome(outcome);
+            if let Some(context) = &self.context {
+                event = event.with_context(context);
+            }
+            event.trace_id.clone_from(&self.trace_id);
+            event.resource = resource.cloned();
+            event.error = error.cloned();
+            event.duration = duration;
+            event.reason = reason.map(str::to_owned);
+            event.labels.clone_from(&targets.labels);
+            let explicit = match outcome {
+                Outcome::Failure => targets.failure_message.as_ref().or(targets.message.as_ref()),
+                _ => targets.message.as_ref(),
+            };
+            if let Some(message) = explicit {
+                event.message.clone_from(message);
+            }
+            // Failures are reported by the logger itself (tracing + counters); the audited call
+            // goes on, the fail-open policy.
+            let _ = logger.log(event);
+        };
+        if targets.resources.is_empty() {
+            each(None);
+        } else {
+            targets.resources.iter().for_each(|resource| each(Some(resource)));
+        }
+    }
+}
+
+/// Records how an audited call ended. Dropped without [`Guard::complete`] while panicking, it logs
+/// a `failure` with `error.type = "panic"`; dropped otherwise (an async call cancelled before
+/// completing) with after-timing, it logs outcome `unknown` with `event.reason`.
+pub struct Guard<'a> {
+    call: &'a Call,
+    targets: &'a Targets,
+    finished: bool,
+}
+
+impl Guard<'_> {
+    /// The call returned: logs its outcome for after-timing.
+    pub fn complete(mut self, completion: Completion) {
+        self.finished = true;
+        if self.call.timing == Timing::After {
+            self.call.emit(self.targets, completion.outcome, completion.error.as_ref(), true, None);
+        }
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if std::thread::panicking() {
+            let error = ErrorInfo::new("the operation panicked before completing").with_kind("panic");
+            self.call.emit(self.targets, Outcome::Failure, Some(&error), true, None);
+        } else if self.call.timing == Timing::After {
+            self.call.emit(self.targets, Outcome::Unknown, None, true, Some("cancelled before completion"));
+        }
+    }
+}
+
+/// What a call's events are about, prepared before the body runs (the body may consume the
+/// parameters they are made from): one event per resource, or one without a resource.
+#[derive(Default)]
+pub struct Targets {
+    resources: Vec<Resource>,
+    message: Option<String>,
+    failure_message: Option<String>,
+    labels: Vec<(Cow<'static, str>, String)>,
+}
+
+impl Targets {
+    /// Nothing prepared (the call is not enabled).
+    pub fn none() -> Targets {
+        Targets::default()
+    }
+
+    /// Adds a resource.
+    pub fn resource(&mut self, kind: impl Into<Cow<'static, str>>, id: Option<String>, name: Option<String>) {
+        self.resources.push(Resource { kind: kind.into(), id, name });
+    }
+
+    /// Sets the explicit message.
+    pub fn message(&mut self, message: String) {
+        self.message = Some(message);
+    }
+
+    /// Sets the explicit failure message.
+    pub fn failure_message(&mut self, message: String) {
+        self.failure_message = Some(message);
+    }
+
+    /// Adds a label.
+    pub fn label(&mut self, key: &'static str, value: String) {
+        self.labels.push((Cow::Borrowed(key), value));
+    }
+}

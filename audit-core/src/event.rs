@@ -1,0 +1,370 @@
+//! [`AuditEvent`]: one audit record, "who did what to which resource, when, and was it allowed".
+//!
+//! Events are usually made by `#[audited]`; build one by hand for anything the attribute does not
+//! cover (see [`AuditEvent::new`]). How an event becomes an ECS JSON line is [`crate::format`]'s job.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::context::AuditContext;
+use crate::{Action, Category, EventType, Outcome};
+
+/// The user an event is about: ECS `user.*`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct User {
+    /// `user.id`: a stable identifier (Kibana uses the profile uid).
+    pub id: Option<String>,
+    /// `user.name`: the login name.
+    pub name: Option<String>,
+    /// `user.roles`: the roles the user had when the event happened.
+    pub roles: Vec<String>,
+    /// `user.email`, when known.
+    pub email: Option<String>,
+    /// `user.full_name`, when known.
+    pub full_name: Option<String>,
+}
+
+impl User {
+    /// A user known by login name.
+    pub fn named(name: impl Into<String>) -> User {
+        User { name: Some(name.into()), ..User::default() }
+    }
+
+    /// Sets `user.id`.
+    pub fn with_id(mut self, id: impl Into<String>) -> User {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Sets `user.roles`.
+    pub fn with_roles<I, S>(mut self, roles: I) -> User
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.roles = roles.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets `user.email`.
+    pub fn with_email(mut self, email: impl Into<String>) -> User {
+        self.email = Some(email.into());
+        self
+    }
+
+    /// Sets `user.full_name`.
+    pub fn with_full_name(mut self, full_name: impl Into<String>) -> User {
+        self.full_name = Some(full_name.into());
+        self
+    }
+}
+
+/// The resource an event is about: Kibana's `kibana.saved_object.{type,id,name}`, under the
+/// namespace the [`EcsFormat`](crate::EcsFormat) picks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resource {
+    /// The resource's type, e.g. `dashboard`.
+    pub kind: Cow<'static, str>,
+    /// Its identifier.
+    pub id: Option<String>,
+    /// Its human-readable name (dropped from the output when the logger is told not to include
+    /// resource names, like Kibana's `include_saved_object_names: false`).
+    pub name: Option<String>,
+}
+
+impl Resource {
+    /// A resource of type `kind` with identifier `id`.
+    pub fn new(kind: impl Into<Cow<'static, str>>, id: impl Into<String>) -> Resource {
+        Resource { kind: kind.into(), id: Some(id.into()), name: None }
+    }
+
+    /// Sets the resource's name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Resource {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+/// What went wrong: ECS `error.*`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ErrorInfo {
+    /// `error.code`, for errors that provide one (see [`AuditErrorCode`](crate::AuditErrorCode)).
+    pub code: Option<String>,
+    /// `error.message`: the error's `Display` (or `Debug` when it has no `Display`).
+    pub message: Option<String>,
+    /// `error.type`: the error's Rust type, or `panic` / `cancelled`.
+    pub kind: Option<String>,
+}
+
+impl ErrorInfo {
+    /// An error with a message.
+    pub fn new(message: impl Into<String>) -> ErrorInfo {
+        ErrorInfo { message: Some(message.into()), ..ErrorInfo::default() }
+    }
+
+    /// Sets `error.code`.
+    pub fn with_code(mut self, code: impl Into<String>) -> ErrorInfo {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// Sets `error.type`.
+    pub fn with_kind(mut self, kind: impl Into<String>) -> ErrorInfo {
+        self.kind = Some(kind.into());
+        self
+    }
+
+    /// The record of any `std::error::Error`: its message, and its type as `error.type`.
+    pub fn from_error<E: std::error::Error + ?Sized>(error: &E) -> ErrorInfo {
+        ErrorInfo::new(error.to_string()).with_kind(std::any::type_name::<E>())
+    }
+}
+
+/// The HTTP request an event happened in: ECS `http.request.method`, `url.*`, `user_agent.original`
+/// and the `x-forwarded-for` header.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpRequestInfo {
+    /// `http.request.method`, as Kibana writes it (lower case).
+    pub method: Option<String>,
+    /// `url.path`.
+    pub path: Option<String>,
+    /// `url.query`.
+    pub query: Option<String>,
+    /// `url.domain`.
+    pub domain: Option<String>,
+    /// `url.port`.
+    pub port: Option<u16>,
+    /// `url.scheme`.
+    pub scheme: Option<String>,
+    /// `user_agent.original`.
+    pub user_agent: Option<String>,
+    /// `http.request.headers.x-forwarded-for`, values joined with ", ".
+    pub forwarded_for: Option<String>,
+}
+
+/// How the user authenticated: Kibana's `authentication_provider`, `authentication_type`,
+/// `authentication_realm` and `lookup_realm`, under the format's namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthenticationInfo {
+    /// Provider name, e.g. `my-saml-provider`.
+    pub provider: Option<String>,
+    /// Provider type, e.g. `saml`, `basic`.
+    pub kind: Option<String>,
+    /// The realm that authenticated the user.
+    pub realm: Option<String>,
+    /// The realm the user was looked up in.
+    pub lookup_realm: Option<String>,
+}
+
+/// One audit event. Serialized by [`EcsFormat`](crate::EcsFormat) to one ECS JSON line.
+///
+/// ```
+/// use audit_core::{kibana, AuditEvent, Outcome, Resource};
+///
+/// let event = AuditEvent::new(&kibana::SAVED_OBJECT_GET)
+///     .with_outcome(Outcome::Success)
+///     .with_resource(Resource::new("dashboard", "123"));
+/// assert_eq!(event.action, "saved_object_get");
+/// assert_eq!(event.default_message(), "User has accessed dashboard [id=123]");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEvent {
+    /// `@timestamp`.
+    pub timestamp: SystemTime,
+    /// `message`. Empty means "the default message of the action" ([`AuditEvent::default_message`]).
+    pub message: String,
+    /// `event.action`.
+    pub action: Cow<'static, str>,
+    /// `event.category`.
+    pub categories: Cow<'static, [Category]>,
+    /// `event.type` (omitted from the line when empty, as Kibana does for authentication events).
+    pub types: Cow<'static, [EventType]>,
+    /// `event.outcome`.
+    pub outcome: Option<Outcome>,
+    /// `event.duration`, for events logged after the operation completed.
+    pub duration: Option<Duration>,
+    /// `event.reason`.
+    pub reason: Option<String>,
+    /// `user.*`.
+    pub user: Option<Arc<User>>,
+    /// `<namespace>.session_id`.
+    pub session_id: Option<Arc<str>>,
+    /// `<namespace>.space_id`: the space or tenant.
+    pub space_id: Option<Arc<str>>,
+    /// `client.ip`.
+    pub client_ip: Option<IpAddr>,
+    /// `http.*`, `url.*`, `user_agent.*`.
+    pub http: Option<Arc<HttpRequestInfo>>,
+    /// `trace.id`: ties the events of one request or operation together.
+    pub trace_id: Option<Arc<str>>,
+    /// `<namespace>.saved_object.*` (Kibana's name for the resource).
+    pub resource: Option<Resource>,
+    /// `<namespace>.authentication_*`.
+    pub authentication: Option<AuthenticationInfo>,
+    /// `<namespace>.add_to_spaces`: spaces a resource is being shared to.
+    pub add_to_spaces: Vec<String>,
+    /// `<namespace>.delete_from_spaces`: spaces a resource is being removed from.
+    pub delete_from_spaces: Vec<String>,
+    /// `error.*`.
+    pub error: Option<ErrorInfo>,
+    /// `labels`: extra named values (`#[audited(fields(...))]`), ECS's place for custom keywords.
+    pub labels: Vec<(Cow<'static, str>, String)>,
+    /// The action's verbs and object, for the default message.
+    pub(crate) grammar: Option<&'static Action>,
+}
+
+impl AuditEvent {
+    /// An event for `action`, stamped now, with no outcome yet and no context.
+    pub fn new(action: &'static Action) -> AuditEvent {
+        let mut event = AuditEvent::custom(action.name(), action.categories(), action.types());
+        event.grammar = Some(action);
+        event
+    }
+
+    /// An event for an action known only at run time. Its default message conjugates the verb
+    /// its name ends in (`…_export`), or reads "performed [action] on …" when there is none.
+    pub fn custom(
+        action: impl Into<Cow<'static, str>>,
+        categories: impl Into<Cow<'static, [Category]>>,
+        types: impl Into<Cow<'static, [EventType]>>,
+    ) -> AuditEvent {
+        AuditEvent {
+            timestamp: SystemTime::now(),
+            message: String::new(),
+            action: action.into(),
+            categories: categories.into(),
+            types: types.into(),
+            outcome: None,
+            duration: None,
+            reason: None,
+            user: None,
+            session_id: None,
+            space_id: None,
+            client_ip: None,
+            http: None,
+            trace_id: None,
+            resource: None,
+            authentication: None,
+            add_to_spaces: Vec::new(),
+            delete_from_spaces: Vec::new(),
+            error: None,
+            labels: Vec::new(),
+            grammar: None,
+        }
+    }
+
+    /// Copies who and where from `context`: user, session, space, source IP, HTTP request and
+    /// trace id. Fields already set on the event are overwritten only where the context has a value.
+    pub fn with_context(mut self, context: &AuditContext) -> AuditEvent {
+        context.fill(&mut self);
+        self
+    }
+
+    /// Sets `event.outcome`.
+    pub fn with_outcome(mut self, outcome: Outcome) -> AuditEvent {
+        self.outcome = Some(outcome);
+        self
+    }
+
+    /// Sets `message`.
+    pub fn with_message(mut self, message: impl Into<String>) -> AuditEvent {
+        self.message = message.into();
+        self
+    }
+
+    /// Sets the resource.
+    pub fn with_resource(mut self, resource: Resource) -> AuditEvent {
+        self.resource = Some(resource);
+        self
+    }
+
+    /// Sets `user.*`.
+    pub fn with_user(mut self, user: User) -> AuditEvent {
+        self.user = Some(Arc::new(user));
+        self
+    }
+
+    /// Sets `error.*`, and the outcome to `failure`.
+    pub fn with_error(mut self, error: ErrorInfo) -> AuditEvent {
+        self.error = Some(error);
+        self.outcome = Some(Outcome::Failure);
+        self
+    }
+
+    /// Sets `trace.id`.
+    pub fn with_trace_id(mut self, trace_id: impl Into<Arc<str>>) -> AuditEvent {
+        self.trace_id = Some(trace_id.into());
+        self
+    }
+
+    /// Sets `event.duration`.
+    pub fn with_duration(mut self, duration: Duration) -> AuditEvent {
+        self.duration = Some(duration);
+        self
+    }
+
+    /// Sets `event.reason`.
+    pub fn with_reason(mut self, reason: impl Into<String>) -> AuditEvent {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// Sets the authentication details.
+    pub fn with_authentication(mut self, authentication: AuthenticationInfo) -> AuditEvent {
+        self.authentication = Some(authentication);
+        self
+    }
+
+    /// Adds a label (`labels.<key>`). ECS label keys may not contain `.`, `*` or `\`; those are
+    /// replaced by `_` when the line is written.
+    pub fn with_label(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) -> AuditEvent {
+        self.labels.push((key.into(), value.into()));
+        self
+    }
+
+    /// The message as it will be written: [`AuditEvent::message`] if set, else Kibana's grammar:
+    /// `Failed attempt to {present} {doc}` with an error or outcome `failure`,
+    /// `User is {progressive} {doc}` for outcome `unknown`, `User has {past} {doc}` otherwise,
+    /// where `doc` is `{type} [id={id}]` for a resource and the action's object otherwise.
+    pub fn default_message(&self) -> String {
+        let (verbs, object) = match self.grammar {
+            Some(action) => (action.verbs(), action.object()),
+            None => {
+                let verbs = audit_schema::verbs::infer(&self.action)
+                    .map(|found| found.verbs)
+                    .unwrap_or(audit_schema::Verbs::new("perform", "performing", "performed"));
+                (verbs, audit_schema::verbs::object_of(&self.action).into())
+            }
+        };
+        let doc = match &self.resource {
+            Some(Resource { kind, id: Some(id), .. }) => format!("{kind} [id={id}]"),
+            Some(Resource { kind, id: None, .. }) => kind.to_string(),
+            None => object.into_owned(),
+        };
+        let neutral = verbs.present == "perform";
+        let doc = if neutral { format!("[{}] on {doc}", self.action) } else { doc };
+        if self.error.is_some() || self.outcome == Some(Outcome::Failure) {
+            format!("Failed attempt to {} {doc}", verbs.present)
+        } else if self.outcome == Some(Outcome::Unknown) {
+            format!("User is {} {doc}", verbs.progressive)
+        } else {
+            format!("User has {} {doc}", verbs.past)
+        }
+    }
+
+    /// The message to write: the explicit one, or the default.
+    pub fn rendered_message(&self) -> Cow<'_, str> {
+        if self.message.is_empty() {
+            Cow::Owned(self.default_message())
+        } else {
+            Cow::Borrowed(&self.message)
+        }
+    }
+
+    /// `user.name`, if known.
+    pub fn user_name(&self) -> Option<&str> {
+        self.user.as_deref().and_then(|user| user.name.as_deref())
+    }
+}

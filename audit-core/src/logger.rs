@@ -1,0 +1,352 @@
+//! [`AuditLogger`]: applies the ignore filters, formats each event once and hands it to every sink.
+//!
+//! Which logger an event goes to: the one its [`AuditContext`] carries, else the thread's default
+//! ([`AuditLogger::set_thread_default`], for tests), else the global one ([`AuditLogger::install`]).
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::context::AuditContext;
+use crate::event::AuditEvent;
+use crate::filter::{FilterSubject, IgnoreFilter};
+use crate::format::EcsFormat;
+use crate::sink::{AuditSink, MemorySink, Record};
+
+/// The audit logger. Cheap to clone (one reference count); clones share sinks and counters.
+///
+/// ```
+/// use audit_core::{kibana, AuditEvent, AuditLogger, IgnoreFilter, MemorySink, Outcome};
+///
+/// let memory = MemorySink::new();
+/// let logger = AuditLogger::builder()
+///     .sink(memory.clone())
+///     .ignore(IgnoreFilter::new().actions(["http_request"]))
+///     .build();
+/// logger.log(AuditEvent::new(&kibana::SPACE_GET).with_outcome(Outcome::Success)).unwrap();
+/// logger.log(AuditEvent::new(&kibana::HTTP_REQUEST).with_outcome(Outcome::Unknown)).unwrap();
+/// assert_eq!(memory.actions(), ["space_get"]);
+/// assert_eq!(logger.stats().ignored, 1);
+/// ```
+#[derive(Clone)]
+pub struct AuditLogger {
+    inner: Arc<LoggerInner>,
+}
+
+struct LoggerInner {
+    enabled: bool,
+    sinks: Vec<Box<dyn AuditSink>>,
+    filters: Vec<IgnoreFilter>,
+    format: EcsFormat,
+    written: AtomicU64,
+    ignored: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl fmt::Debug for AuditLogger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sinks: Vec<String> = self.inner.sinks.iter().map(|s| s.describe()).collect();
+        f.debug_struct("AuditLogger")
+            .field("enabled", &self.inner.enabled)
+            .field("sinks", &sinks)
+            .field("filters", &self.inner.filters)
+            .field("format", &self.inner.format)
+            .finish()
+    }
+}
+
+/// Counters of what a logger did with the events it was given.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoggerStats {
+    /// Events written to every sink.
+    pub written: u64,
+    /// Events dropped by an ignore filter (or because the logger is disabled).
+    pub ignored: u64,
+    /// Events that at least one sink failed to write.
+    pub failed: u64,
+}
+
+/// Why an event was not written everywhere.
+#[derive(Debug)]
+pub enum LogError {
+    /// No logger is installed, in the context, the thread or globally.
+    NoLogger,
+    /// These sinks failed; the others wrote the event.
+    Sinks(Vec<(String, io::Error)>),
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogError::NoLogger => f.write_str("no audit logger is installed (see AuditLogger::install)"),
+            LogError::Sinks(failures) => {
+                f.write_str("audit sink failed:")?;
+                for (sink, error) in failures {
+                    write!(f, " {sink}: {error};")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for LogError {}
+
+/// [`AuditLogger::install`] was called after a global logger was already installed.
+#[derive(Debug)]
+pub struct AlreadyInstalled(pub AuditLogger);
+
+impl fmt::Display for AlreadyInstalled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a global audit logger is already installed")
+    }
+}
+
+impl std::error::Error for AlreadyInstalled {}
+
+static GLOBAL: OnceLock<AuditLogger> = OnceLock::new();
+static UNLOGGED: AtomicU64 = AtomicU64::new(0);
+static WARNED_NO_LOGGER: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    static THREAD_DEFAULT: RefCell<Option<AuditLogger>> = const { RefCell::new(None) };
+}
+
+impl AuditLogger {
+    /// Starts building a logger.
+    pub fn builder() -> AuditLoggerBuilder {
+        AuditLoggerBuilder { enabled: true, sinks: Vec::new(), filters: Vec::new(), format: EcsFormat::default() }
+    }
+
+    /// A logger writing to a fresh [`MemorySink`], and that sink: for tests.
+    pub fn capture() -> (AuditLogger, MemorySink) {
+        let memory = MemorySink::new();
+        (AuditLogger::builder().sink(memory.clone()).build(), memory)
+    }
+
+    /// Makes this the process-wide default. Only the first call succeeds, so that no library can
+    /// silently redirect an application's audit trail.
+    pub fn install(self) -> Result<(), AlreadyInstalled> {
+        let mut candidate = Some(self);
+        GLOBAL.get_or_init(|| candidate.take().expect("taken once"));
+        match candidate {
+            None => Ok(()),
+            Some(rejected) => Err(AlreadyInstalled(rejected)),
+        }
+    }
+
+    /// The process-wide default, if installed.
+    pub fn global() -> Option<&'static AuditLogger> {
+        GLOBAL.get()
+    }
+
+    /// Makes this logger the default of the current thread until the guard is dropped (it wins
+    /// over the global one, not over a context's own logger). Meant for tests.
+    pub fn set_thread_default(&self) -> ThreadDefaultGuard {
+        let previous = THREAD_DEFAULT.with(|slot| slot.replace(Some(self.clone())));
+        ThreadDefaultGuard { previous, not_send: PhantomData }
+    }
+
+    /// The logger an event in `context` goes to (see the module documentation).
+    pub fn resolve(context: Option<&AuditContext>) -> Option<AuditLogger> {
+        if let Some(logger) = context.and_then(AuditContext::logger) {
+            return Some(logger.clone());
+        }
+        THREAD_DEFAULT.with(|slot| slot.borrow().clone()).or_else(|| GLOBAL.get().cloned())
+    }
+
+    /// The logger for the ambient context.
+    pub fn current() -> Option<AuditLogger> {
+        AuditContext::with_current(AuditLogger::resolve)
+    }
+
+    /// The format lines are written in.
+    pub fn format(&self) -> &EcsFormat {
+        &self.inner.format
+    }
+
+    /// What this logger has done so far.
+    pub fn stats(&self) -> LoggerStats {
+        LoggerStats {
+            written: self.inner.written.load(Ordering::Relaxed),
+            ignored: self.inner.ignored.load(Ordering::Relaxed),
+            failed: self.inner.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether `event` would be dropped (disabled logger or an ignore filter).
+    pub fn ignores(&self, event: &AuditEvent) -> bool {
+        !self.inner.enabled || self.inner.filters.iter().any(|f| f.matches(event))
+    }
+
+    /// Whether an event with these fields is dropped whatever its outcome: lets `#[audited]` skip
+    /// preparing events nobody will see.
+    pub(crate) fn ignores_any_outcome(&self, subject: &FilterSubject<'_>) -> bool {
+        !self.inner.enabled || self.inner.filters.iter().any(|f| f.matches_any_outcome(subject))
+    }
+
+    /// Counts an event that `#[audited]` did not even prepare because a filter drops it anyway.
+    pub(crate) fn count_ignored(&self) {
+        self.inner.ignored.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Filters, formats and writes `event` to every sink. Every sink is tried even if one fails;
+    /// failures are reported through `tracing` (target `audit_core`), counted and returned.
+    pub fn log(&self, event: AuditEvent) -> Result<(), LogError> {
+        if self.ignores(&event) {
+            self.inner.ignored.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let mut line = Vec::with_capacity(512);
+        if let Err(error) = self.inner.format.write_line(&event, &mut line) {
+            // Serializing plain strings and numbers cannot fail; if it ever does, say so loudly.
+            self.inner.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(target: "audit_core", action = %event.action, %error, "audit event could not be formatted");
+            return Err(LogError::Sinks(vec![("format".to_owned(), error)]));
+        }
+        let line = String::from_utf8(line).expect("serde_json writes UTF-8");
+        let record = Record { event: &event, line: &line };
+        let mut failures = Vec::new();
+        for sink in &self.inner.sinks {
+            if let Err(error) = sink.write(&record) {
+                let name = sink.describe();
+                tracing::error!(target: "audit_core", sink = %name, action = %event.action, %error, "audit sink failed to write an event");
+                failures.push((name, error));
+            }
+        }
+        if failures.is_empty() {
+            self.inner.written.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        } else {
+            self.inner.failed.fetch_add(1, Ordering::Relaxed);
+            Err(LogError::Sinks(failures))
+        }
+    }
+
+    /// Flushes every sink.
+    pub fn flush(&self) -> Result<(), LogError> {
+        let failures: Vec<(String, io::Error)> = self
+            .inner
+            .sinks
+            .iter()
+            .filter_map(|sink| sink.flush().err().map(|e| (sink.describe(), e)))
+            .collect();
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(LogError::Sinks(failures))
+        }
+    }
+}
+
+/// Logs `event` with the logger of the ambient context (or the thread's or global default),
+/// filling in the ambient context's who and where first.
+///
+/// With no logger installed anywhere, the event cannot be written: this is counted
+/// ([`unlogged_events`]), reported once through `tracing`, and returned as [`LogError::NoLogger`].
+pub fn log(event: AuditEvent) -> Result<(), LogError> {
+    let (logger, event) = AuditContext::with_current(|context| {
+        let event = match context {
+            Some(context) => event.with_context(context),
+            None => event,
+        };
+        (AuditLogger::resolve(context), event)
+    });
+    match logger {
+        Some(logger) => logger.log(event),
+        None => {
+            report_no_logger(&event.action);
+            Err(LogError::NoLogger)
+        }
+    }
+}
+
+/// How many events were emitted while no logger was installed.
+pub fn unlogged_events() -> u64 {
+    UNLOGGED.load(Ordering::Relaxed)
+}
+
+pub(crate) fn report_no_logger(action: &str) {
+    UNLOGGED.fetch_add(1, Ordering::Relaxed);
+    if !WARNED_NO_LOGGER.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            target: "audit_core",
+            action,
+            "audit event emitted but no audit logger is installed; install one with AuditLogger::install \
+             (further events are counted in audit_core::unlogged_events())"
+        );
+    }
+}
+
+/// Restores the previous thread default logger when dropped.
+#[must_use = "the logger is the thread's default only while the guard lives"]
+pub struct ThreadDefaultGuard {
+    previous: Option<AuditLogger>,
+    not_send: PhantomData<*const ()>,
+}
+
+impl Drop for ThreadDefaultGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = THREAD_DEFAULT.try_with(|slot| *slot.borrow_mut() = previous);
+    }
+}
+
+/// Builds an [`AuditLogger`].
+pub struct AuditLoggerBuilder {
+    enabled: bool,
+    sinks: Vec<Box<dyn AuditSink>>,
+    filters: Vec<IgnoreFilter>,
+    format: EcsFormat,
+}
+
+impl AuditLoggerBuilder {
+    /// Adds a sink. Events go to every sink, in the order they were added.
+    pub fn sink(mut self, sink: impl AuditSink) -> Self {
+        self.sinks.push(Box::new(sink));
+        self
+    }
+
+    /// Adds a boxed sink.
+    pub fn boxed_sink(mut self, sink: Box<dyn AuditSink>) -> Self {
+        self.sinks.push(sink);
+        self
+    }
+
+    /// Adds an ignore filter.
+    pub fn ignore(mut self, filter: IgnoreFilter) -> Self {
+        self.filters.push(filter);
+        self
+    }
+
+    /// Sets the line format.
+    pub fn format(mut self, format: EcsFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// A disabled logger drops every event (counted as ignored), like Kibana with audit logging
+    /// turned off.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    /// The logger.
+    pub fn build(self) -> AuditLogger {
+        AuditLogger {
+            inner: Arc::new(LoggerInner {
+                enabled: self.enabled,
+                sinks: self.sinks,
+                filters: self.filters,
+                format: self.format,
+                written: AtomicU64::new(0),
+                ignored: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
+            }),
+        }
+    }
+}

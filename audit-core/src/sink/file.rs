@@ -1,0 +1,80 @@
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::{AuditSink, Record};
+
+/// Appends each event as one JSON line to a file.
+///
+/// The file is opened in append mode (created with mode `0600` on Unix, since audit trails hold
+/// personal data), and each line goes out in one `write` call, so lines from concurrent threads
+/// and processes never interleave. When `write` returns, the line is in the operating system's
+/// hands; with [`FileSink::sync_every_event`] it is also on disk (`fsync`).
+///
+/// ```no_run
+/// use audit_core::{AuditLogger, FileSink};
+/// let logger = AuditLogger::builder().sink(FileSink::open("audit.log")?).build();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct FileSink {
+    path: PathBuf,
+    file: Mutex<File>,
+    sync_every_event: bool,
+}
+
+impl FileSink {
+    /// Opens (or creates) `path` for appending. Fails if it cannot be opened: a missing audit
+    /// trail should stop start-up, not be discovered later.
+    pub fn open(path: impl AsRef<Path>) -> io::Result<FileSink> {
+        let path = path.as_ref().to_path_buf();
+        let mut options = OpenOptions::new();
+        options.append(true).create(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options
+            .open(&path)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot open audit file {}: {e}", path.display())))?;
+        Ok(FileSink { path, file: Mutex::new(file), sync_every_event: false })
+    }
+
+    /// `fsync`s after every event, so that an event reported written survives a crash of the
+    /// machine, at the price of one disk flush per event.
+    pub fn sync_every_event(mut self, sync: bool) -> FileSink {
+        self.sync_every_event = sync;
+        self
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AuditSink for FileSink {
+    fn write(&self, record: &Record<'_>) -> io::Result<()> {
+        let mut line = Vec::with_capacity(record.line.len() + 1);
+        line.extend_from_slice(record.line.as_bytes());
+        line.push(b'\n');
+        // A poisoned lock only means another writer panicked; the file handle itself is fine.
+        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        file.write_all(&line)?;
+        if self.sync_every_event {
+            file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        let file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        file.sync_data()
+    }
+
+    fn describe(&self) -> String {
+        format!("file:{}", self.path.display())
+    }
+}
