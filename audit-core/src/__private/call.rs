@@ -71,6 +71,12 @@ impl Call {
         matches!(self.destination, Destination::Logger(_))
     }
 
+    /// The call's context (an empty one when there is none), for `authorize = path`.
+    pub fn context(&self) -> &AuditContext {
+        static EMPTY: std::sync::OnceLock<AuditContext> = std::sync::OnceLock::new();
+        self.context.as_ref().unwrap_or_else(|| EMPTY.get_or_init(AuditContext::new))
+    }
+
     /// When this call is logged.
     pub fn timing(&self) -> Timing {
         self.timing
@@ -140,10 +146,12 @@ pub struct Guard<'a> {
 }
 
 impl Guard<'_> {
-    /// The call returned: logs its outcome for after-timing.
-    pub fn complete(mut self, completion: Completion) {
+    /// The call returned: for after-timing, judges the result (only when its events can be seen)
+    /// and logs the outcome.
+    pub fn complete_with(mut self, judge: impl FnOnce() -> Completion) {
         self.finished = true;
-        if self.call.timing == Timing::After {
+        if self.call.timing == Timing::After && !matches!(self.call.destination, Destination::Ignored(_)) {
+            let completion = judge();
             self.call.emit(self.targets, completion.outcome, completion.error.as_ref(), true, None);
         }
     }

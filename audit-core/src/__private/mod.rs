@@ -5,6 +5,53 @@ pub mod probe;
 
 pub use call::{Call, Guard, Targets};
 
+/// Makes `#[audited(ctx = …)]` accept an `AuditContext`, a reference to one, or an `Option` of one.
+pub trait ContextArgument {
+    fn audit_context(&self) -> Option<&AuditContext>;
+}
+
+impl ContextArgument for AuditContext {
+    fn audit_context(&self) -> Option<&AuditContext> {
+        Some(self)
+    }
+}
+
+impl ContextArgument for Option<AuditContext> {
+    fn audit_context(&self) -> Option<&AuditContext> {
+        self.as_ref()
+    }
+}
+
+impl<T: ContextArgument + ?Sized> ContextArgument for &T {
+    fn audit_context(&self) -> Option<&AuditContext> {
+        (**self).audit_context()
+    }
+}
+
+impl<T: ContextArgument + ?Sized> ContextArgument for &mut T {
+    fn audit_context(&self) -> Option<&AuditContext> {
+        (**self).audit_context()
+    }
+}
+
+impl<T: ContextArgument + ?Sized> ContextArgument for std::sync::Arc<T> {
+    fn audit_context(&self) -> Option<&AuditContext> {
+        (**self).audit_context()
+    }
+}
+
+#[inline]
+pub fn context_of<T: ContextArgument + ?Sized>(value: &T) -> Option<&AuditContext> {
+    value.audit_context()
+}
+
+/// Calls `f` on `item`; the closure's parameter type is inferred from `item` (an immediately
+/// called closure literal would not infer it).
+#[inline]
+pub fn apply<T, R>(item: T, f: impl FnOnce(T) -> R) -> R {
+    f(item)
+}
+
 pub use crate::{Action, AuditContext, Category, EventType, Timing, Verbs};
 pub use std::{
     borrow::Cow,

@@ -1,0 +1,307 @@
+//! Parsing `#[audited(...)]`'s arguments into [`Args`], with nothing checked beyond syntax.
+//! Unknown and duplicated arguments are collected as errors so that one compile shows them all.
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, Ident, Lit, LitStr, Path, Token};
+
+use crate::errors::Errors;
+
+/// The top-level argument names, for "unknown argument" errors and suggestions.
+pub const ARGUMENTS: &[&str] = &[
+    "action",
+    "category",
+    "type",
+    "timing",
+    "message",
+    "failure_message",
+    "verbs",
+    "resource",
+    "authorize",
+    "ctx",
+    "fields",
+    "crate",
+];
+
+const RESOURCE_ARGUMENTS: &[&str] = &["type", "id", "name", "each"];
+
+/// `action = "saved_object_update"` or `action = SAVED_OBJECT_UPDATE`.
+pub enum ActionArg {
+    Name(LitStr),
+    Constant(Path),
+}
+
+/// A string, or an array of strings (`category = ["iam", "database"]`).
+pub struct StrList {
+    pub span: Span,
+    pub items: Vec<LitStr>,
+}
+
+/// `resource(type = "dashboard", id = id, name = title, each = ids)`.
+pub struct ResourceArg {
+    pub span: Span,
+    pub kind: Option<Expr>,
+    pub id: Option<Expr>,
+    pub name: Option<Expr>,
+    pub each: Option<Expr>,
+}
+
+/// `verbs("export", "exporting", "exported")`.
+pub struct VerbsArg {
+    pub span: Span,
+    pub present: LitStr,
+    pub progressive: LitStr,
+    pub past: LitStr,
+}
+
+/// A named value: `fields(reason = reason, count = items.len())`.
+pub struct Field {
+    pub key: Ident,
+    pub value: Expr,
+}
+
+/// Every argument, each at most once.
+#[derive(Default)]
+pub struct Args {
+    pub action: Option<(Ident, ActionArg)>,
+    pub category: Option<(Ident, StrList)>,
+    pub event_type: Option<(Ident, StrList)>,
+    pub timing: Option<(Ident, LitStr)>,
+    pub message: Option<(Ident, LitStr)>,
+    pub failure_message: Option<(Ident, LitStr)>,
+    pub verbs: Option<(Ident, VerbsArg)>,
+    pub resource: Option<(Ident, ResourceArg)>,
+    pub authorize: Option<(Ident, Expr)>,
+    pub ctx: Option<(Ident, Expr)>,
+    pub fields: Option<(Ident, Vec<Field>)>,
+    pub krate: Option<(Ident, Path)>,
+}
+
+impl Args {
+    /// Parses the attribute's tokens, recording every problem in `errors`.
+    pub fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
+        let parser = |input: ParseStream<'_>| Ok(parse_args(input, errors));
+        match syn::parse::Parser::parse2(parser, tokens) {
+            Ok(args) => args,
+            Err(error) => {
+                errors.push(error);
+                Args::default()
+            }
+        }
+    }
+}
+
+fn parse_args(input: ParseStream<'_>, errors: &mut Errors) -> Args {
+    let mut args = Args::default();
+    while !input.is_empty() {
+        if let Err(error) = parse_one(input, &mut args, errors) {
+            errors.push(error);
+            // Skip to the next top-level comma to keep reporting other problems.
+            while !input.is_empty() && !input.peek(Token![,]) {
+                let _ = input.parse::<proc_macro2::TokenTree>();
+            }
+        }
+        if input.is_empty() {
+            break;
+        }
+        if let Err(error) = input.parse::<Token![,]>() {
+            errors.push(error);
+            break;
+        }
+    }
+    args
+}
+
+fn set<T>(slot: &mut Option<(Ident, T)>, name: Ident, value: T, errors: &mut Errors) {
+    if slot.is_some() {
+        errors.push(syn::Error::new(name.span(), format!("duplicate argument `{name}`")));
+    } else {
+        *slot = Some((name, value));
+    }
+}
+
+fn parse_one(input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) -> syn::Result<()> {
+    // `type` and `crate` are keywords: parse any identifier.
+    let name = input.call(Ident::parse_any)?;
+    let key = name.to_string();
+    match key.as_str() {
+        "action" => {
+            let value = parse_action(input)?;
+            set(&mut args.action, name, value, errors);
+        }
+        "category" => {
+            let value = parse_str_list(input)?;
+            set(&mut args.category, name, value, errors);
+        }
+        "type" => {
+            let value = parse_str_list(input)?;
+            set(&mut args.event_type, name, value, errors);
+        }
+        "timing" => {
+            let value = parse_eq_str(input)?;
+            set(&mut args.timing, name, value, errors);
+        }
+        "message" => {
+            let value = parse_eq_str(input)?;
+            set(&mut args.message, name, value, errors);
+        }
+        "failure_message" => {
+            let value = parse_eq_str(input)?;
+            set(&mut args.failure_message, name, value, errors);
+        }
+        "verbs" => {
+            let value = parse_verbs(input, name.span())?;
+            set(&mut args.verbs, name, value, errors);
+        }
+        "resource" => {
+            let value = parse_resource(input, name.span(), errors)?;
+            set(&mut args.resource, name, value, errors);
+        }
+        "authorize" => {
+            let value = parse_eq_expr(input)?;
+            set(&mut args.authorize, name, value, errors);
+        }
+        "ctx" => {
+            let value = parse_eq_expr(input)?;
+            set(&mut args.ctx, name, value, errors);
+        }
+        "fields" => {
+            let value = parse_fields(input, errors)?;
+            set(&mut args.fields, name, value, errors);
+        }
+        "crate" => {
+            input.parse::<Token![=]>()?;
+            let path = if input.peek(LitStr) { input.parse::<LitStr>()?.parse::<Path>()? } else { input.call(Path::parse_mod_style)? };
+            set(&mut args.krate, name, path, errors);
+        }
+        _ => {
+            let hint = match audit_schema::suggest::closest(&key, ARGUMENTS.iter().copied()) {
+                Some(close) => format!("; did you mean `{close}`?"),
+                None => format!("; expected one of: {}", ARGUMENTS.join(", ")),
+            };
+            return Err(syn::Error::new(name.span(), format!("unknown argument `{key}`{hint}")));
+        }
+    }
+    Ok(())
+}
+
+fn parse_eq_expr(input: ParseStream<'_>) -> syn::Result<Expr> {
+    input.parse::<Token![=]>()?;
+    input.parse()
+}
+
+fn parse_eq_str(input: ParseStream<'_>) -> syn::Result<LitStr> {
+    input.parse::<Token![=]>()?;
+    let expr: Expr = input.parse()?;
+    match expr {
+        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Ok(lit),
+        other => Err(syn::Error::new(other.span(), "expected a string literal")),
+    }
+}
+
+fn parse_action(input: ParseStream<'_>) -> syn::Result<ActionArg> {
+    input.parse::<Token![=]>()?;
+    let expr: Expr = input.parse()?;
+    match expr {
+        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Ok(ActionArg::Name(lit)),
+        Expr::Path(path) if path.qself.is_none() => Ok(ActionArg::Constant(path.path)),
+        other => Err(syn::Error::new(
+            other.span(),
+            "expected an action name (`action = \"dashboard_export\"`) or an `Action` constant (`action = DASHBOARD_EXPORT`)",
+        )),
+    }
+}
+
+fn parse_str_list(input: ParseStream<'_>) -> syn::Result<StrList> {
+    input.parse::<Token![=]>()?;
+    let expr: Expr = input.parse()?;
+    let span = expr.span();
+    let as_str = |expr: &Expr| match expr {
+        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Ok(lit.clone()),
+        other => Err(syn::Error::new(other.span(), "expected a string literal")),
+    };
+    let items = match &expr {
+        Expr::Array(array) => array.elems.iter().map(as_str).collect::<syn::Result<Vec<_>>>()?,
+        single => vec![as_str(single)?],
+    };
+    Ok(StrList { span, items })
+}
+
+fn parse_verbs(input: ParseStream<'_>, span: Span) -> syn::Result<VerbsArg> {
+    let content;
+    syn::parenthesized!(content in input);
+    let words: Punctuated<LitStr, Token![,]> = content.parse_terminated(|p| p.parse::<LitStr>(), Token![,])?;
+    let words: Vec<LitStr> = words.into_iter().collect();
+    match <[LitStr; 3]>::try_from(words) {
+        Ok([present, progressive, past]) => Ok(VerbsArg { span, present, progressive, past }),
+        Err(_) => Err(syn::Error::new(
+            span,
+            "`verbs` takes three forms: present, progressive, past, e.g. `verbs(\"export\", \"exporting\", \"exported\")`",
+        )),
+    }
+}
+
+fn parse_resource(input: ParseStream<'_>, span: Span, errors: &mut Errors) -> syn::Result<ResourceArg> {
+    let content;
+    syn::parenthesized!(content in input);
+    let mut resource = ResourceArg { span, kind: None, id: None, name: None, each: None };
+    while !content.is_empty() {
+        let name = content.call(Ident::parse_any)?;
+        content.parse::<Token![=]>()?;
+        let value: Expr = content.parse()?;
+        let slot = match name.to_string().as_str() {
+            "type" => &mut resource.kind,
+            "id" => &mut resource.id,
+            "name" => &mut resource.name,
+            "each" => &mut resource.each,
+            other => {
+                let hint = match audit_schema::suggest::closest(other, RESOURCE_ARGUMENTS.iter().copied()) {
+                    Some(close) => format!("; did you mean `{close}`?"),
+                    None => format!("; expected one of: {}", RESOURCE_ARGUMENTS.join(", ")),
+                };
+                errors.push(syn::Error::new(name.span(), format!("unknown resource argument `{other}`{hint}")));
+                if content.is_empty() {
+                    break;
+                }
+                content.parse::<Token![,]>()?;
+                continue;
+            }
+        };
+        if slot.is_some() {
+            errors.push(syn::Error::new(name.span(), format!("duplicate resource argument `{name}`")));
+        } else {
+            *slot = Some(value);
+        }
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
+    Ok(resource)
+}
+
+fn parse_fields(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Vec<Field>> {
+    let content;
+    syn::parenthesized!(content in input);
+    let parsed: Punctuated<Field, Token![,]> = content.parse_terminated(Field::parse, Token![,])?;
+    let mut fields: Vec<Field> = Vec::new();
+    for field in parsed {
+        if fields.iter().any(|f| f.key == field.key) {
+            errors.push(syn::Error::new(field.key.span(), format!("duplicate field `{}`", field.key)));
+        } else {
+            fields.push(field);
+        }
+    }
+    Ok(fields)
+}
+
+impl Parse for Field {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Field> {
+        let key = input.call(Ident::parse_any)?;
+        input.parse::<Token![=]>()?;
+        Ok(Field { key, value: input.parse()? })
+    }
+}

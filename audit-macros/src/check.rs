@@ -1,0 +1,359 @@
+//! Checks the arguments against ECS, the catalog and the function, and settles everything that can
+//! be settled at compile time into a [`Plan`]. Every problem is a compile error at the token that
+//! caused it.
+
+use audit_schema::{kibana, verbs, Category, EventType, Timing};
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::spanned::Spanned;
+use syn::{Expr, Ident, LitStr, Path};
+
+use crate::attr::{ActionArg, Args, Field, StrList};
+use crate::errors::Errors;
+use crate::message::placeholder_names;
+use crate::shape::FnShape;
+
+/// Everything code generation needs.
+pub struct Plan {
+    pub krate: TokenStream,
+    pub action: ActionPlan,
+    /// `timing = "..."` as written, passed to the runtime (it overrides an action constant's).
+    pub timing_override: Option<Timing>,
+    /// The timing when known at compile time: decides whether the body needs wrapping.
+    pub known_timing: Option<Timing>,
+    pub message: Option<Message>,
+    pub failure_message: Option<Message>,
+    pub resource: Option<ResourcePlan>,
+    pub authorize: Option<Authorize>,
+    pub ctx: ContextSource,
+    pub fields: Vec<Field>,
+}
+
+pub enum ActionPlan {
+    /// An action named by a string, settled here: becomes a `const Action` in the expansion.
+    Literal {
+        name: String,
+        categories: Vec<Category>,
+        types: Vec<EventType>,
+        timing: Timing,
+        verbs: Option<[String; 3]>,
+        object: Option<String>,
+    },
+    /// An `Action` constant: its values are known only to the compiler's type checker.
+    Constant(Path),
+}
+
+pub struct Message {
+    pub template: LitStr,
+    /// Placeholders that name a `fields(...)` entry rather than a parameter.
+    pub field_names: Vec<Ident>,
+}
+
+pub struct ResourcePlan {
+    pub kind: Expr,
+    pub id: Option<Expr>,
+    pub name: Option<Expr>,
+    pub each: Option<Expr>,
+}
+
+pub enum Authorize {
+    /// `authorize = path`: called with the call's `&AuditContext`.
+    Function(Path),
+    /// `authorize = expr`: evaluated as written.
+    Expr(Expr),
+}
+
+pub enum ContextSource {
+    Explicit(Expr),
+    Parameter(Ident),
+    Ambient,
+}
+
+pub fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<Plan> {
+    if let Some(constness) = &shape.function.sig.constness {
+        errors.error(constness.span, "#[audited] cannot instrument a `const fn`: audit logging happens at run time");
+    }
+    let krate = match &args.krate {
+        Some((_, path)) => quote!(#path),
+        None => quote!(::audit_core),
+    };
+    let timing_override = args.timing.as_ref().and_then(|(_, lit)| parse_timing(lit, errors));
+
+    let action = match args.action.take() {
+        None => {
+            errors.error(
+                Span::call_site(),
+                "missing `action`: name the audited action, e.g. `#[audited(action = \"dashboard_update\", category = \"database\")]` \
+                 or `#[audited(action = SAVED_OBJECT_UPDATE)]`",
+            );
+            None
+        }
+        Some((_, ActionArg::Name(lit))) => literal_action(&lit, &args, timing_override, errors),
+        Some((_, ActionArg::Constant(path))) => {
+            for (name, present) in [
+                (&args.category.as_ref().map(|(n, _)| n), "category"),
+                (&args.event_type.as_ref().map(|(n, _)| n), "type"),
+                (&args.verbs.as_ref().map(|(n, _)| n), "verbs"),
+            ] {
+                if let Some(name) = name {
+                    errors.error(
+                        name.span(),
+                        format!("`{present}` comes from the action constant `{}`; remove it here", path_text(&path)),
+                    );
+                }
+            }
+            Some(ActionPlan::Constant(path))
+        }
+    };
+    let known_timing = match &action {
+        Some(ActionPlan::Literal { timing, .. }) => Some(*timing),
+        _ => timing_override,
+    };
+
+    let fields = args.fields.map(|(_, fields)| fields).unwrap_or_default();
+    let message = args.message.map(|(_, lit)| check_message(lit, shape, &fields, errors));
+    let failure_message = args.failure_message.map(|(_, lit)| check_message(lit, shape, &fields, errors));
+
+    let resource = args.resource.and_then(|(_, resource)| {
+        let Some(kind) = resource.kind else {
+            errors.error(resource.span, "`resource(...)` needs the resource's type, e.g. `resource(type = \"dashboard\", id = id)`");
+            return None;
+        };
+        let is_closure = |e: &Expr| matches!(e, Expr::Closure(_));
+        for (label, value) in [("id", &resource.id), ("name", &resource.name)] {
+            match (value, resource.each.is_some()) {
+                (Some(value), true) if !is_closure(value) => errors.error(
+                    value.span(),
+                    format!("with `each`, `{label}` is a closure from each item to its {label}, e.g. `{label} = |item| item.{label}.clone()`"),
+                ),
+                (Some(value), false) if is_closure(value) => errors.error(
+                    value.span(),
+                    format!("`{label}` is a value here; a closure is only taken with `each = ...` (one event per item)"),
+                ),
+                _ => {}
+            }
+        }
+        Some(ResourcePlan { kind, id: resource.id, name: resource.name, each: resource.each })
+    });
+
+    let authorize = args.authorize.map(|(_, expr)| match expr {
+        Expr::Path(path) if path.qself.is_none() => Authorize::Function(path.path),
+        other => Authorize::Expr(other),
+    });
+
+    let ctx = match (args.ctx, shape.context_params.as_slice()) {
+        (Some((_, expr)), _) => ContextSource::Explicit(expr),
+        (None, [param]) => ContextSource::Parameter(param.clone()),
+        (None, []) => ContextSource::Ambient,
+        (None, [_, second, ..]) => {
+            errors.error(second.span(), "several parameters are `AuditContext`s; pick the one to audit with `ctx = <parameter>`");
+            ContextSource::Ambient
+        }
+    };
+
+    let action = action?;
+    errors.is_empty().then_some(Plan {
+        krate,
+        action,
+        timing_override,
+        known_timing,
+        message,
+        failure_message,
+        resource,
+        authorize,
+        ctx,
+        fields,
+    })
+}
+
+fn parse_timing(lit: &LitStr, errors: &mut Errors) -> Option<Timing> {
+    match lit.value().as_str() {
+        "before" => Some(Timing::Before),
+        "after" => Some(Timing::After),
+        other => {
+            errors.error(
+                lit.span(),
+                format!(
+                    "timing is \"before\" (writes: logged before the body runs, outcome unknown) or \"after\" \
+                     (reads: logged when it completes), not \"{other}\""
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn parse_each<T: Copy>(
+    list: &StrList,
+    parse: impl Fn(&str) -> Option<T>,
+    all: &[T],
+    as_str: impl Fn(T) -> &'static str,
+    what: &str,
+    errors: &mut Errors,
+) -> Option<Vec<T>> {
+    let mut values = Vec::new();
+    for lit in &list.items {
+        let text = lit.value();
+        match parse(&text) {
+            Some(value) => values.push(value),
+            None => {
+                let names: Vec<&str> = all.iter().map(|v| as_str(*v)).collect();
+                let hint = match audit_schema::suggest::closest(&text, names.iter().copied()) {
+                    Some(close) => format!("; did you mean `{close}`?"),
+                    None => format!(" (expected one of: {})", names.join(", ")),
+                };
+                errors.error(lit.span(), format!("`{text}` is not an ECS event {what}{hint}"));
+            }
+        }
+    }
+    (values.len() == list.items.len()).then_some(values)
+}
+
+fn literal_action(lit: &LitStr, args: &Args, timing_override: Option<Timing>, errors: &mut Errors) -> Option<ActionPlan> {
+    let name = lit.value();
+    if let Err(problem) = audit_schema::action::check_name(&name) {
+        errors.error(lit.span(), format!("`{name}`: {problem}"));
+        return None;
+    }
+    let catalog = kibana::find(&name);
+
+    let given_categories = args.category.as_ref().map(|(_, list)| {
+        (list.span, parse_each(list, Category::parse, Category::ALL, Category::as_str, "category", errors))
+    });
+    let given_types = args.event_type.as_ref().map(|(_, list)| {
+        (list.span, parse_each(list, EventType::parse, EventType::ALL, EventType::as_str, "type", errors))
+    });
+    let inferred = verbs::infer(&name);
+
+    let categories = match (given_categories, catalog) {
+        (Some((_, None)), _) => return None,
+        (Some((span, Some(given))), Some(entry)) if given != entry.categories() => {
+            errors.error(span, format!("`{name}` is a catalog action of category {}; leave `category` out", list_text(entry.categories(), Category::as_str)));
+            return None;
+        }
+        (Some((_, Some(given))), _) => given,
+        (None, Some(entry)) => entry.categories().to_vec(),
+        (None, None) => {
+            let hint = match audit_schema::suggest::closest(&name, kibana::ALL.iter().map(|a| a.name())) {
+                Some(close) => format!("did you mean the catalog action `{close}`? Otherwise, "),
+                None => String::new(),
+            };
+            errors.error(
+                lit.span(),
+                format!(
+                    "unknown action `{name}`: it is not in the catalog; {hint}declare its ECS category, \
+                     e.g. `category = \"database\"`, or use an `Action` constant"
+                ),
+            );
+            return None;
+        }
+    };
+    if categories.is_empty() {
+        errors.error(args.category.as_ref().map_or(lit.span(), |(_, l)| l.span), "an action needs at least one ECS category");
+        return None;
+    }
+
+    let (types, types_span) = match (given_types, catalog) {
+        (Some((_, None)), _) => return None,
+        (Some((span, Some(given))), Some(entry)) if given != entry.types() => {
+            errors.error(span, format!("`{name}` is a catalog action of type {}; leave `type` out", list_text(entry.types(), EventType::as_str)));
+            return None;
+        }
+        (Some((span, Some(given))), _) => (given, span),
+        (None, Some(entry)) => (entry.types().to_vec(), lit.span()),
+        (None, None) => match inferred {
+            Some(found) => (vec![found.event_type], lit.span()),
+            None => {
+                errors.error(
+                    lit.span(),
+                    format!(
+                        "cannot infer the event type of `{name}`: its name ends in no known verb (create, update, delete, get, find, …); \
+                         add `type = \"...\"`"
+                    ),
+                );
+                return None;
+            }
+        },
+    };
+    for ty in &types {
+        if !categories.iter().any(|c| c.allows(*ty)) {
+            let expected: Vec<&str> = categories.iter().flat_map(|c| c.expected_types()).map(|t| t.as_str()).collect();
+            let how = if args.event_type.is_some() { "" } else { " (inferred from the action's verb; add an explicit `type`)" };
+            errors.error(
+                types_span,
+                format!(
+                    "ECS does not expect type `{ty}` with category {}{how}; expected: {}",
+                    list_text(&categories, Category::as_str),
+                    expected.join(", ")
+                ),
+            );
+            return None;
+        }
+    }
+
+    let timing = timing_override.or(catalog.map(|entry| entry.timing())).unwrap_or(Timing::implied_by(&types));
+    let verbs = match (&args.verbs, catalog) {
+        (Some((_, v)), _) => {
+            let forms = [v.present.value(), v.progressive.value(), v.past.value()];
+            if forms.iter().any(|f| f.trim().is_empty()) {
+                errors.error(v.span, "`verbs` forms cannot be empty");
+                return None;
+            }
+            Some(forms)
+        }
+        (None, Some(entry)) => entry.declared_verbs().map(|v| [v.present.to_owned(), v.progressive.to_owned(), v.past.to_owned()]),
+        (None, None) => None,
+    };
+    let object = catalog.and_then(|entry| entry.declared_object()).map(str::to_owned);
+    Some(ActionPlan::Literal { name, categories, types, timing, verbs, object })
+}
+
+fn check_message(template: LitStr, shape: &FnShape<'_>, fields: &[Field], errors: &mut Errors) -> Message {
+    let mut field_names = Vec::new();
+    match placeholder_names(&template.value()) {
+        Err(problem) => errors.error(template.span(), problem),
+        Ok(names) => {
+            for name in names {
+                let is_param = shape.bound_names.iter().any(|p| p == &name);
+                let field = fields.iter().find(|f| f.key == name);
+                match (is_param, field) {
+                    (true, Some(field)) => errors.error(
+                        field.key.span(),
+                        format!("`{name}` names both a parameter and a field of the message; rename the field"),
+                    ),
+                    (false, Some(field)) => {
+                        if !field_names.contains(&field.key) {
+                            field_names.push(field.key.clone());
+                        }
+                    }
+                    (true, None) => {}
+                    (false, None) => {
+                        let mut known: Vec<String> = shape.bound_names.iter().map(Ident::to_string).collect();
+                        known.extend(fields.iter().map(|f| f.key.to_string()));
+                        let hint = match audit_schema::suggest::closest(&name, known.iter().map(String::as_str)) {
+                            Some(close) => format!("; did you mean `{close}`?"),
+                            None if known.is_empty() => "; the function has no parameters".to_owned(),
+                            None => format!(" (parameters and fields: {})", known.join(", ")),
+                        };
+                        errors.error(
+                            template.span(),
+                            format!("`{{{name}}}` in the message names no parameter of `{}`{hint}", shape.function.sig.ident),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Message { template, field_names }
+}
+
+fn list_text<T: Copy>(values: &[T], as_str: impl Fn(T) -> &'static str) -> String {
+    if values.is_empty() {
+        return "(none)".to_owned();
+    }
+    values.iter().map(|v| format!("`{}`", as_str(*v))).collect::<Vec<_>>().join(", ")
+}
+
+fn path_text(path: &Path) -> String {
+    path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::")
+}

@@ -1,0 +1,257 @@
+//! Code generation: the function keeps its attributes, visibility and signature token for token
+//! (rustdoc and IDEs see it unchanged); only its block is replaced by
+//!
+//! 1. resolve the action, the context and the logger (`Call::begin`), and skip everything below
+//!    that builds events when no event can be seen (ignore filters);
+//! 2. prepare the targets (resources, message, fields) from the parameters, before the body can
+//!    consume them;
+//! 3. `authorize`: on `Err`, one `failure` event per target and the error is returned;
+//! 4. writes: the `unknown` event, then the body as written;
+//!    reads: the body in a closure / async block (to catch `return` and `?`), then the
+//!    `success`/`failure` event from its result. A guard logs a panic either way.
+
+use audit_schema::Timing;
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{Block, Expr, ExprLit, Lit};
+
+use crate::check::{ActionPlan, Authorize, ContextSource, Message, Plan, ResourcePlan};
+use crate::shape::{BodyKind, FnShape};
+
+pub fn expand(plan: &Plan, shape: &FnShape<'_>) -> TokenStream {
+    let krate = &plan.krate;
+    let p = quote!(#krate::__private);
+    let function = shape.function;
+    let (attrs, vis, sig) = (&function.attrs, &function.vis, &function.sig);
+
+    let prelude = prelude(plan, &p);
+    let block = match shape.body {
+        BodyKind::Sync(block) => {
+            let run = run_body(plan, shape, &p, block, false);
+            quote!({ #prelude #run })
+        }
+        BodyKind::Async(block) => {
+            let run = run_body(plan, shape, &p, block, true);
+            quote!({ #prelude #run })
+        }
+        BodyKind::AsyncTrait(inner) => {
+            // Rebuild `Box::pin(async move { … })` around the instrumented body, keeping the
+            // original `Box::pin` path and spans.
+            let run = run_body(plan, shape, &p, inner, true);
+            let mut outer = function.block.clone();
+            if let Some(syn::Stmt::Expr(Expr::Call(call), None)) = outer.stmts.first_mut() {
+                if let Some(Expr::Async(async_block)) = call.args.first_mut() {
+                    async_block.block = syn::parse_quote!({ #prelude #run });
+                }
+            }
+            outer.into_token_stream()
+        }
+    };
+    quote! {
+        #(#attrs)*
+        #vis #sig #block
+    }
+}
+
+/// Steps 1 to 3, and the guard.
+fn prelude(plan: &Plan, p: &TokenStream) -> TokenStream {
+    let action = action_binding(plan, p);
+    let timing = match plan.timing_override {
+        Some(timing) => {
+            let timing = timing_tokens(timing, p);
+            quote!(#p::Option::Some(#timing))
+        }
+        None => quote!(#p::Option::None),
+    };
+    let ctx = match &plan.ctx {
+        ContextSource::Explicit(expr) => quote_spanned!(expr.span()=> #p::context_of(&(#expr))),
+        ContextSource::Parameter(ident) => quote!(#p::context_of(&#ident)),
+        ContextSource::Ambient => quote!(#p::Option::None),
+    };
+    let targets = targets(plan, p);
+    let authorize = plan.authorize.as_ref().map(|authorize| {
+        let check = match authorize {
+            Authorize::Function(path) => quote_spanned!(path.span()=> #path(__audit_call.context())),
+            Authorize::Expr(expr) => expr.to_token_stream(),
+        };
+        quote! {
+            match #check {
+                #p::Result::Ok(_) => {}
+                #p::Result::Err(__audit_error) => {
+                    __audit_call.log_denied(&__audit_targets, {
+                        #[allow(unused_imports)]
+                        use #p::probe::*;
+                        (&&&&#p::probe::ErrorProbe(&__audit_error)).audit_error_info()
+                    });
+                    return #p::Result::Err(#p::From::from(__audit_error));
+                }
+            }
+        }
+    });
+    quote! {
+        #action
+        let __audit_call = #p::Call::begin(__audit_action, #timing, #ctx);
+        #targets
+        #authorize
+        __audit_call.log_intent(&__audit_targets);
+        let __audit_guard = __audit_call.guard(&__audit_targets);
+    }
+}
+
+fn action_binding(plan: &Plan, p: &TokenStream) -> TokenStream {
+    match &plan.action {
+        ActionPlan::Literal { name, categories, types, timing, verbs, object } => {
+            let categories = categories.iter().map(|c| variant(c.as_str()));
+            let types = types.iter().map(|t| variant(t.as_str()));
+            let timing = timing_tokens(*timing, p);
+            let verbs = verbs.as_ref().map(|[present, progressive, past]| quote!(.with_verbs(#present, #progressive, #past)));
+            let object = object.as_ref().map(|object| quote!(.with_object(#object)));
+            quote! {
+                const __AUDIT_ACTION: #p::Action = #p::Action::with_categories(
+                    #name,
+                    &[#(#p::Category::#categories),*],
+                    &[#(#p::EventType::#types),*],
+                )
+                .with_timing(#timing) #verbs #object;
+                let __audit_action: &'static #p::Action = &__AUDIT_ACTION;
+            }
+        }
+        ActionPlan::Constant(path) => quote_spanned! {path.span()=>
+            let __audit_action: &'static #p::Action = &#path;
+        },
+    }
+}
+
+/// Step 2: builds `__audit_targets` only when the call's events can be seen.
+fn targets(plan: &Plan, p: &TokenStream) -> TokenStream {
+    let field_locals: Vec<Ident> = plan.fields.iter().map(|f| format_ident!("__audit_field_{}", f.key)).collect();
+    let field_values = plan.fields.iter().map(|f| &f.value);
+    let field_keys = plan.fields.iter().map(|f| f.key.to_string());
+    let resource = plan.resource.as_ref().map(|resource| resource_tokens(resource, p));
+    let message = plan.message.as_ref().map(|m| {
+        let format = message_tokens(m, p);
+        quote!(__audit_targets.message(#format);)
+    });
+    let failure_message = plan.failure_message.as_ref().map(|m| {
+        let format = message_tokens(m, p);
+        quote!(__audit_targets.failure_message(#format);)
+    });
+    if plan.fields.is_empty() && resource.is_none() && message.is_none() && failure_message.is_none() {
+        return quote!(let __audit_targets = #p::Targets::none(););
+    }
+    quote! {
+        let mut __audit_targets = #p::Targets::none();
+        if __audit_call.is_enabled() {
+            #(let #field_locals: #p::String = #p::ToString::to_string(&(#field_values));)*
+            #resource
+            #message
+            #failure_message
+            #(__audit_targets.label(#field_keys, #field_locals);)*
+        }
+    }
+}
+
+fn resource_tokens(resource: &ResourcePlan, p: &TokenStream) -> TokenStream {
+    let kind = match &resource.kind {
+        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => quote!(#lit),
+        other => quote_spanned!(other.span()=> #p::ToString::to_string(&(#other))),
+    };
+    let Some(each) = &resource.each else {
+        let id = optional_text(resource.id.as_ref(), p);
+        let name = optional_text(resource.name.as_ref(), p);
+        return quote!(__audit_targets.resource(#kind, #id, #name););
+    };
+    let items = match each {
+        Expr::Path(path) if path.path.get_ident().is_some() => quote_spanned!(each.span()=> (#each).iter()),
+        other => quote_spanned!(other.span()=> #p::IntoIterator::into_iter(#other)),
+    };
+    let from_item = |closure: Option<&Expr>| match closure {
+        Some(closure) => quote_spanned!(closure.span()=> #p::ToString::to_string(&#p::apply(__audit_item, #closure))),
+        None => quote!(#p::ToString::to_string(&__audit_item)),
+    };
+    let id = from_item(resource.id.as_ref());
+    let name = match &resource.name {
+        Some(closure) => {
+            let name = from_item(Some(closure));
+            quote!(#p::Option::Some(#name))
+        }
+        None => quote!(#p::Option::None),
+    };
+    quote! {
+        let __audit_kind: #p::Cow<'static, str> = #p::From::from(#kind);
+        for __audit_item in #items {
+            __audit_targets.resource(__audit_kind.clone(), #p::Option::Some(#id), #name);
+        }
+    }
+}
+
+fn optional_text(value: Option<&Expr>, p: &TokenStream) -> TokenStream {
+    match value {
+        Some(value) => quote_spanned!(value.span()=> #p::Option::Some(#p::ToString::to_string(&(#value)))),
+        None => quote!(#p::Option::None),
+    }
+}
+
+/// `format!` with the template as written: parameters are captured by name (the literal keeps
+/// the user's span, so the capture resolves in the function's scope); fields are named arguments.
+fn message_tokens(message: &Message, p: &TokenStream) -> TokenStream {
+    let template = &message.template;
+    let names = &message.field_names;
+    let locals = names.iter().map(|n| format_ident!("__audit_field_{}", n));
+    quote!(#p::format!(#template #(, #names = #locals)*))
+}
+
+/// Step 4.
+fn run_body(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream, block: &Block, is_async: bool) -> TokenStream {
+    if plan.known_timing == Some(Timing::Before) {
+        // A write: its event is out; the body runs as written (early `return` and `?` leave
+        // directly). The guard stays alive to log a panic.
+        return quote!(#block);
+    }
+    // Gives the wrapped body the function's return type, so `?` conversions infer and type errors
+    // point at the user's code rather than at the attribute.
+    let fake_return = shape.body_return_type().map(|ty| {
+        quote! {
+            #[allow(unreachable_code, clippy::diverging_sub_expression)]
+            if false {
+                let __audit_fake_return: #ty = ::core::unreachable!();
+                return __audit_fake_return;
+            }
+        }
+    });
+    let run = if is_async {
+        quote!(async move { #fake_return #block }.await)
+    } else {
+        quote!((move || { #fake_return #block })())
+    };
+    quote! {
+        #[allow(clippy::redundant_closure_call, clippy::let_unit_value)]
+        let __audit_ret = #run;
+        __audit_guard.complete_with(|| {
+            #[allow(unused_imports)]
+            use #p::probe::*;
+            (&&&&&#p::probe::OutcomeProbe(&__audit_ret)).audit_completion()
+        });
+        __audit_ret
+    }
+}
+
+fn timing_tokens(timing: Timing, p: &TokenStream) -> TokenStream {
+    match timing {
+        Timing::Before => quote!(#p::Timing::Before),
+        Timing::After => quote!(#p::Timing::After),
+    }
+}
+
+/// `intrusion_detection` → `IntrusionDetection`.
+fn variant(keyword: &str) -> Ident {
+    let name: String = keyword
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect();
+    Ident::new(&name, Span::call_site())
+}

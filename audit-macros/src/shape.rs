@@ -1,0 +1,114 @@
+//! What the annotated function looks like: its parameters, whether it is async (natively or as
+//! rewritten by `#[async_trait]`), and its return type as usable inside the body.
+
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
+use syn::{Block, Expr, FnArg, Ident, ItemFn, Pat, ReturnType, Stmt, Type};
+
+/// How the body runs.
+pub enum BodyKind<'a> {
+    /// A plain `fn`: the body is the function's block.
+    Sync(&'a Block),
+    /// An `async fn`: the body is the function's block, run inside the returned future.
+    Async(&'a Block),
+    /// A method rewritten by `#[async_trait]`: `Box::pin(async move { body })`. The body is the
+    /// inner async block; the instrumented code goes inside a new `Box::pin(async move { … })`.
+    AsyncTrait(&'a Block),
+}
+
+pub struct FnShape<'a> {
+    pub function: &'a ItemFn,
+    pub body: BodyKind<'a>,
+    /// Every name the parameters bind (`self` included), for message placeholders.
+    pub bound_names: Vec<Ident>,
+    /// Parameters whose type is `AuditContext` (or a reference to one).
+    pub context_params: Vec<Ident>,
+}
+
+impl<'a> FnShape<'a> {
+    pub fn of(function: &'a ItemFn) -> FnShape<'a> {
+        let mut bound_names = Vec::new();
+        let mut context_params = Vec::new();
+        for input in &function.sig.inputs {
+            match input {
+                FnArg::Receiver(receiver) => bound_names.push(Ident::new("self", receiver.self_token.span)),
+                FnArg::Typed(typed) => {
+                    let mut collector = BoundNames(&mut bound_names);
+                    collector.visit_pat(&typed.pat);
+                    if let (Pat::Ident(pat), true) = (&*typed.pat, is_audit_context(&typed.ty)) {
+                        context_params.push(pat.ident.clone());
+                    }
+                }
+            }
+        }
+        let body = if function.sig.asyncness.is_some() {
+            BodyKind::Async(&function.block)
+        } else if let Some(inner) = async_trait_body(&function.block) {
+            BodyKind::AsyncTrait(inner)
+        } else {
+            BodyKind::Sync(&function.block)
+        };
+        FnShape { function, body, bound_names, context_params }
+    }
+
+    /// The declared return type with `impl Trait` replaced by `_`, usable as a `let` type inside
+    /// the body. `None` for `()` and `!` (nothing to gain) and for async-trait bodies (already typed).
+    pub fn body_return_type(&self) -> Option<Type> {
+        if matches!(self.body, BodyKind::AsyncTrait(_)) {
+            return None;
+        }
+        match &self.function.sig.output {
+            ReturnType::Default => None,
+            ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => None,
+            ReturnType::Type(_, ty) => {
+                let mut ty = (**ty).clone();
+                EraseImplTrait.visit_type_mut(&mut ty);
+                Some(ty)
+            }
+        }
+    }
+}
+
+/// `AuditContext`, `&AuditContext`, `&mut AuditContext`, `path::to::AuditContext`.
+fn is_audit_context(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(reference) => is_audit_context(&reference.elem),
+        Type::Path(path) => path.qself.is_none() && path.path.segments.last().is_some_and(|s| s.ident == "AuditContext"),
+        Type::Paren(paren) => is_audit_context(&paren.elem),
+        _ => false,
+    }
+}
+
+/// Recognizes `#[async_trait]`'s output: a block whose only statement is
+/// `Box::pin(async move { … })`, and returns the inner block.
+fn async_trait_body(block: &Block) -> Option<&Block> {
+    let [Stmt::Expr(Expr::Call(call), None)] = block.stmts.as_slice() else { return None };
+    let Expr::Path(func) = &*call.func else { return None };
+    let segments: Vec<String> = func.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let is_box_pin = segments.ends_with(&["Box".to_owned(), "pin".to_owned()]);
+    match (is_box_pin, call.args.len(), call.args.first()) {
+        (true, 1, Some(Expr::Async(inner))) if inner.capture.is_some() => Some(&inner.block),
+        _ => None,
+    }
+}
+
+struct BoundNames<'v>(&'v mut Vec<Ident>);
+
+impl<'ast> Visit<'ast> for BoundNames<'_> {
+    fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+        self.0.push(pat.ident.clone());
+        syn::visit::visit_pat_ident(self, pat);
+    }
+}
+
+struct EraseImplTrait;
+
+impl VisitMut for EraseImplTrait {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::ImplTrait(impl_trait) = ty {
+            *ty = Type::Infer(syn::TypeInfer { underscore_token: syn::Token![_](impl_trait.impl_token.span) });
+        } else {
+            syn::visit_mut::visit_type_mut(self, ty);
+        }
+    }
+}
