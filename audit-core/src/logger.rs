@@ -58,6 +58,11 @@ impl fmt::Debug for AuditLogger {
     }
 }
 
+// A logger stays consistent across a panic: sinks recover poisoned locks, counters are atomic.
+// Without this, every `AuditContext` would be unusable inside `catch_unwind`.
+impl std::panic::UnwindSafe for AuditLogger {}
+impl std::panic::RefUnwindSafe for AuditLogger {}
+
 /// Counters of what a logger did with the events it was given.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LoggerStats {

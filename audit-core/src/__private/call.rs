@@ -150,9 +150,15 @@ impl Guard<'_> {
     /// and logs the outcome.
     pub fn complete_with(mut self, judge: impl FnOnce() -> Completion) {
         self.finished = true;
-        if self.call.timing == Timing::After && !matches!(self.call.destination, Destination::Ignored(_)) {
+        if self.call.timing != Timing::After {
+            return;
+        }
+        if self.call.is_enabled() {
             let completion = judge();
             self.call.emit(self.targets, completion.outcome, completion.error.as_ref(), true, None);
+        } else {
+            // Counted as ignored, or reported as unlogged; nothing to judge.
+            self.call.emit(self.targets, Outcome::Success, None, false, None);
         }
     }
 }
