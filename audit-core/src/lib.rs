@@ -60,6 +60,9 @@ pub use error_code::AuditErrorCode;
 pub use event::{AuditEvent, AuthenticationInfo, ErrorInfo, HttpRequestInfo, Resource, User};
 pub use filter::IgnoreFilter;
 pub use format::EcsFormat;
-pub use logger::{log, unlogged_events, AlreadyInstalled, AuditLogger, AuditLoggerBuilder, LogError, LoggerStats, ThreadDefaultGuard};
+pub use logger::{
+    log, unlogged_events, AlreadyInstalled, AuditLogger, AuditLoggerBuilder, LogError, LoggerStats,
+    ThreadDefaultGuard,
+};
 pub use sink::{AuditSink, CapturedEvent, ConsoleSink, FileSink, MemorySink, Record, TracingSink};
 pub use trace::{is_valid_trace_id, new_trace_id};

@@ -86,7 +86,9 @@ pub enum LogError {
 impl fmt::Display for LogError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LogError::NoLogger => f.write_str("no audit logger is installed (see AuditLogger::install)"),
+            LogError::NoLogger => {
+                f.write_str("no audit logger is installed (see AuditLogger::install)")
+            }
             LogError::Sinks(failures) => {
                 f.write_str("audit sink failed:")?;
                 for (sink, error) in failures {
@@ -123,7 +125,12 @@ thread_local! {
 impl AuditLogger {
     /// Starts building a logger.
     pub fn builder() -> AuditLoggerBuilder {
-        AuditLoggerBuilder { enabled: true, sinks: Vec::new(), filters: Vec::new(), format: EcsFormat::default() }
+        AuditLoggerBuilder {
+            enabled: true,
+            sinks: Vec::new(),
+            filters: Vec::new(),
+            format: EcsFormat::default(),
+        }
     }
 
     /// A logger writing to a fresh [`MemorySink`], and that sink: for tests.
@@ -152,7 +159,10 @@ impl AuditLogger {
     /// over the global one, not over a context's own logger). Meant for tests.
     pub fn set_thread_default(&self) -> ThreadDefaultGuard {
         let previous = THREAD_DEFAULT.with(|slot| slot.replace(Some(self.clone())));
-        ThreadDefaultGuard { previous, not_send: PhantomData }
+        ThreadDefaultGuard {
+            previous,
+            not_send: PhantomData,
+        }
     }
 
     /// The logger an event in `context` goes to (see the module documentation).
@@ -160,7 +170,9 @@ impl AuditLogger {
         if let Some(logger) = context.and_then(AuditContext::logger) {
             return Some(logger.clone());
         }
-        THREAD_DEFAULT.with(|slot| slot.borrow().clone()).or_else(|| GLOBAL.get().cloned())
+        THREAD_DEFAULT
+            .with(|slot| slot.borrow().clone())
+            .or_else(|| GLOBAL.get().cloned())
     }
 
     /// The logger for the ambient context.
@@ -190,7 +202,12 @@ impl AuditLogger {
     /// Whether an event with these fields is dropped whatever its outcome: lets `#[audited]` skip
     /// preparing events nobody will see.
     pub(crate) fn ignores_any_outcome(&self, subject: &FilterSubject<'_>) -> bool {
-        !self.inner.enabled || self.inner.filters.iter().any(|f| f.matches_any_outcome(subject))
+        !self.inner.enabled
+            || self
+                .inner
+                .filters
+                .iter()
+                .any(|f| f.matches_any_outcome(subject))
     }
 
     /// Counts an event that `#[audited]` did not even prepare because a filter drops it anyway.
@@ -213,7 +230,10 @@ impl AuditLogger {
             return Err(LogError::Sinks(vec![("format".to_owned(), error)]));
         }
         let line = String::from_utf8(line).expect("serde_json writes UTF-8");
-        let record = Record { event: &event, line: &line };
+        let record = Record {
+            event: &event,
+            line: &line,
+        };
         let mut failures = Vec::new();
         for sink in &self.inner.sinks {
             if let Err(error) = sink.write(&record) {

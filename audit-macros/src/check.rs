@@ -71,13 +71,19 @@ pub enum ContextSource {
 
 pub fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<Plan> {
     if let Some(constness) = &shape.function.sig.constness {
-        errors.error(constness.span, "#[audited] cannot instrument a `const fn`: audit logging happens at run time");
+        errors.error(
+            constness.span,
+            "#[audited] cannot instrument a `const fn`: audit logging happens at run time",
+        );
     }
     let krate = match &args.krate {
         Some((_, path)) => quote!(#path),
         None => quote!(::audit_core),
     };
-    let timing_override = args.timing.as_ref().and_then(|(_, lit)| parse_timing(lit, errors));
+    let timing_override = args
+        .timing
+        .as_ref()
+        .and_then(|(_, lit)| parse_timing(lit, errors));
 
     let action = match args.action.take() {
         None => {
@@ -98,7 +104,10 @@ pub fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<
                 if let Some(name) = name {
                     errors.error(
                         name.span(),
-                        format!("`{present}` comes from the action constant `{}`; remove it here", path_text(&path)),
+                        format!(
+                            "`{present}` comes from the action constant `{}`; remove it here",
+                            path_text(&path)
+                        ),
                     );
                 }
             }
@@ -111,8 +120,12 @@ pub fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<
     };
 
     let fields = args.fields.map(|(_, fields)| fields).unwrap_or_default();
-    let message = args.message.map(|(_, lit)| check_message(lit, shape, &fields, errors));
-    let failure_message = args.failure_message.map(|(_, lit)| check_message(lit, shape, &fields, errors));
+    let message = args
+        .message
+        .map(|(_, lit)| check_message(lit, shape, &fields, errors));
+    let failure_message = args
+        .failure_message
+        .map(|(_, lit)| check_message(lit, shape, &fields, errors));
 
     let resource = args.resource.and_then(|(_, resource)| {
         let Some(kind) = resource.kind else {
@@ -202,14 +215,22 @@ fn parse_each<T: Copy>(
                     Some(close) => format!("; did you mean `{close}`?"),
                     None => format!(" (expected one of: {})", names.join(", ")),
                 };
-                errors.error(lit.span(), format!("`{text}` is not an ECS event {what}{hint}"));
+                errors.error(
+                    lit.span(),
+                    format!("`{text}` is not an ECS event {what}{hint}"),
+                );
             }
         }
     }
     (values.len() == list.items.len()).then_some(values)
 }
 
-fn literal_action(lit: &LitStr, args: &Args, timing_override: Option<Timing>, errors: &mut Errors) -> Option<ActionPlan> {
+fn literal_action(
+    lit: &LitStr,
+    args: &Args,
+    timing_override: Option<Timing>,
+    errors: &mut Errors,
+) -> Option<ActionPlan> {
     let name = lit.value();
     if let Err(problem) = audit_schema::action::check_name(&name) {
         errors.error(lit.span(), format!("`{name}`: {problem}"));
@@ -218,26 +239,55 @@ fn literal_action(lit: &LitStr, args: &Args, timing_override: Option<Timing>, er
     let catalog = kibana::find(&name);
 
     let given_categories = args.category.as_ref().map(|(_, list)| {
-        (list.span, parse_each(list, Category::parse, Category::ALL, Category::as_str, "category", errors))
+        (
+            list.span,
+            parse_each(
+                list,
+                Category::parse,
+                Category::ALL,
+                Category::as_str,
+                "category",
+                errors,
+            ),
+        )
     });
     let given_types = args.event_type.as_ref().map(|(_, list)| {
-        (list.span, parse_each(list, EventType::parse, EventType::ALL, EventType::as_str, "type", errors))
+        (
+            list.span,
+            parse_each(
+                list,
+                EventType::parse,
+                EventType::ALL,
+                EventType::as_str,
+                "type",
+                errors,
+            ),
+        )
     });
     let inferred = verbs::infer(&name);
 
     let categories = match (given_categories, catalog) {
         (Some((_, None)), _) => return None,
         (Some((span, Some(given))), Some(entry)) if given != entry.categories() => {
-            errors.error(span, format!("`{name}` is a catalog action of category {}; leave `category` out", list_text(entry.categories(), Category::as_str)));
+            errors.error(
+                span,
+                format!(
+                    "`{name}` is a catalog action of category {}; leave `category` out",
+                    list_text(entry.categories(), Category::as_str)
+                ),
+            );
             return None;
         }
         (Some((_, Some(given))), _) => given,
         (None, Some(entry)) => entry.categories().to_vec(),
         (None, None) => {
-            let hint = match audit_schema::suggest::closest(&name, kibana::ALL.iter().map(|a| a.name())) {
-                Some(close) => format!("did you mean the catalog action `{close}`? Otherwise, "),
-                None => String::new(),
-            };
+            let hint =
+                match audit_schema::suggest::closest(&name, kibana::ALL.iter().map(|a| a.name())) {
+                    Some(close) => {
+                        format!("did you mean the catalog action `{close}`? Otherwise, ")
+                    }
+                    None => String::new(),
+                };
             errors.error(
                 lit.span(),
                 format!(
@@ -249,14 +299,23 @@ fn literal_action(lit: &LitStr, args: &Args, timing_override: Option<Timing>, er
         }
     };
     if categories.is_empty() {
-        errors.error(args.category.as_ref().map_or(lit.span(), |(_, l)| l.span), "an action needs at least one ECS category");
+        errors.error(
+            args.category.as_ref().map_or(lit.span(), |(_, l)| l.span),
+            "an action needs at least one ECS category",
+        );
         return None;
     }
 
     let (types, types_span) = match (given_types, catalog) {
         (Some((_, None)), _) => return None,
         (Some((span, Some(given))), Some(entry)) if given != entry.types() => {
-            errors.error(span, format!("`{name}` is a catalog action of type {}; leave `type` out", list_text(entry.types(), EventType::as_str)));
+            errors.error(
+                span,
+                format!(
+                    "`{name}` is a catalog action of type {}; leave `type` out",
+                    list_text(entry.types(), EventType::as_str)
+                ),
+            );
             return None;
         }
         (Some((span, Some(given))), _) => (given, span),
@@ -277,8 +336,16 @@ fn literal_action(lit: &LitStr, args: &Args, timing_override: Option<Timing>, er
     };
     for ty in &types {
         if !categories.iter().any(|c| c.allows(*ty)) {
-            let expected: Vec<&str> = categories.iter().flat_map(|c| c.expected_types()).map(|t| t.as_str()).collect();
-            let how = if args.event_type.is_some() { "" } else { " (inferred from the action's verb; add an explicit `type`)" };
+            let expected: Vec<&str> = categories
+                .iter()
+                .flat_map(|c| c.expected_types())
+                .map(|t| t.as_str())
+                .collect();
+            let how = if args.event_type.is_some() {
+                ""
+            } else {
+                " (inferred from the action's verb; add an explicit `type`)"
+            };
             errors.error(
                 types_span,
                 format!(
@@ -291,7 +358,9 @@ fn literal_action(lit: &LitStr, args: &Args, timing_override: Option<Timing>, er
         }
     }
 
-    let timing = timing_override.or(catalog.map(|entry| entry.timing())).unwrap_or(Timing::implied_by(&types));
+    let timing = timing_override
+        .or(catalog.map(|entry| entry.timing()))
+        .unwrap_or(Timing::implied_by(&types));
     let verbs = match (&args.verbs, catalog) {
         (Some((_, v)), _) => {
             let forms = [v.present.value(), v.progressive.value(), v.past.value()];
@@ -301,14 +370,34 @@ fn literal_action(lit: &LitStr, args: &Args, timing_override: Option<Timing>, er
             }
             Some(forms)
         }
-        (None, Some(entry)) => entry.declared_verbs().map(|v| [v.present.to_owned(), v.progressive.to_owned(), v.past.to_owned()]),
+        (None, Some(entry)) => entry.declared_verbs().map(|v| {
+            [
+                v.present.to_owned(),
+                v.progressive.to_owned(),
+                v.past.to_owned(),
+            ]
+        }),
         (None, None) => None,
     };
-    let object = catalog.and_then(|entry| entry.declared_object()).map(str::to_owned);
-    Some(ActionPlan::Literal { name, categories, types, timing, verbs, object })
+    let object = catalog
+        .and_then(|entry| entry.declared_object())
+        .map(str::to_owned);
+    Some(ActionPlan::Literal {
+        name,
+        categories,
+        types,
+        timing,
+        verbs,
+        object,
+    })
 }
 
-fn check_message(template: LitStr, shape: &FnShape<'_>, fields: &[Field], errors: &mut Errors) -> Message {
+fn check_message(
+    template: LitStr,
+    shape: &FnShape<'_>,
+    fields: &[Field],
+    errors: &mut Errors,
+) -> Message {
     let mut field_names = Vec::new();
     match placeholder_names(&template.value()) {
         Err(problem) => errors.error(template.span(), problem),
@@ -344,16 +433,27 @@ fn check_message(template: LitStr, shape: &FnShape<'_>, fields: &[Field], errors
             }
         }
     }
-    Message { template, field_names }
+    Message {
+        template,
+        field_names,
+    }
 }
 
 fn list_text<T: Copy>(values: &[T], as_str: impl Fn(T) -> &'static str) -> String {
     if values.is_empty() {
         return "(none)".to_owned();
     }
-    values.iter().map(|v| format!("`{}`", as_str(*v))).collect::<Vec<_>>().join(", ")
+    values
+        .iter()
+        .map(|v| format!("`{}`", as_str(*v)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn path_text(path: &Path) -> String {
-    path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::")
+    path.segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
 }

@@ -72,7 +72,9 @@ fn prelude(plan: &Plan, p: &TokenStream) -> TokenStream {
     let targets = targets(plan, p);
     let authorize = plan.authorize.as_ref().map(|authorize| {
         let check = match authorize {
-            Authorize::Function(path) => quote_spanned!(path.span()=> #path(__audit_call.context())),
+            Authorize::Function(path) => {
+                quote_spanned!(path.span()=> #path(__audit_call.context()))
+            }
             Authorize::Expr(expr) => expr.to_token_stream(),
         };
         quote! {
@@ -101,11 +103,20 @@ fn prelude(plan: &Plan, p: &TokenStream) -> TokenStream {
 
 fn action_binding(plan: &Plan, p: &TokenStream) -> TokenStream {
     match &plan.action {
-        ActionPlan::Literal { name, categories, types, timing, verbs, object } => {
+        ActionPlan::Literal {
+            name,
+            categories,
+            types,
+            timing,
+            verbs,
+            object,
+        } => {
             let categories = categories.iter().map(|c| variant(c.as_str()));
             let types = types.iter().map(|t| variant(t.as_str()));
             let timing = timing_tokens(*timing, p);
-            let verbs = verbs.as_ref().map(|[present, progressive, past]| quote!(.with_verbs(#present, #progressive, #past)));
+            let verbs = verbs.as_ref().map(
+                |[present, progressive, past]| quote!(.with_verbs(#present, #progressive, #past)),
+            );
             let object = object.as_ref().map(|object| quote!(.with_object(#object)));
             quote! {
                 const __AUDIT_ACTION: #p::Action = #p::Action::with_categories(
@@ -125,10 +136,17 @@ fn action_binding(plan: &Plan, p: &TokenStream) -> TokenStream {
 
 /// Step 2: builds `__audit_targets` only when the call's events can be seen.
 fn targets(plan: &Plan, p: &TokenStream) -> TokenStream {
-    let field_locals: Vec<Ident> = plan.fields.iter().map(|f| format_ident!("__audit_field_{}", f.key)).collect();
+    let field_locals: Vec<Ident> = plan
+        .fields
+        .iter()
+        .map(|f| format_ident!("__audit_field_{}", f.key))
+        .collect();
     let field_values = plan.fields.iter().map(|f| &f.value);
     let field_keys = plan.fields.iter().map(|f| f.key.to_string());
-    let resource = plan.resource.as_ref().map(|resource| resource_tokens(resource, p));
+    let resource = plan
+        .resource
+        .as_ref()
+        .map(|resource| resource_tokens(resource, p));
     let message = plan.message.as_ref().map(|m| {
         let format = message_tokens(m, p);
         quote!(__audit_targets.message(#format);)
@@ -137,7 +155,11 @@ fn targets(plan: &Plan, p: &TokenStream) -> TokenStream {
         let format = message_tokens(m, p);
         quote!(__audit_targets.failure_message(#format);)
     });
-    if plan.fields.is_empty() && resource.is_none() && message.is_none() && failure_message.is_none() {
+    if plan.fields.is_empty()
+        && resource.is_none()
+        && message.is_none()
+        && failure_message.is_none()
+    {
         return quote!(let __audit_targets = #p::Targets::none(););
     }
     quote! {
@@ -154,7 +176,9 @@ fn targets(plan: &Plan, p: &TokenStream) -> TokenStream {
 
 fn resource_tokens(resource: &ResourcePlan, p: &TokenStream) -> TokenStream {
     let kind = match &resource.kind {
-        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => quote!(#lit),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => quote!(#lit),
         other => quote_spanned!(other.span()=> #p::ToString::to_string(&(#other))),
     };
     let Some(each) = &resource.each else {
@@ -163,11 +187,15 @@ fn resource_tokens(resource: &ResourcePlan, p: &TokenStream) -> TokenStream {
         return quote!(__audit_targets.resource(#kind, #id, #name););
     };
     let items = match each {
-        Expr::Path(path) if path.path.get_ident().is_some() => quote_spanned!(each.span()=> (#each).iter()),
+        Expr::Path(path) if path.path.get_ident().is_some() => {
+            quote_spanned!(each.span()=> (#each).iter())
+        }
         other => quote_spanned!(other.span()=> #p::IntoIterator::into_iter(#other)),
     };
     let from_item = |closure: Option<&Expr>| match closure {
-        Some(closure) => quote_spanned!(closure.span()=> #p::ToString::to_string(&#p::apply(__audit_item, #closure))),
+        Some(closure) => {
+            quote_spanned!(closure.span()=> #p::ToString::to_string(&#p::apply(__audit_item, #closure)))
+        }
         None => quote!(#p::ToString::to_string(&__audit_item)),
     };
     let id = from_item(resource.id.as_ref());
@@ -188,7 +216,9 @@ fn resource_tokens(resource: &ResourcePlan, p: &TokenStream) -> TokenStream {
 
 fn optional_text(value: Option<&Expr>, p: &TokenStream) -> TokenStream {
     match value {
-        Some(value) => quote_spanned!(value.span()=> #p::Option::Some(#p::ToString::to_string(&(#value)))),
+        Some(value) => {
+            quote_spanned!(value.span()=> #p::Option::Some(#p::ToString::to_string(&(#value))))
+        }
         None => quote!(#p::Option::None),
     }
 }
@@ -203,27 +233,43 @@ fn message_tokens(message: &Message, p: &TokenStream) -> TokenStream {
 }
 
 /// Step 4.
-fn run_body(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream, block: &Block, is_async: bool) -> TokenStream {
+fn run_body(
+    plan: &Plan,
+    shape: &FnShape<'_>,
+    p: &TokenStream,
+    block: &Block,
+    is_async: bool,
+) -> TokenStream {
     if plan.known_timing == Some(Timing::Before) {
         // A write: its event is out; the body runs as written (early `return` and `?` leave
         // directly). The guard stays alive to log a panic.
-        return quote!(#block);
+        // `{ expr }` as the tail of our block would trip `unused_braces` on the user's code: a
+        // block that is one bare expression is emitted as that expression (it has no scope to keep).
+        return match block.stmts.as_slice() {
+            [syn::Stmt::Expr(expr, None)] => quote!(#expr),
+            _ => quote!(#block),
+        };
     }
-    // Gives the wrapped body the function's return type, so `?` conversions infer and type errors
-    // point at the user's code rather than at the attribute.
-    let fake_return = shape.body_return_type().map(|ty| {
-        quote! {
-            #[allow(unreachable_code, clippy::diverging_sub_expression)]
-            if false {
-                let __audit_fake_return: #ty = ::core::unreachable!();
-                return __audit_fake_return;
-            }
-        }
-    });
+    // The fake return edge gives the wrapped body the function's return type, so `?` conversions
+    // infer and type errors point at the user's code rather than at the attribute. It goes inside
+    // the user's own block (which keeps its scope), not around it.
+    let mut body = block.clone();
+    if let Some(ty) = shape.body_return_type() {
+        body.stmts.insert(
+            0,
+            syn::parse_quote! {
+                #[allow(unreachable_code, clippy::diverging_sub_expression)]
+                if false {
+                    let __audit_fake_return: #ty = ::core::unreachable!();
+                    return __audit_fake_return;
+                }
+            },
+        );
+    }
     let run = if is_async {
-        quote!(async move { #fake_return #block }.await)
+        quote!(async move #body.await)
     } else {
-        quote!((move || { #fake_return #block })())
+        quote!((move || #body)())
     };
     quote! {
         #[allow(clippy::redundant_closure_call, clippy::let_unit_value)]
@@ -250,7 +296,10 @@ fn variant(keyword: &str) -> Ident {
         .split('_')
         .map(|word| {
             let mut chars = word.chars();
-            chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
         })
         .collect();
     Ident::new(&name, Span::call_site())

@@ -21,7 +21,10 @@ pub fn audited(args: TokenStream, item: TokenStream) -> TokenStream {
     audited_impl(args.into(), item.into()).into()
 }
 
-fn audited_impl(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+fn audited_impl(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
     let function: syn::ItemFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
         Err(_) => {

@@ -31,7 +31,9 @@ impl<'a> FnShape<'a> {
         let mut context_params = Vec::new();
         for input in &function.sig.inputs {
             match input {
-                FnArg::Receiver(receiver) => bound_names.push(Ident::new("self", receiver.self_token.span)),
+                FnArg::Receiver(receiver) => {
+                    bound_names.push(Ident::new("self", receiver.self_token.span))
+                }
                 FnArg::Typed(typed) => {
                     let mut collector = BoundNames(&mut bound_names);
                     collector.visit_pat(&typed.pat);
@@ -48,7 +50,12 @@ impl<'a> FnShape<'a> {
         } else {
             BodyKind::Sync(&function.block)
         };
-        FnShape { function, body, bound_names, context_params }
+        FnShape {
+            function,
+            body,
+            bound_names,
+            context_params,
+        }
     }
 
     /// The declared return type with `impl Trait` replaced by `_`, usable as a `let` type inside
@@ -73,7 +80,14 @@ impl<'a> FnShape<'a> {
 fn is_audit_context(ty: &Type) -> bool {
     match ty {
         Type::Reference(reference) => is_audit_context(&reference.elem),
-        Type::Path(path) => path.qself.is_none() && path.path.segments.last().is_some_and(|s| s.ident == "AuditContext"),
+        Type::Path(path) => {
+            path.qself.is_none()
+                && path
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "AuditContext")
+        }
         Type::Paren(paren) => is_audit_context(&paren.elem),
         _ => false,
     }
@@ -82,9 +96,18 @@ fn is_audit_context(ty: &Type) -> bool {
 /// Recognizes `#[async_trait]`'s output: a block whose only statement is
 /// `Box::pin(async move { … })`, and returns the inner block.
 fn async_trait_body(block: &Block) -> Option<&Block> {
-    let [Stmt::Expr(Expr::Call(call), None)] = block.stmts.as_slice() else { return None };
-    let Expr::Path(func) = &*call.func else { return None };
-    let segments: Vec<String> = func.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let [Stmt::Expr(Expr::Call(call), None)] = block.stmts.as_slice() else {
+        return None;
+    };
+    let Expr::Path(func) = &*call.func else {
+        return None;
+    };
+    let segments: Vec<String> = func
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
     let is_box_pin = segments.ends_with(&["Box".to_owned(), "pin".to_owned()]);
     match (is_box_pin, call.args.len(), call.args.first()) {
         (true, 1, Some(Expr::Async(inner))) if inner.capture.is_some() => Some(&inner.block),
@@ -106,7 +129,9 @@ struct EraseImplTrait;
 impl VisitMut for EraseImplTrait {
     fn visit_type_mut(&mut self, ty: &mut Type) {
         if let Type::ImplTrait(impl_trait) = ty {
-            *ty = Type::Infer(syn::TypeInfer { underscore_token: syn::Token![_](impl_trait.impl_token.span) });
+            *ty = Type::Infer(syn::TypeInfer {
+                underscore_token: syn::Token![_](impl_trait.impl_token.span),
+            });
         } else {
             syn::visit_mut::visit_type_mut(self, ty);
         }

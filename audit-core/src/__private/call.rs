@@ -33,7 +33,11 @@ pub struct Call {
 impl Call {
     /// Resolves the context (explicit, else ambient) and the logger, and decides whether this
     /// call's events can be seen at all, before any of them is prepared.
-    pub fn begin(action: &'static Action, timing: Option<Timing>, explicit: Option<&AuditContext>) -> Call {
+    pub fn begin(
+        action: &'static Action,
+        timing: Option<Timing>,
+        explicit: Option<&AuditContext>,
+    ) -> Call {
         let context = match explicit {
             Some(context) => Some(context.clone()),
             None => AuditContext::current(),
@@ -46,7 +50,10 @@ impl Call {
                     categories: action.categories(),
                     types: action.types(),
                     space: context.as_ref().and_then(AuditContext::space_id),
-                    user: context.as_ref().and_then(|c| c.user()).and_then(|u| u.name.as_deref()),
+                    user: context
+                        .as_ref()
+                        .and_then(|c| c.user())
+                        .and_then(|u| u.name.as_deref()),
                 };
                 if logger.ignores_any_outcome(&subject) {
                     Destination::Ignored(logger)
@@ -57,12 +64,22 @@ impl Call {
         };
         // Related events (a bulk call's events, its denial and its completion) share one trace id:
         // the context's, or one made for this call.
-        let trace_id = match (&destination, context.as_ref().and_then(AuditContext::trace_id_arc)) {
+        let trace_id = match (
+            &destination,
+            context.as_ref().and_then(AuditContext::trace_id_arc),
+        ) {
             (Destination::Logger(_), Some(id)) => Some(id.clone()),
             (Destination::Logger(_), None) => Some(new_trace_id()),
             _ => None,
         };
-        Call { action, timing: timing.unwrap_or(action.timing()), context, destination, trace_id, started: Instant::now() }
+        Call {
+            action,
+            timing: timing.unwrap_or(action.timing()),
+            context,
+            destination,
+            trace_id,
+            started: Instant::now(),
+        }
     }
 
     /// Whether events of this call will be written; when not, callers skip preparing [`Targets`].
@@ -74,7 +91,9 @@ impl Call {
     /// The call's context (an empty one when there is none), for `authorize = path`.
     pub fn context(&self) -> &AuditContext {
         static EMPTY: std::sync::OnceLock<AuditContext> = std::sync::OnceLock::new();
-        self.context.as_ref().unwrap_or_else(|| EMPTY.get_or_init(AuditContext::new))
+        self.context
+            .as_ref()
+            .unwrap_or_else(|| EMPTY.get_or_init(AuditContext::new))
     }
 
     /// When this call is logged.
@@ -96,10 +115,21 @@ impl Call {
 
     /// A guard that records the call's end: completion for after-timing, and a panic either way.
     pub fn guard<'a>(&'a self, targets: &'a Targets) -> Guard<'a> {
-        Guard { call: self, targets, finished: false }
+        Guard {
+            call: self,
+            targets,
+            finished: false,
+        }
     }
 
-    fn emit(&self, targets: &Targets, outcome: Outcome, error: Option<&ErrorInfo>, timed: bool, reason: Option<&str>) {
+    fn emit(
+        &self,
+        targets: &Targets,
+        outcome: Outcome,
+        error: Option<&ErrorInfo>,
+        timed: bool,
+        reason: Option<&str>,
+    ) {
         let logger = match &self.destination {
             Destination::Logger(logger) => logger,
             Destination::Ignored(logger) => return logger.count_ignored(),
@@ -118,7 +148,10 @@ impl Call {
             event.reason = reason.map(str::to_owned);
             event.labels.clone_from(&targets.labels);
             let explicit = match outcome {
-                Outcome::Failure => targets.failure_message.as_ref().or(targets.message.as_ref()),
+                Outcome::Failure => targets
+                    .failure_message
+                    .as_ref()
+                    .or(targets.message.as_ref()),
                 _ => targets.message.as_ref(),
             };
             if let Some(message) = explicit {
@@ -131,7 +164,10 @@ impl Call {
         if targets.resources.is_empty() {
             each(None);
         } else {
-            targets.resources.iter().for_each(|resource| each(Some(resource)));
+            targets
+                .resources
+                .iter()
+                .for_each(|resource| each(Some(resource)));
         }
     }
 }
@@ -155,10 +191,17 @@ impl Guard<'_> {
         }
         if self.call.is_enabled() {
             let completion = judge();
-            self.call.emit(self.targets, completion.outcome, completion.error.as_ref(), true, None);
+            self.call.emit(
+                self.targets,
+                completion.outcome,
+                completion.error.as_ref(),
+                true,
+                None,
+            );
         } else {
             // Counted as ignored, or reported as unlogged; nothing to judge.
-            self.call.emit(self.targets, Outcome::Success, None, false, None);
+            self.call
+                .emit(self.targets, Outcome::Success, None, false, None);
         }
     }
 }
@@ -169,10 +212,18 @@ impl Drop for Guard<'_> {
             return;
         }
         if std::thread::panicking() {
-            let error = ErrorInfo::new("the operation panicked before completing").with_kind("panic");
-            self.call.emit(self.targets, Outcome::Failure, Some(&error), true, None);
+            let error =
+                ErrorInfo::new("the operation panicked before completing").with_kind("panic");
+            self.call
+                .emit(self.targets, Outcome::Failure, Some(&error), true, None);
         } else if self.call.timing == Timing::After {
-            self.call.emit(self.targets, Outcome::Unknown, None, true, Some("cancelled before completion"));
+            self.call.emit(
+                self.targets,
+                Outcome::Unknown,
+                None,
+                true,
+                Some("cancelled before completion"),
+            );
         }
     }
 }
@@ -194,8 +245,17 @@ impl Targets {
     }
 
     /// Adds a resource.
-    pub fn resource(&mut self, kind: impl Into<Cow<'static, str>>, id: Option<String>, name: Option<String>) {
-        self.resources.push(Resource { kind: kind.into(), id, name });
+    pub fn resource(
+        &mut self,
+        kind: impl Into<Cow<'static, str>>,
+        id: Option<String>,
+        name: Option<String>,
+    ) {
+        self.resources.push(Resource {
+            kind: kind.into(),
+            id,
+            name,
+        });
     }
 
     /// Sets the explicit message.

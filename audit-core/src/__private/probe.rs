@@ -5,8 +5,8 @@
 
 use std::fmt::{Debug, Display};
 
-use crate::event::ErrorInfo;
 use crate::error_code::AuditErrorCode;
+use crate::event::ErrorInfo;
 use crate::Outcome;
 
 /// How an audited call ended.
@@ -35,7 +35,11 @@ fn with_debug<E: Debug + ?Sized>(error: &E) -> ErrorInfo {
 }
 
 fn opaque<E: ?Sized>(_: &E) -> ErrorInfo {
-    ErrorInfo { code: None, message: None, kind: Some(std::any::type_name::<E>().to_owned()) }
+    ErrorInfo {
+        code: None,
+        message: None,
+        kind: Some(std::any::type_name::<E>().to_owned()),
+    }
 }
 
 /// Wraps an error to describe it: `(&&&&ErrorProbe(&e)).audit_error_info()`.
@@ -88,11 +92,16 @@ pub trait AuditPlainValue {
 
 impl<T: ?Sized> AuditPlainValue for OutcomeProbe<'_, T> {
     fn audit_completion(&self) -> Completion {
-        Completion { outcome: Outcome::Success, error: None }
+        Completion {
+            outcome: Outcome::Success,
+            error: None,
+        }
     }
 }
 
 #[cfg(test)]
+// The extra `&`s are the mechanism under test, not needless.
+#[allow(clippy::needless_borrow)]
 mod tests {
     use super::*;
     use std::borrow::Cow;
@@ -109,8 +118,12 @@ mod tests {
             Some("E42".into())
         }
     }
-    #[derive(Debug)]
     struct DebugOnly(u8);
+    impl std::fmt::Debug for DebugOnly {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "DebugOnly({})", self.0)
+        }
+    }
     struct Nothing;
 
     #[test]
@@ -119,24 +132,45 @@ mod tests {
         let c = (&&&&&OutcomeProbe(&coded)).audit_completion();
         assert_eq!(c.outcome, Outcome::Failure);
         let e = c.error.unwrap();
-        assert_eq!((e.code.as_deref(), e.message.as_deref()), (Some("E42"), Some("coded failure")));
+        assert_eq!(
+            (e.code.as_deref(), e.message.as_deref()),
+            (Some("E42"), Some("coded failure"))
+        );
 
         let display: Result<u8, String> = Err("plain".into());
-        let e = (&&&&&OutcomeProbe(&display)).audit_completion().error.unwrap();
-        assert_eq!((e.code, e.message.as_deref(), e.kind.as_deref()), (None, Some("plain"), Some("alloc::string::String")));
+        let e = (&&&&&OutcomeProbe(&display))
+            .audit_completion()
+            .error
+            .unwrap();
+        assert_eq!(
+            (e.code, e.message.as_deref(), e.kind.as_deref()),
+            (None, Some("plain"), Some("alloc::string::String"))
+        );
 
         let debug: Result<u8, DebugOnly> = Err(DebugOnly(7));
-        let e = (&&&&&OutcomeProbe(&debug)).audit_completion().error.unwrap();
+        let e = (&&&&&OutcomeProbe(&debug))
+            .audit_completion()
+            .error
+            .unwrap();
         assert_eq!(e.message.as_deref(), Some("DebugOnly(7)"));
 
         let nothing: Result<u8, Nothing> = Err(Nothing);
-        let e = (&&&&&OutcomeProbe(&nothing)).audit_completion().error.unwrap();
+        let e = (&&&&&OutcomeProbe(&nothing))
+            .audit_completion()
+            .error
+            .unwrap();
         assert_eq!(e.message, None);
         assert!(e.kind.unwrap().ends_with("Nothing"));
 
         let ok: Result<u8, Nothing> = Ok(1);
-        assert_eq!((&&&&&OutcomeProbe(&ok)).audit_completion().outcome, Outcome::Success);
-        assert_eq!((&&&&&OutcomeProbe(&5_u32)).audit_completion().outcome, Outcome::Success);
+        assert_eq!(
+            (&&&&&OutcomeProbe(&ok)).audit_completion().outcome,
+            Outcome::Success
+        );
+        assert_eq!(
+            (&&&&&OutcomeProbe(&5_u32)).audit_completion().outcome,
+            Outcome::Success
+        );
 
         let e = (&&&&ErrorProbe(&Coded)).audit_error_info();
         assert_eq!(e.code.as_deref(), Some("E42"));

@@ -46,6 +46,11 @@ impl AuditSink for ConsoleSink {
     }
 
     fn describe(&self) -> String {
-        if self.to_stderr { "console:stderr" } else { "console:stdout" }.to_owned()
+        if self.to_stderr {
+            "console:stderr"
+        } else {
+            "console:stdout"
+        }
+        .to_owned()
     }
 }

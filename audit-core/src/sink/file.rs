@@ -36,10 +36,17 @@ impl FileSink {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let file = options
-            .open(&path)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot open audit file {}: {e}", path.display())))?;
-        Ok(FileSink { path, file: Mutex::new(file), sync_every_event: false })
+        let file = options.open(&path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot open audit file {}: {e}", path.display()),
+            )
+        })?;
+        Ok(FileSink {
+            path,
+            file: Mutex::new(file),
+            sync_every_event: false,
+        })
     }
 
     /// `fsync`s after every event, so that an event reported written survives a crash of the
@@ -61,7 +68,10 @@ impl AuditSink for FileSink {
         line.extend_from_slice(record.line.as_bytes());
         line.push(b'\n');
         // A poisoned lock only means another writer panicked; the file handle itself is fine.
-        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         file.write_all(&line)?;
         if self.sync_every_event {
             file.sync_data()?;
@@ -70,7 +80,10 @@ impl AuditSink for FileSink {
     }
 
     fn flush(&self) -> io::Result<()> {
-        let file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let file = self
+            .file
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         file.sync_data()
     }
 

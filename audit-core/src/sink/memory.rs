@@ -52,7 +52,9 @@ impl MemorySink {
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<CapturedEvent>> {
-        self.events.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.events
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A copy of every event so far, in the order they were written.
@@ -72,7 +74,10 @@ impl MemorySink {
 
     /// The `event.action` of every event so far.
     pub fn actions(&self) -> Vec<String> {
-        self.lock().iter().map(|e| e.event.action.to_string()).collect()
+        self.lock()
+            .iter()
+            .map(|e| e.event.action.to_string())
+            .collect()
     }
 
     /// How many events were written.
@@ -93,7 +98,10 @@ impl MemorySink {
 
 impl AuditSink for MemorySink {
     fn write(&self, record: &Record<'_>) -> io::Result<()> {
-        let captured = CapturedEvent { event: record.event.clone(), line: record.line.to_owned() };
+        let captured = CapturedEvent {
+            event: record.event.clone(),
+            line: record.line.to_owned(),
+        };
         self.lock().push(captured);
         Ok(())
     }

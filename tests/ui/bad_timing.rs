@@ -1,0 +1,6 @@
+use audit_core::audited;
+
+#[audited(action = "dashboard_get", category = "database", timing = "during")]
+fn get(id: u32) -> u32 { id }
+
+fn main() {}

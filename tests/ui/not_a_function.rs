@@ -1,0 +1,6 @@
+use audit_core::audited;
+
+#[audited(action = "dashboard_get", category = "database")]
+struct Dashboard;
+
+fn main() {}
