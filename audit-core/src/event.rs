@@ -234,7 +234,7 @@ impl AuditEvent {
     }
 
     /// An event for an action known only at run time. Its default message conjugates the verb
-    /// its name ends in (`…_export`), or reads "performed [action] on …" when there is none.
+    /// its name ends in (`…_export`), or reads "performed \[action\] on …" when there is none.
     pub fn custom(
         action: impl Into<Cow<'static, str>>,
         categories: impl Into<Cow<'static, [Category]>>,

@@ -38,6 +38,8 @@
 //! - [`sink`]: console, append-only file, `tracing`, in-memory capture.
 //! - [`Action`] and [`kibana`]: declared actions and Kibana's catalog of 143.
 
+#![warn(missing_docs)]
+
 mod config;
 mod context;
 mod error_code;
@@ -51,6 +53,7 @@ mod trace;
 #[doc(hidden)]
 pub mod __private;
 
+#[doc = include_str!("audited.md")]
 pub use audit_macros::audited;
 pub use audit_schema::{kibana, Action, Category, EventType, Outcome, Timing, Verbs, ECS_VERSION};
 

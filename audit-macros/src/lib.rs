@@ -1,8 +1,8 @@
 //! The `#[audited]` attribute of `audit-core`. Use it through `audit_core::audited`, whose
 //! documentation describes every argument.
 //!
-//! Pipeline, one module a step: [`attr`] parses the arguments, [`shape`] reads the function,
-//! [`check`] validates both against ECS and the action catalog into a plan, [`expand`] generates
+//! Pipeline, one module a step: `attr` parses the arguments, `shape` reads the function,
+//! `check` validates both against ECS and the action catalog into a plan, `expand` generates
 //! the code. On any error the function is emitted unchanged next to the `compile_error!`s, so the
 //! user sees only the real problems, not a cascade from a half-generated body.
 
@@ -15,7 +15,8 @@ mod shape;
 
 use proc_macro::TokenStream;
 
-/// Audits a function: see `audit_core::audited` for the arguments and examples.
+/// Audits a function. This is re-exported, with its full documentation (arguments, outcomes,
+/// examples), as `audit_core::audited`; depend on `audit-core`, not on this crate.
 #[proc_macro_attribute]
 pub fn audited(args: TokenStream, item: TokenStream) -> TokenStream {
     audited_impl(args.into(), item.into()).into()

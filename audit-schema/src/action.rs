@@ -188,7 +188,7 @@ impl Action {
     }
 
     /// The verbs of the default message: declared, else inferred from the name, else a neutral
-    /// "perform [action] on".
+    /// "perform \[action\] on".
     pub fn verbs(&self) -> Verbs {
         self.verbs
             .or_else(|| verbs::infer(self.name).map(|found| found.verbs))

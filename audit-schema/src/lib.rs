@@ -10,6 +10,8 @@
 //!
 //! This crate has no dependencies so that the proc-macro builds fast.
 
+#![warn(missing_docs)]
+
 pub mod action;
 pub mod ecs;
 pub mod kibana;

@@ -172,7 +172,7 @@ impl Call {
     }
 }
 
-/// Records how an audited call ended. Dropped without [`Guard::complete`] while panicking, it logs
+/// Records how an audited call ended. Dropped without [`Guard::complete_with`] while panicking, it logs
 /// a `failure` with `error.type = "panic"`; dropped otherwise (an async call cancelled before
 /// completing) with after-timing, it logs outcome `unknown` with `event.reason`.
 pub struct Guard<'a> {
