@@ -416,3 +416,21 @@ fn renamed_crate_path() {
     assert_eq!(ctx.in_scope(renamed::thing), 1);
     assert_eq!(memory.actions(), ["thing_get"]);
 }
+
+// A generic error type: the probe uses the bounds the function declares.
+#[audited(action = "thing_get", category = "database")]
+fn generic_error<E: std::fmt::Display>(fail: Option<E>) -> Result<u8, E> {
+    match fail {
+        Some(error) => Err(error),
+        None => Ok(1),
+    }
+}
+
+#[test]
+fn generic_errors_are_described_through_their_bounds() {
+    let (ctx, memory) = capture();
+    assert!(ctx.in_scope(|| generic_error(Some("went wrong"))).is_err());
+    let event = only(&memory);
+    assert_eq!(event["error"]["message"], "went wrong");
+    assert_eq!(event["error"]["type"], "&str");
+}

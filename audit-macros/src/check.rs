@@ -403,7 +403,8 @@ fn check_message(
         Err(problem) => errors.error(template.span(), problem),
         Ok(names) => {
             for name in names {
-                let is_param = shape.bound_names.iter().any(|p| p == &name);
+                // `format!` captures identifiers only: `self` cannot be a placeholder.
+                let is_param = name != "self" && shape.bound_names.iter().any(|p| p == &name);
                 let field = fields.iter().find(|f| f.key == name);
                 match (is_param, field) {
                     (true, Some(field)) => errors.error(
@@ -417,7 +418,8 @@ fn check_message(
                     }
                     (true, None) => {}
                     (false, None) => {
-                        let mut known: Vec<String> = shape.bound_names.iter().map(Ident::to_string).collect();
+                        let mut known: Vec<String> =
+                            shape.bound_names.iter().map(Ident::to_string).filter(|n| n != "self").collect();
                         known.extend(fields.iter().map(|f| f.key.to_string()));
                         let hint = match audit_schema::suggest::closest(&name, known.iter().map(String::as_str)) {
                             Some(close) => format!("; did you mean `{close}`?"),
