@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Mutex;
 
-use audit_core::{
-    audited, kibana, AuditContext, AuditErrorCode, AuditLogger, ConsoleSink, EcsFormat, User,
-};
+use audit_core::{audited, kibana, AuditContext, AuditErrorCode, AuditLogger, ConsoleSink, EcsFormat, User};
 
 #[derive(Clone, Debug)]
 pub struct Dashboard {
@@ -49,9 +47,7 @@ impl AuditErrorCode for ServiceError {
 fn require_editor(ctx: &AuditContext) -> Result<(), ServiceError> {
     match ctx.user() {
         Some(user) if user.roles.iter().any(|r| r == "editor") => Ok(()),
-        _ => Err(ServiceError::Forbidden(
-            "writing dashboards requires the editor role",
-        )),
+        _ => Err(ServiceError::Forbidden("writing dashboards requires the editor role")),
     }
 }
 
@@ -91,42 +87,26 @@ impl DashboardService {
     /// A read: logged after it completes, `success` or `failure` with `error.*`.
     #[audited(action = kibana::SAVED_OBJECT_GET, resource(type = "dashboard", id = id))]
     pub fn get(&self, id: u64) -> Result<Dashboard, ServiceError> {
-        self.store
-            .lock()
-            .unwrap()
-            .get(&id)
-            .cloned()
-            .ok_or(ServiceError::NotFound(id))
+        self.store.lock().unwrap().get(&id).cloned().ok_or(ServiceError::NotFound(id))
     }
 
     /// Bulk: one event per dashboard, all with the call's `trace.id`.
     #[audited(action = kibana::SAVED_OBJECT_GET, resource(type = "dashboard", each = ids))]
     pub fn bulk_get(&self, ids: &[u64]) -> Result<Vec<Dashboard>, ServiceError> {
         let store = self.store.lock().unwrap();
-        ids.iter()
-            .map(|id| store.get(id).cloned().ok_or(ServiceError::NotFound(*id)))
-            .collect()
+        ids.iter().map(|id| store.get(id).cloned().ok_or(ServiceError::NotFound(*id))).collect()
     }
 
     #[audited(action = kibana::SAVED_OBJECT_DELETE, authorize = require_editor, resource(type = "dashboard", id = id))]
     pub fn delete(&self, id: u64) -> Result<(), ServiceError> {
-        self.store
-            .lock()
-            .unwrap()
-            .remove(&id)
-            .map(drop)
-            .ok_or(ServiceError::NotFound(id))
+        self.store.lock().unwrap().remove(&id).map(drop).ok_or(ServiceError::NotFound(id))
     }
 }
 
 /// A request's context: who, from where, in which space, with one trace id for its events.
 fn request(user: &str, roles: &[&str], session: &str, ip: &str) -> AuditContext {
     AuditContext::builder()
-        .user(
-            User::named(user)
-                .with_id(format!("u_{user}"))
-                .with_roles(roles.iter().copied()),
-        )
+        .user(User::named(user).with_id(format!("u_{user}")).with_roles(roles.iter().copied()))
         .session_id(session)
         .space_id("default")
         .client_ip(ip.parse().expect("valid IP"))
@@ -148,12 +128,7 @@ fn main() {
     say("alice (editor) creates three dashboards");
     request("alice", &["editor"], "s-alice", "10.0.0.7").in_scope(|| {
         for (id, title) in [(1, "Sales"), (2, "Ops"), (3, "Security")] {
-            service
-                .create(Dashboard {
-                    id,
-                    title: title.into(),
-                })
-                .unwrap();
+            service.create(Dashboard { id, title: title.into() }).unwrap();
         }
     });
 
@@ -181,8 +156,5 @@ fn main() {
     say("alice deletes dashboard 3");
     request("alice", &["editor"], "s-alice", "10.0.0.7").in_scope(|| service.delete(3).unwrap());
 
-    say(&format!(
-        "{} dashboards left: the audit trail is on stdout",
-        service.store.lock().unwrap().len()
-    ));
+    say(&format!("{} dashboards left: the audit trail is on stdout", service.store.lock().unwrap().len()));
 }

@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use audit_core::{
-    audited, AuditContext, AuditLogger, FileSink, IgnoreFilter, MemorySink, Outcome, User,
-};
+use audit_core::{audited, AuditContext, AuditLogger, FileSink, IgnoreFilter, MemorySink, Outcome, User};
 use serde_json::Value;
 
 fn context_with(memory_or_logger: AuditLogger, user: &str, roles: &[&str]) -> AuditContext {
@@ -32,17 +30,12 @@ struct TempFile(PathBuf);
 
 impl TempFile {
     fn new(name: &str) -> TempFile {
-        let path =
-            std::env::temp_dir().join(format!("audit-timing-{}-{name}.log", std::process::id()));
+        let path = std::env::temp_dir().join(format!("audit-timing-{}-{name}.log", std::process::id()));
         let _ = fs::remove_file(&path);
         TempFile(path)
     }
     fn lines(&self) -> Vec<Value> {
-        fs::read_to_string(&self.0)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        fs::read_to_string(&self.0).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 }
 
@@ -56,35 +49,25 @@ impl Drop for TempFile {
 static SEEN_BY_BODY: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
 fn audit_lines_now(path: &PathBuf) -> usize {
-    fs::read_to_string(path)
-        .map(|s| s.lines().count())
-        .unwrap_or(0)
+    fs::read_to_string(path).map(|s| s.lines().count()).unwrap_or(0)
 }
 
 #[audited(action = "dashboard_update", category = "database", resource(type = "dashboard", id = id))]
 fn write_op(id: u32, audit_file: &PathBuf) -> Result<(), String> {
-    SEEN_BY_BODY
-        .lock()
-        .unwrap()
-        .push(audit_lines_now(audit_file));
+    SEEN_BY_BODY.lock().unwrap().push(audit_lines_now(audit_file));
     Ok(())
 }
 
 #[audited(action = "dashboard_get", category = "database", resource(type = "dashboard", id = id))]
 fn read_op(id: u32, audit_file: &PathBuf) -> Result<(), String> {
-    SEEN_BY_BODY
-        .lock()
-        .unwrap()
-        .push(audit_lines_now(audit_file));
+    SEEN_BY_BODY.lock().unwrap().push(audit_lines_now(audit_file));
     Ok(())
 }
 
 #[test]
 fn writes_are_on_disk_before_the_body_runs_and_reads_only_after() {
     let file = TempFile::new("timing");
-    let logger = AuditLogger::builder()
-        .sink(FileSink::open(&file.0).unwrap())
-        .build();
+    let logger = AuditLogger::builder().sink(FileSink::open(&file.0).unwrap()).build();
     let ctx = context_with(logger, "alice", &["editor"]);
     SEEN_BY_BODY.lock().unwrap().clear();
 
@@ -144,30 +127,13 @@ fn denied_write_logs_failure_and_never_runs_the_body() {
     let before = BODY_RUNS.load(Ordering::SeqCst);
     let (viewer, memory) = capture("bob", &["viewer"]);
     let result = viewer.in_scope(|| guarded_delete("d-9"));
-    assert_eq!(
-        result,
-        Err(ServiceError::Forbidden("requires the editor role".into()))
-    );
-    assert_eq!(
-        BODY_RUNS.load(Ordering::SeqCst),
-        before,
-        "the body must not run"
-    );
+    assert_eq!(result, Err(ServiceError::Forbidden("requires the editor role".into())));
+    assert_eq!(BODY_RUNS.load(Ordering::SeqCst), before, "the body must not run");
     let events = memory.json();
-    assert_eq!(
-        events.len(),
-        1,
-        "only the failure: no `unknown` event for a denied write"
-    );
+    assert_eq!(events.len(), 1, "only the failure: no `unknown` event for a denied write");
     assert_eq!(events[0]["event"]["outcome"], "failure");
-    assert_eq!(
-        events[0]["message"],
-        "Failed attempt to delete dashboard [id=d-9]"
-    );
-    assert_eq!(
-        events[0]["error"]["message"],
-        "forbidden: requires the editor role"
-    );
+    assert_eq!(events[0]["message"], "Failed attempt to delete dashboard [id=d-9]");
+    assert_eq!(events[0]["error"]["message"], "forbidden: requires the editor role");
 
     let (editor, memory) = capture("alice", &["editor"]);
     editor.in_scope(|| guarded_delete("d-9")).unwrap();
@@ -191,11 +157,7 @@ fn authorize_expression_sees_parameters() {
     let (ctx, memory) = capture("alice", &[]);
     assert_eq!(ctx.in_scope(|| owner_only("alice", 1)), Ok(1));
     assert!(ctx.in_scope(|| owner_only("mallory", 2)).is_err());
-    let outcomes: Vec<Value> = memory
-        .json()
-        .iter()
-        .map(|e| e["event"]["outcome"].clone())
-        .collect();
+    let outcomes: Vec<Value> = memory.json().iter().map(|e| e["event"]["outcome"].clone()).collect();
     assert_eq!(outcomes, ["success", "failure"]);
 }
 
@@ -233,10 +195,7 @@ fn bulk_reads_log_one_event_per_resource_with_one_trace_id() {
     let (ctx, memory) = capture("alice", &["viewer"]);
     assert_eq!(ctx.in_scope(|| bulk_get(&["a", "b", "c"])), Ok(3));
     let events = memory.json();
-    let ids: Vec<&str> = events
-        .iter()
-        .map(|e| e["kibana"]["saved_object"]["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = events.iter().map(|e| e["kibana"]["saved_object"]["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["a", "b", "c"]);
     assert!(events.iter().all(|e| e["event"]["outcome"] == "success"));
     let trace = &events[0]["trace"]["id"];
@@ -244,51 +203,27 @@ fn bulk_reads_log_one_event_per_resource_with_one_trace_id() {
     assert_eq!(events[1]["message"], "User has accessed dashboard [id=b]");
 
     memory.take();
-    assert_eq!(
-        ctx.in_scope(|| bulk_get_expr(vec!["x".into(), String::new(), "y".into()])),
-        3
-    );
-    assert_eq!(
-        memory.len(),
-        2,
-        "the expression's items, not the parameter's"
-    );
+    assert_eq!(ctx.in_scope(|| bulk_get_expr(vec!["x".into(), String::new(), "y".into()])), 3);
+    assert_eq!(memory.len(), 2, "the expression's items, not the parameter's");
 }
 
 #[test]
 fn bulk_denial_gives_every_resource_its_failure() {
-    let dashboards = vec![
-        Dashboard {
-            id: "1".into(),
-            title: "Sales".into(),
-        },
-        Dashboard {
-            id: "2".into(),
-            title: "Ops".into(),
-        },
-    ];
+    let dashboards =
+        vec![Dashboard { id: "1".into(), title: "Sales".into() }, Dashboard { id: "2".into(), title: "Ops".into() }];
     let (viewer, memory) = capture("bob", &["viewer"]);
     assert!(viewer.in_scope(|| bulk_delete(dashboards.clone())).is_err());
     let events = memory.json();
     assert_eq!(events.len(), 2);
     for (event, (id, title)) in events.iter().zip([("1", "Sales"), ("2", "Ops")]) {
         assert_eq!(event["event"]["outcome"], "failure");
-        assert_eq!(
-            event["kibana"]["saved_object"],
-            serde_json::json!({"type": "dashboard", "id": id, "name": title})
-        );
-        assert_eq!(
-            event["error"]["message"],
-            "forbidden: requires the editor role"
-        );
+        assert_eq!(event["kibana"]["saved_object"], serde_json::json!({"type": "dashboard", "id": id, "name": title}));
+        assert_eq!(event["error"]["message"], "forbidden: requires the editor role");
     }
 
     let (editor, memory) = capture("alice", &["editor"]);
     assert_eq!(editor.in_scope(|| bulk_delete(dashboards)), Ok(2));
-    assert!(memory
-        .json()
-        .iter()
-        .all(|e| e["event"]["outcome"] == "unknown"));
+    assert!(memory.json().iter().all(|e| e["event"]["outcome"] == "unknown"));
     assert_eq!(memory.len(), 2);
 }
 
@@ -328,16 +263,8 @@ fn panics_are_logged_and_keep_unwinding() {
 
     memory.take();
     assert!(std::panic::catch_unwind(|| ctx.in_scope(|| panicking_write(2))).is_err());
-    let outcomes: Vec<Value> = memory
-        .json()
-        .iter()
-        .map(|e| e["event"]["outcome"].clone())
-        .collect();
-    assert_eq!(
-        outcomes,
-        ["unknown", "failure"],
-        "the intention, then the panic"
-    );
+    let outcomes: Vec<Value> = memory.json().iter().map(|e| e["event"]["outcome"].clone()).collect();
+    assert_eq!(outcomes, ["unknown", "failure"], "the intention, then the panic");
 }
 
 #[audited(action = "dashboard_get", category = "database")]
@@ -349,11 +276,7 @@ async fn never_finishes() -> u32 {
 #[tokio::test]
 async fn a_cancelled_read_is_not_silently_skipped() {
     let (ctx, memory) = capture("alice", &[]);
-    let result = tokio::time::timeout(
-        std::time::Duration::from_millis(10),
-        ctx.scope(never_finishes()),
-    )
-    .await;
+    let result = tokio::time::timeout(std::time::Duration::from_millis(10), ctx.scope(never_finishes())).await;
     assert!(result.is_err());
     let event = &memory.json()[0];
     assert_eq!(event["event"]["outcome"], "unknown");
@@ -378,18 +301,12 @@ fn filtered_read(id: u32) -> u32 {
 #[test]
 fn ignore_filters_skip_preparation_and_logging() {
     let memory = MemorySink::new();
-    let logger = AuditLogger::builder()
-        .sink(memory.clone())
-        .ignore(IgnoreFilter::new().actions(["dashboard_get"]))
-        .build();
+    let logger =
+        AuditLogger::builder().sink(memory.clone()).ignore(IgnoreFilter::new().actions(["dashboard_get"])).build();
     let ctx = context_with(logger.clone(), "alice", &[]);
     let before = PREPARED.load(Ordering::SeqCst);
     assert_eq!(ctx.in_scope(|| filtered_read(3)), 3);
-    assert_eq!(
-        PREPARED.load(Ordering::SeqCst),
-        before,
-        "the resource id was never computed"
-    );
+    assert_eq!(PREPARED.load(Ordering::SeqCst), before, "the resource id was never computed");
     assert!(memory.is_empty());
     assert_eq!(logger.stats().ignored, 1);
 
@@ -397,11 +314,7 @@ fn ignore_filters_skip_preparation_and_logging() {
     let memory = MemorySink::new();
     let logger = AuditLogger::builder()
         .sink(memory.clone())
-        .ignore(
-            IgnoreFilter::new()
-                .actions(["dashboard_get"])
-                .outcomes([Outcome::Success]),
-        )
+        .ignore(IgnoreFilter::new().actions(["dashboard_get"]).outcomes([Outcome::Success]))
         .build();
     let ctx = context_with(logger, "alice", &[]);
     ctx.in_scope(|| filtered_read(4));

@@ -68,16 +68,10 @@ fn sync_read_success_and_failure() {
     assert_eq!(event["event"]["outcome"], "success");
     assert!(event["event"]["duration"].as_u64().is_some());
     assert_eq!(event["message"], "User has accessed dashboard [id=5]");
-    assert_eq!(
-        event["user"],
-        serde_json::json!({"id": "u-1", "name": "alice", "roles": ["editor"]})
-    );
+    assert_eq!(event["user"], serde_json::json!({"id": "u-1", "name": "alice", "roles": ["editor"]}));
     assert_eq!(event["kibana"]["space_id"], "default");
     assert_eq!(event["kibana"]["session_id"], "sess-1");
-    assert_eq!(
-        event["kibana"]["saved_object"],
-        serde_json::json!({"type": "dashboard", "id": "5"})
-    );
+    assert_eq!(event["kibana"]["saved_object"], serde_json::json!({"type": "dashboard", "id": "5"}));
     assert_eq!(event["client"]["ip"], "10.1.2.3");
     assert_eq!(event["trace"]["id"], "4bf92f3577b34da6a3ce929d0e0e4736");
 
@@ -85,16 +79,10 @@ fn sync_read_success_and_failure() {
     assert_eq!(ctx.in_scope(|| get(0)), Err(StoreError::NotFound(0)));
     let event = only(&memory);
     assert_eq!(event["event"]["outcome"], "failure");
-    assert_eq!(
-        event["message"],
-        "Failed attempt to access dashboard [id=0]"
-    );
+    assert_eq!(event["message"], "Failed attempt to access dashboard [id=0]");
     assert_eq!(event["error"]["message"], "dashboard 0 not found");
     assert_eq!(event["error"]["code"], "not_found");
-    assert!(event["error"]["type"]
-        .as_str()
-        .unwrap()
-        .ends_with("StoreError"));
+    assert!(event["error"]["type"].as_str().unwrap().ends_with("StoreError"));
 }
 
 // The short form: type inferred from the verb, timing from the type.
@@ -112,10 +100,7 @@ fn short_form_write_logs_unknown_before() {
     let event = only(&memory);
     assert_eq!(event["event"]["type"], serde_json::json!(["change"]));
     assert_eq!(event["event"]["outcome"], "unknown");
-    assert!(
-        event["event"].get("duration").is_none(),
-        "writes are logged before they run"
-    );
+    assert!(event["event"].get("duration").is_none(), "writes are logged before they run");
     assert_eq!(event["message"], "User is updating dashboard [id=7]");
     // Nothing from the arguments is logged unless named: the title is nowhere in the line.
     assert!(!memory.lines()[0].contains("Sales"));
@@ -150,12 +135,9 @@ fn catalog_actions_by_constant_and_by_name() {
 }
 
 /// A user-declared action constant.
-const DASHBOARD_EXPORT: audit_core::Action = audit_core::Action::new(
-    "dashboard_export",
-    audit_core::Category::Database,
-    audit_core::EventType::Access,
-)
-.with_verbs("export", "exporting", "exported");
+const DASHBOARD_EXPORT: audit_core::Action =
+    audit_core::Action::new("dashboard_export", audit_core::Category::Database, audit_core::EventType::Access)
+        .with_verbs("export", "exporting", "exported");
 
 #[audited(action = DASHBOARD_EXPORT, resource(type = "dashboard", id = id), fields(format = format))]
 fn export(id: u32, format: &str) -> Vec<u8> {
@@ -167,10 +149,7 @@ fn declared_constant_and_fields() {
     let (ctx, memory) = capture();
     assert_eq!(ctx.in_scope(|| export(3, "pdf")), b"3:pdf");
     let event = only(&memory);
-    assert_eq!(
-        event["event"]["outcome"], "success",
-        "a non-Result return succeeds"
-    );
+    assert_eq!(event["event"]["outcome"], "success", "a non-Result return succeeds");
     assert_eq!(event["message"], "User has exported dashboard [id=3]");
     assert_eq!(event["labels"], serde_json::json!({"format": "pdf"}));
 }
@@ -196,10 +175,7 @@ fn generate(name: &str, q: u8) -> Result<u32, StoreError> {
 fn explicit_type_timing_messages_and_question_mark() {
     let (ctx, memory) = capture();
     assert_eq!(ctx.in_scope(|| generate("sales", 2)), Ok(42));
-    assert_eq!(
-        ctx.in_scope(|| generate("sales", 9)),
-        Err(StoreError::Denied)
-    );
+    assert_eq!(ctx.in_scope(|| generate("sales", 9)), Err(StoreError::Denied));
     let events = memory.json();
     assert_eq!(events.len(), 2);
     assert_eq!(events[0]["message"], "User generated report sales for Q2");
@@ -248,26 +224,13 @@ impl Store {
 #[test]
 fn methods_generics_and_impl_trait() {
     let (ctx, memory) = capture();
-    let mut store = Store {
-        items: vec![(1, "one".into())],
-        ctx,
-    };
+    let mut store = Store { items: vec![(1, "one".into())], ctx };
     assert_eq!(store.get(1).map(String::as_str), Some("one"));
     store.insert(2, "two".into()).insert(3, "three".into());
     assert_eq!(store.find(|v| v.starts_with('t')).count(), 2);
     assert_eq!(store.ids::<u128>().unwrap().sum::<u128>(), 6);
     assert_eq!(store.into_items().len(), 3);
-    assert_eq!(
-        memory.actions(),
-        [
-            "item_get",
-            "item_create",
-            "item_create",
-            "item_find",
-            "item_list",
-            "store_delete"
-        ]
-    );
+    assert_eq!(memory.actions(), ["item_get", "item_create", "item_create", "item_find", "item_list", "store_delete"]);
     let events = memory.json();
     assert_eq!(events[1]["event"]["outcome"], "unknown");
     assert_eq!(events[5]["event"]["type"], serde_json::json!(["deletion"]));
@@ -331,10 +294,7 @@ async fn async_functions() {
     })
     .await;
     let events = memory.json();
-    let outcomes: Vec<&str> = events
-        .iter()
-        .map(|e| e["event"]["outcome"].as_str().unwrap())
-        .collect();
+    let outcomes: Vec<&str> = events.iter().map(|e| e["event"]["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, ["success", "failure", "unknown"]);
     assert_eq!(*done.lock().unwrap(), [9]);
 }
@@ -392,10 +352,7 @@ fn no_context_still_audits_with_a_trace_id_of_its_own() {
     get(2).unwrap();
     let events = memory.json();
     assert!(events[0].get("user").is_none());
-    let (a, b) = (
-        events[0]["trace"]["id"].as_str().unwrap(),
-        events[1]["trace"]["id"].as_str().unwrap(),
-    );
+    let (a, b) = (events[0]["trace"]["id"].as_str().unwrap(), events[1]["trace"]["id"].as_str().unwrap());
     assert!(audit_core::is_valid_trace_id(a));
     assert_ne!(a, b, "separate calls are separate traces");
 }

@@ -18,11 +18,7 @@ fn no_logger_then_global_install() {
     assert!(matches!(audit_core::log(event), Err(LogError::NoLogger)));
 
     let memory = MemorySink::new();
-    AuditLogger::builder()
-        .sink(memory.clone())
-        .build()
-        .install()
-        .unwrap();
+    AuditLogger::builder().sink(memory.clone()).build().install().unwrap();
     let second = AuditLogger::builder().build().install();
     assert!(second.is_err(), "only the first install wins");
 

@@ -13,48 +13,29 @@ fn example_binary(name: &str) -> PathBuf {
     if dir.ends_with("deps") {
         dir.pop();
     }
-    let binary = dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "{} not built; run through `cargo test`",
-        binary.display()
-    );
+    let binary = dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(binary.exists(), "{} not built; run through `cargo test`", binary.display());
     binary
 }
 
 fn ecs_allowed() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/audit-schema/data/ecs_event_allowed.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/audit-schema/data/ecs_event_allowed.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn strings(value: &Value) -> Vec<&str> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect()
+    value.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect()
 }
 
 #[test]
 fn every_printed_line_is_an_ecs_event_with_allowed_values() {
     let output = Command::new(example_binary("quickstart")).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout).unwrap();
     let allowed = ecs_allowed();
     let mut events = Vec::new();
     for line in stdout.lines() {
-        let event: Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let event: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
         let keys: Vec<&String> = event.as_object().unwrap().keys().collect();
         assert_eq!(keys[..2], ["@timestamp", "message"], "{line}");
         assert!(event["@timestamp"].as_str().unwrap().ends_with('Z'));
@@ -64,10 +45,7 @@ fn every_printed_line_is_an_ecs_event_with_allowed_values() {
             for ty in strings(&event["event"]["type"]) {
                 // ECS's expected pairs, plus Kibana's established database/creation and database/deletion.
                 let kibana_pair = *category == "database" && (ty == "creation" || ty == "deletion");
-                assert!(
-                    expected.contains(&ty) || kibana_pair,
-                    "{category}/{ty} in {line}"
-                );
+                assert!(expected.contains(&ty) || kibana_pair, "{category}/{ty} in {line}");
             }
         }
         assert!(strings(&allowed["outcome"]).contains(&event["event"]["outcome"].as_str().unwrap()));
@@ -77,12 +55,7 @@ fn every_printed_line_is_an_ecs_event_with_allowed_values() {
 
     let trail: Vec<(&str, &str)> = events
         .iter()
-        .map(|e| {
-            (
-                e["event"]["action"].as_str().unwrap(),
-                e["event"]["outcome"].as_str().unwrap(),
-            )
-        })
+        .map(|e| (e["event"]["action"].as_str().unwrap(), e["event"]["outcome"].as_str().unwrap()))
         .collect();
     assert_eq!(
         trail,
@@ -102,9 +75,7 @@ fn every_printed_line_is_an_ecs_event_with_allowed_values() {
     );
     // The bulk read: one event per dashboard, one trace id.
     let bulk = &events[5..8];
-    assert!(bulk
-        .iter()
-        .all(|e| e["trace"]["id"] == bulk[0]["trace"]["id"] && e["user"]["name"] == "bob"));
+    assert!(bulk.iter().all(|e| e["trace"]["id"] == bulk[0]["trace"]["id"] && e["user"]["name"] == "bob"));
     assert_eq!(events[8]["error"]["code"], "forbidden");
     assert_eq!(events[9]["error"]["code"], "not_found");
 }

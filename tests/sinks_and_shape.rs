@@ -6,8 +6,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use audit_core::{
-    kibana, AuditContext, AuditEvent, AuditLogger, EcsFormat, FileSink, HttpRequestInfo, Outcome,
-    Resource, TracingSink, User,
+    kibana, AuditContext, AuditEvent, AuditLogger, EcsFormat, FileSink, HttpRequestInfo, Outcome, Resource,
+    TracingSink, User,
 };
 use serde_json::Value;
 
@@ -21,9 +21,7 @@ fn temp_path(name: &str) -> std::path::PathBuf {
 fn file_sink_appends_whole_lines_from_many_threads() {
     let path = temp_path("concurrent.log");
     std::fs::write(&path, "{\"existing\":true}\n").unwrap();
-    let logger = AuditLogger::builder()
-        .sink(FileSink::open(&path).unwrap())
-        .build();
+    let logger = AuditLogger::builder().sink(FileSink::open(&path).unwrap()).build();
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let logger = logger.clone();
@@ -31,10 +29,7 @@ fn file_sink_appends_whole_lines_from_many_threads() {
                 for i in 0..500 {
                     let event = AuditEvent::new(&kibana::SAVED_OBJECT_GET)
                         .with_outcome(Outcome::Success)
-                        .with_resource(
-                            Resource::new("dashboard", format!("{t}-{i}"))
-                                .with_name("x".repeat(i % 300)),
-                        );
+                        .with_resource(Resource::new("dashboard", format!("{t}-{i}")).with_name("x".repeat(i % 300)));
                     logger.log(event).unwrap();
                 }
             })
@@ -44,15 +39,11 @@ fn file_sink_appends_whole_lines_from_many_threads() {
 
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(
-        lines[0], "{\"existing\":true}",
-        "append-only: earlier content is kept"
-    );
+    assert_eq!(lines[0], "{\"existing\":true}", "append-only: earlier content is kept");
     let ids: BTreeSet<String> = lines[1..]
         .iter()
         .map(|l| {
-            serde_json::from_str::<Value>(l).expect("no torn or interleaved line")["kibana"]
-                ["saved_object"]["id"]
+            serde_json::from_str::<Value>(l).expect("no torn or interleaved line")["kibana"]["saved_object"]["id"]
                 .as_str()
                 .unwrap()
                 .to_owned()
@@ -67,10 +58,7 @@ fn file_sink_appends_whole_lines_from_many_threads() {
         use std::os::unix::fs::PermissionsExt;
         let fresh = temp_path("fresh.log");
         drop(FileSink::open(&fresh).unwrap());
-        assert_eq!(
-            std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o600);
         std::fs::remove_file(fresh).unwrap();
     }
     std::fs::remove_file(path).unwrap();
@@ -79,12 +67,7 @@ fn file_sink_appends_whole_lines_from_many_threads() {
 #[test]
 fn an_unwritable_file_is_an_error_that_names_it() {
     let error = FileSink::open("/nonexistent-directory/audit.log").unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .contains("/nonexistent-directory/audit.log"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("/nonexistent-directory/audit.log"), "{error}");
 }
 
 /// Collects what a `tracing` subscriber writes.
@@ -112,10 +95,7 @@ fn tracing_sink_reemits_on_the_audit_target() {
         .finish();
     let logger = AuditLogger::builder().sink(TracingSink).build();
     tracing::subscriber::with_default(subscriber, || {
-        let ctx = AuditContext::builder()
-            .user(User::named("alice"))
-            .trace_id("abc")
-            .build();
+        let ctx = AuditContext::builder().user(User::named("alice")).trace_id("abc").build();
         let event = AuditEvent::new(&kibana::SPACE_DELETE)
             .with_context(&ctx)
             .with_outcome(Outcome::Unknown)
@@ -123,10 +103,7 @@ fn tracing_sink_reemits_on_the_audit_target() {
         logger.log(event).unwrap();
     });
     let output = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        output.contains(" INFO audit: User is deleting space [id=marketing]"),
-        "{output}"
-    );
+    assert!(output.contains(" INFO audit: User is deleting space [id=marketing]"), "{output}");
     assert!(output.contains("action=space_delete"), "{output}");
     assert!(output.contains("outcome=\"unknown\""), "{output}");
     assert!(output.contains("user=\"alice\""), "{output}");
@@ -137,11 +114,7 @@ fn tracing_sink_reemits_on_the_audit_target() {
 fn key_paths(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
     if let Value::Object(map) = value {
         for (key, child) in map {
-            let path = if prefix.is_empty() {
-                key.clone()
-            } else {
-                format!("{prefix}.{key}")
-            };
+            let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
             if child.is_object() {
                 key_paths(child, &path, out);
             } else {
@@ -169,11 +142,7 @@ fn default_lines_have_kibanas_field_shape() {
         "ecs": {"version": "8.11.0"},
     });
     let ctx = AuditContext::builder()
-        .user(
-            User::named("elastic")
-                .with_id("u_profile")
-                .with_roles(["superuser"]),
-        )
+        .user(User::named("elastic").with_id("u_profile").with_roles(["superuser"]))
         .space_id("default")
         .session_id("s1")
         .client_ip("127.0.0.1".parse().unwrap())
@@ -199,43 +168,24 @@ fn default_lines_have_kibanas_field_shape() {
     key_paths(&kibana_line, "", &mut theirs_paths);
     key_paths(&ours, "", &mut our_paths);
     let missing: Vec<&String> = theirs_paths.difference(&our_paths).collect();
-    assert!(
-        missing.is_empty(),
-        "fields Kibana writes that we do not: {missing:?}"
-    );
+    assert!(missing.is_empty(), "fields Kibana writes that we do not: {missing:?}");
     let extra: Vec<&String> = our_paths.difference(&theirs_paths).collect();
-    assert_eq!(
-        extra,
-        ["process.pid"],
-        "our only addition is ECS's process.pid"
-    );
-    for path in [
-        "message", "event", "user", "kibana", "client", "http", "url",
-    ] {
+    assert_eq!(extra, ["process.pid"], "our only addition is ECS's process.pid");
+    for path in ["message", "event", "user", "kibana", "client", "http", "url"] {
         assert_eq!(ours[path], kibana_line[path], "{path}");
     }
 
     // Names can be left out, like Kibana's `include_saved_object_names: false`.
-    let without_names: Value = serde_json::from_str(
-        &EcsFormat::default()
-            .with_resource_names(false)
-            .to_line(&event),
-    )
-    .unwrap();
-    assert!(without_names["kibana"]["saved_object"]
-        .get("name")
-        .is_none());
+    let without_names: Value =
+        serde_json::from_str(&EcsFormat::default().with_resource_names(false).to_line(&event)).unwrap();
+    assert!(without_names["kibana"]["saved_object"].get("name").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawned_tasks_carry_the_context() {
     use audit_core::WithAuditContext;
     let (logger, memory) = AuditLogger::capture();
-    let ctx = AuditContext::builder()
-        .user(User::named("carol"))
-        .new_trace_id()
-        .logger(logger)
-        .build();
+    let ctx = AuditContext::builder().user(User::named("carol")).new_trace_id().logger(logger).build();
     let _scope = ctx.enter();
     let handles: Vec<_> = (0..4)
         .map(|i| {
@@ -258,7 +208,5 @@ async fn spawned_tasks_carry_the_context() {
     }
     let events = memory.json();
     assert_eq!(events.len(), 4);
-    assert!(events
-        .iter()
-        .all(|e| e["user"]["name"] == "carol" && e["trace"]["id"] == ctx.trace_id().unwrap()));
+    assert!(events.iter().all(|e| e["user"]["name"] == "carol" && e["trace"]["id"] == ctx.trace_id().unwrap()));
 }

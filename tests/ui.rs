@@ -10,10 +10,7 @@ const SNAPSHOT_RUSTC: &str = "rustc 1.95.";
 #[test]
 fn compile_errors() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-    let version = std::process::Command::new(rustc)
-        .arg("--version")
-        .output()
-        .expect("rustc runs");
+    let version = std::process::Command::new(rustc).arg("--version").output().expect("rustc runs");
     let version = String::from_utf8_lossy(&version.stdout);
     if !version.starts_with(SNAPSHOT_RUSTC) {
         eprintln!("UI snapshots were recorded with {SNAPSHOT_RUSTC}x; skipping them on {version}");

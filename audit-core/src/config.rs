@@ -61,9 +61,7 @@ impl Default for AuditConfig {
             include_resource_names: true,
             service_name: None,
             ignore_filters: Vec::new(),
-            sinks: vec![SinkConfig::Console {
-                stream: ConsoleStream::Stdout,
-            }],
+            sinks: vec![SinkConfig::Console { stream: ConsoleStream::Stdout }],
         }
     }
 }
@@ -129,11 +127,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(setting: impl Into<String>, problem: impl Into<String>) -> ConfigError {
-        ConfigError {
-            setting: setting.into(),
-            problem: problem.into(),
-            source: None,
-        }
+        ConfigError { setting: setting.into(), problem: problem.into(), source: None }
     }
 
     /// The setting's path, e.g. `ignore_filters[0].outcomes[1]`.
@@ -183,25 +177,16 @@ impl AuditConfig {
     /// Checks every setting and builds the logger (opening files now, so a bad path fails at
     /// start-up).
     pub fn build(&self) -> Result<AuditLogger, ConfigError> {
-        let mut builder = AuditLogger::builder()
-            .enabled(self.enabled)
-            .format(self.format()?);
+        let mut builder = AuditLogger::builder().enabled(self.enabled).format(self.format()?);
         for filter in self.ignore_filters()? {
             builder = builder.ignore(filter);
         }
         for (i, sink) in self.sinks.iter().enumerate() {
             builder = match sink {
-                SinkConfig::Console {
-                    stream: ConsoleStream::Stdout,
-                } => builder.sink(ConsoleSink::stdout()),
-                SinkConfig::Console {
-                    stream: ConsoleStream::Stderr,
-                } => builder.sink(ConsoleSink::stderr()),
+                SinkConfig::Console { stream: ConsoleStream::Stdout } => builder.sink(ConsoleSink::stdout()),
+                SinkConfig::Console { stream: ConsoleStream::Stderr } => builder.sink(ConsoleSink::stderr()),
                 SinkConfig::Tracing => builder.sink(TracingSink),
-                SinkConfig::File {
-                    path,
-                    sync_every_event,
-                } => {
+                SinkConfig::File { path, sync_every_event } => {
                     let sink = FileSink::open(path).map_err(|e| ConfigError {
                         setting: format!("sinks[{i}].path"),
                         problem: e.to_string(),
@@ -220,10 +205,7 @@ impl AuditConfig {
         if RESERVED_NAMESPACES.contains(&self.namespace.as_str()) {
             return Err(ConfigError::new(
                 "namespace",
-                format!(
-                    "`{}` is an ECS field of its own; pick the application's name",
-                    self.namespace
-                ),
+                format!("`{}` is an ECS field of its own; pick the application's name", self.namespace),
             ));
         }
         check_key("resource_key", &self.resource_key)?;
@@ -239,11 +221,7 @@ impl AuditConfig {
 
     /// The ignore filters these settings describe.
     pub fn ignore_filters(&self) -> Result<Vec<IgnoreFilter>, ConfigError> {
-        self.ignore_filters
-            .iter()
-            .enumerate()
-            .map(|(i, f)| f.to_filter(&format!("ignore_filters[{i}]")))
-            .collect()
+        self.ignore_filters.iter().enumerate().map(|(i, f)| f.to_filter(&format!("ignore_filters[{i}]"))).collect()
     }
 }
 
@@ -251,16 +229,12 @@ impl IgnoreFilterConfig {
     fn to_filter(&self, at: &str) -> Result<IgnoreFilter, ConfigError> {
         Ok(IgnoreFilter {
             actions: checked_list(at, "actions", &self.actions, |name| {
-                audit_schema::action::check_name(name)
-                    .map(|()| name.to_owned())
-                    .map_err(str::to_owned)
+                audit_schema::action::check_name(name).map(|()| name.to_owned()).map_err(str::to_owned)
             })?,
             categories: checked_list(at, "categories", &self.categories, |v| {
                 v.parse::<Category>().map_err(|e| e.to_string())
             })?,
-            types: checked_list(at, "types", &self.types, |v| {
-                v.parse::<EventType>().map_err(|e| e.to_string())
-            })?,
+            types: checked_list(at, "types", &self.types, |v| v.parse::<EventType>().map_err(|e| e.to_string()))?,
             outcomes: checked_list(at, "outcomes", &self.outcomes, |v| {
                 v.parse::<Outcome>().map_err(|e| e.to_string())
             })?,
@@ -289,25 +263,17 @@ fn checked_list<T>(
     values
         .iter()
         .enumerate()
-        .map(|(i, v)| {
-            parse(v).map_err(|problem| ConfigError::new(format!("{at}.{field}[{i}]"), problem))
-        })
+        .map(|(i, v)| parse(v).map_err(|problem| ConfigError::new(format!("{at}.{field}[{i}]"), problem)))
         .collect::<Result<Vec<T>, _>>()
         .map(Some)
 }
 
 fn check_key(setting: &str, key: &str) -> Result<(), ConfigError> {
-    let valid = !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let valid = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if valid {
         Ok(())
     } else {
-        Err(ConfigError::new(
-            setting,
-            format!("`{key}` is not a usable JSON key (letters, digits, `_` and `-`)"),
-        ))
+        Err(ConfigError::new(setting, format!("`{key}` is not a usable JSON key (letters, digits, `_` and `-`)")))
     }
 }
 
@@ -322,45 +288,25 @@ mod tests {
     #[test]
     fn errors_name_the_setting() {
         let cases = [
-            (
-                r#"{"ignore_filters":[{},{"outcomes":["success","maybe"]}]}"#,
-                "ignore_filters[1].outcomes[1]",
-            ),
-            (
-                r#"{"ignore_filters":[{"actions":[]}]}"#,
-                "ignore_filters[0].actions",
-            ),
-            (
-                r#"{"ignore_filters":[{"actions":["Saved Object"]}]}"#,
-                "ignore_filters[0].actions[0]",
-            ),
-            (
-                r#"{"ignore_filters":[{"types":["creaton"]}]}"#,
-                "ignore_filters[0].types[0]",
-            ),
+            (r#"{"ignore_filters":[{},{"outcomes":["success","maybe"]}]}"#, "ignore_filters[1].outcomes[1]"),
+            (r#"{"ignore_filters":[{"actions":[]}]}"#, "ignore_filters[0].actions"),
+            (r#"{"ignore_filters":[{"actions":["Saved Object"]}]}"#, "ignore_filters[0].actions[0]"),
+            (r#"{"ignore_filters":[{"types":["creaton"]}]}"#, "ignore_filters[0].types[0]"),
             (r#"{"namespace":"event"}"#, "namespace"),
             (r#"{"namespace":"a.b"}"#, "namespace"),
-            (
-                r#"{"sinks":[{"type":"file","path":"/nonexistent-dir/x/audit.log"}]}"#,
-                "sinks[0].path",
-            ),
+            (r#"{"sinks":[{"type":"file","path":"/nonexistent-dir/x/audit.log"}]}"#, "sinks[0].path"),
         ];
         for (json, setting) in cases {
             let error = parse(json).build().unwrap_err();
             assert_eq!(error.setting(), setting, "{json}: {error}");
-            assert!(error
-                .to_string()
-                .starts_with(&format!("audit setting `{setting}`")));
+            assert!(error.to_string().starts_with(&format!("audit setting `{setting}`")));
         }
     }
 
     #[test]
     fn unknown_settings_are_rejected_by_serde() {
         let error = serde_json::from_str::<AuditConfig>(r#"{"ignore_filter":[]}"#).unwrap_err();
-        assert!(
-            error.to_string().contains("unknown field `ignore_filter`"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("unknown field `ignore_filter`"), "{error}");
     }
 
     #[test]

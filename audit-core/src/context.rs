@@ -78,17 +78,13 @@ impl AuditContext {
 
     /// Starts building a context.
     pub fn builder() -> AuditContextBuilder {
-        AuditContextBuilder {
-            fields: ContextFields::default(),
-        }
+        AuditContextBuilder { fields: ContextFields::default() }
     }
 
     /// A builder holding this context's values, to derive a changed copy
     /// (e.g. a background task's context with its own trace id).
     pub fn to_builder(&self) -> AuditContextBuilder {
-        AuditContextBuilder {
-            fields: (*self.inner).clone(),
-        }
+        AuditContextBuilder { fields: (*self.inner).clone() }
     }
 
     /// The acting user.
@@ -168,10 +164,7 @@ impl AuditContext {
     /// restored then. Nested scopes stack.
     pub fn enter(&self) -> ContextGuard {
         let previous = CURRENT.with(|current| current.replace(Some(self.clone())));
-        ContextGuard {
-            previous,
-            not_send: PhantomData,
-        }
+        ContextGuard { previous, not_send: PhantomData }
     }
 
     /// Runs `f` with this context ambient.
@@ -197,10 +190,7 @@ impl AuditContext {
     /// # }
     /// ```
     pub fn scope<F: Future>(&self, future: F) -> Scoped<F> {
-        Scoped {
-            context: self.clone(),
-            future,
-        }
+        Scoped { context: self.clone(), future }
     }
 }
 
@@ -257,18 +247,12 @@ impl<F: Future> Future for Scoped<F> {
 pub trait WithAuditContext: Future + Sized {
     /// Makes `context` ambient while this future runs.
     fn with_audit_context(self, context: AuditContext) -> Scoped<Self> {
-        Scoped {
-            context,
-            future: self,
-        }
+        Scoped { context, future: self }
     }
 
     /// Makes the context ambient *now* (if any) ambient while this future runs.
     fn in_current_audit_context(self) -> Scoped<Self> {
-        Scoped {
-            context: AuditContext::current().unwrap_or_default(),
-            future: self,
-        }
+        Scoped { context: AuditContext::current().unwrap_or_default(), future: self }
     }
 }
 
@@ -331,9 +315,7 @@ impl AuditContextBuilder {
 
     /// The context.
     pub fn build(self) -> AuditContext {
-        AuditContext {
-            inner: Arc::new(self.fields),
-        }
+        AuditContext { inner: Arc::new(self.fields) }
     }
 }
 
@@ -349,9 +331,7 @@ mod tests {
         {
             let _a = outer.enter();
             assert_eq!(AuditContext::current().unwrap().space_id(), Some("outer"));
-            inner.in_scope(|| {
-                assert_eq!(AuditContext::current().unwrap().space_id(), Some("inner"))
-            });
+            inner.in_scope(|| assert_eq!(AuditContext::current().unwrap().space_id(), Some("inner")));
             assert_eq!(AuditContext::current().unwrap().space_id(), Some("outer"));
         }
         assert!(AuditContext::current().is_none());
@@ -360,12 +340,9 @@ mod tests {
     #[test]
     fn scoped_future_sees_its_context_on_another_thread() {
         let ctx = AuditContext::builder().space_id("tasks").build();
-        let future = ctx
-            .scope(async { AuditContext::current().and_then(|c| c.space_id().map(str::to_owned)) });
+        let future = ctx.scope(async { AuditContext::current().and_then(|c| c.space_id().map(str::to_owned)) });
         let seen = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
             runtime.block_on(future)
         })
         .join()

@@ -29,10 +29,7 @@ pub struct User {
 impl User {
     /// A user known by login name.
     pub fn named(name: impl Into<String>) -> User {
-        User {
-            name: Some(name.into()),
-            ..User::default()
-        }
+        User { name: Some(name.into()), ..User::default() }
     }
 
     /// Sets `user.id`.
@@ -80,11 +77,7 @@ pub struct Resource {
 impl Resource {
     /// A resource of type `kind` with identifier `id`.
     pub fn new(kind: impl Into<Cow<'static, str>>, id: impl Into<String>) -> Resource {
-        Resource {
-            kind: kind.into(),
-            id: Some(id.into()),
-            name: None,
-        }
+        Resource { kind: kind.into(), id: Some(id.into()), name: None }
     }
 
     /// Sets the resource's name.
@@ -108,10 +101,7 @@ pub struct ErrorInfo {
 impl ErrorInfo {
     /// An error with a message.
     pub fn new(message: impl Into<String>) -> ErrorInfo {
-        ErrorInfo {
-            message: Some(message.into()),
-            ..ErrorInfo::default()
-        }
+        ErrorInfo { message: Some(message.into()), ..ErrorInfo::default() }
     }
 
     /// Sets `error.code`.
@@ -329,11 +319,7 @@ impl AuditEvent {
 
     /// Adds a label (`labels.<key>`). ECS label keys may not contain `.`, `*` or `\`; those are
     /// replaced by `_` when the line is written.
-    pub fn with_label(
-        mut self,
-        key: impl Into<Cow<'static, str>>,
-        value: impl Into<String>,
-    ) -> AuditEvent {
+    pub fn with_label(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) -> AuditEvent {
         self.labels.push((key.into(), value.into()));
         self
     }
@@ -348,27 +334,17 @@ impl AuditEvent {
             None => {
                 let verbs = audit_schema::verbs::infer(&self.action)
                     .map(|found| found.verbs)
-                    .unwrap_or(audit_schema::Verbs::new(
-                        "perform",
-                        "performing",
-                        "performed",
-                    ));
+                    .unwrap_or(audit_schema::Verbs::new("perform", "performing", "performed"));
                 (verbs, audit_schema::verbs::object_of(&self.action).into())
             }
         };
         let doc = match &self.resource {
-            Some(Resource {
-                kind, id: Some(id), ..
-            }) => format!("{kind} [id={id}]"),
+            Some(Resource { kind, id: Some(id), .. }) => format!("{kind} [id={id}]"),
             Some(Resource { kind, id: None, .. }) => kind.to_string(),
             None => object.into_owned(),
         };
         let neutral = verbs.present == "perform";
-        let doc = if neutral {
-            format!("[{}] on {doc}", self.action)
-        } else {
-            doc
-        };
+        let doc = if neutral { format!("[{}] on {doc}", self.action) } else { doc };
         if self.error.is_some() || self.outcome == Some(Outcome::Failure) {
             format!("Failed attempt to {} {doc}", verbs.present)
         } else if self.outcome == Some(Outcome::Unknown) {

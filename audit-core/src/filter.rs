@@ -106,10 +106,7 @@ impl IgnoreFilter {
 
     /// Whether this filter drops the event whatever its outcome turns out to be.
     pub(crate) fn matches_any_outcome(&self, subject: &FilterSubject<'_>) -> bool {
-        let all_outcomes = self
-            .outcomes
-            .as_ref()
-            .is_none_or(|listed| Outcome::ALL.iter().all(|o| listed.contains(o)));
+        let all_outcomes = self.outcomes.as_ref().is_none_or(|listed| Outcome::ALL.iter().all(|o| listed.contains(o)));
         all_outcomes && self.matches_subject(subject)
     }
 
@@ -121,26 +118,13 @@ impl IgnoreFilter {
     }
 
     fn matches_subject(&self, s: &FilterSubject<'_>) -> bool {
-        let listed = |list: &Option<Vec<String>>, value: &str| {
-            list.as_ref().is_none_or(|l| l.iter().any(|v| v == value))
-        };
+        let listed =
+            |list: &Option<Vec<String>>, value: &str| list.as_ref().is_none_or(|l| l.iter().any(|v| v == value));
         listed(&self.actions, s.action)
-            && self
-                .categories
-                .as_ref()
-                .is_none_or(|l| s.categories.iter().all(|c| l.contains(c)))
-            && self
-                .types
-                .as_ref()
-                .is_none_or(|l| !s.types.is_empty() && s.types.iter().all(|t| l.contains(t)))
-            && self
-                .spaces
-                .as_ref()
-                .is_none_or(|l| s.space.is_some_and(|space| l.iter().any(|v| v == space)))
-            && self
-                .users
-                .as_ref()
-                .is_none_or(|l| s.user.is_none_or(|user| l.iter().any(|v| v == user)))
+            && self.categories.as_ref().is_none_or(|l| s.categories.iter().all(|c| l.contains(c)))
+            && self.types.as_ref().is_none_or(|l| !s.types.is_empty() && s.types.iter().all(|t| l.contains(t)))
+            && self.spaces.as_ref().is_none_or(|l| s.space.is_some_and(|space| l.iter().any(|v| v == space)))
+            && self.users.as_ref().is_none_or(|l| s.user.is_none_or(|user| l.iter().any(|v| v == user)))
     }
 }
 
@@ -157,16 +141,12 @@ mod tests {
         if let Some(user) = user {
             builder = builder.user(User::named(user));
         }
-        AuditEvent::new(&kibana::SAVED_OBJECT_GET)
-            .with_context(&builder.build())
-            .with_outcome(outcome)
+        AuditEvent::new(&kibana::SAVED_OBJECT_GET).with_context(&builder.build()).with_outcome(outcome)
     }
 
     #[test]
     fn fields_and_values_combine_like_kibana() {
-        let filter = IgnoreFilter::new()
-            .actions(["saved_object_get", "space_get"])
-            .outcomes([Outcome::Success]);
+        let filter = IgnoreFilter::new().actions(["saved_object_get", "space_get"]).outcomes([Outcome::Success]);
         assert!(filter.matches(&event(Outcome::Success, None, None)));
         assert!(!filter.matches(&event(Outcome::Failure, None, None)));
         let other = AuditEvent::new(&kibana::SAVED_OBJECT_CREATE).with_outcome(Outcome::Success);
@@ -175,20 +155,11 @@ mod tests {
 
     #[test]
     fn array_fields_need_every_value_listed() {
-        let filter = IgnoreFilter::new()
-            .categories([Category::Database])
-            .types([EventType::Access]);
+        let filter = IgnoreFilter::new().categories([Category::Database]).types([EventType::Access]);
         assert!(filter.matches(&event(Outcome::Success, None, None)));
         let login = AuditEvent::new(&kibana::USER_LOGIN).with_outcome(Outcome::Success);
-        assert!(
-            !IgnoreFilter::new()
-                .types([EventType::Access])
-                .matches(&login),
-            "no type never matches types"
-        );
-        assert!(IgnoreFilter::new()
-            .categories([Category::Authentication])
-            .matches(&login));
+        assert!(!IgnoreFilter::new().types([EventType::Access]).matches(&login), "no type never matches types");
+        assert!(IgnoreFilter::new().categories([Category::Authentication]).matches(&login));
     }
 
     #[test]
@@ -196,17 +167,11 @@ mod tests {
         let spaces = IgnoreFilter::new().spaces(["default"]);
         assert!(spaces.matches(&event(Outcome::Success, Some("default"), None)));
         assert!(!spaces.matches(&event(Outcome::Success, Some("other"), None)));
-        assert!(
-            !spaces.matches(&event(Outcome::Success, None, None)),
-            "no space never matches"
-        );
+        assert!(!spaces.matches(&event(Outcome::Success, None, None)), "no space never matches");
         let users = IgnoreFilter::new().users(["kibana_system"]);
         assert!(users.matches(&event(Outcome::Success, None, Some("kibana_system"))));
         assert!(!users.matches(&event(Outcome::Success, None, Some("alice"))));
-        assert!(
-            users.matches(&event(Outcome::Success, None, None)),
-            "no user name matches users"
-        );
+        assert!(users.matches(&event(Outcome::Success, None, None)), "no user name matches users");
     }
 
     #[test]
@@ -218,15 +183,11 @@ mod tests {
             space: None,
             user: None,
         };
-        assert!(IgnoreFilter::new()
-            .actions(["saved_object_get"])
-            .matches_any_outcome(&subject));
+        assert!(IgnoreFilter::new().actions(["saved_object_get"]).matches_any_outcome(&subject));
         assert!(!IgnoreFilter::new()
             .actions(["saved_object_get"])
             .outcomes([Outcome::Success])
             .matches_any_outcome(&subject));
-        assert!(IgnoreFilter::new()
-            .outcomes(Outcome::ALL.iter().copied())
-            .matches_any_outcome(&subject));
+        assert!(IgnoreFilter::new().outcomes(Outcome::ALL.iter().copied()).matches_any_outcome(&subject));
     }
 }

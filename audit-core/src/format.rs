@@ -105,20 +105,14 @@ impl EcsFormat {
     /// The event as one JSON line, without the trailing newline.
     pub fn to_line(&self, event: &AuditEvent) -> String {
         let mut out = Vec::with_capacity(512);
-        self.write_line(event, &mut out)
-            .expect("writing to a Vec cannot fail");
+        self.write_line(event, &mut out).expect("writing to a Vec cannot fail");
         String::from_utf8(out).expect("serde_json writes UTF-8")
     }
 
     /// Appends the event as one JSON line, without the trailing newline, to `out`.
     pub fn write_line(&self, event: &AuditEvent, out: &mut Vec<u8>) -> io::Result<()> {
         let mut serializer = serde_json::Serializer::new(out);
-        EcsLine {
-            format: self,
-            event,
-        }
-        .serialize(&mut serializer)
-        .map_err(io::Error::from)
+        EcsLine { format: self, event }.serialize(&mut serializer).map_err(io::Error::from)
     }
 }
 
@@ -186,8 +180,7 @@ struct Timestamp(std::time::SystemTime);
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut text = String::with_capacity(27);
-        write!(text, "{}", humantime::format_rfc3339_micros(self.0))
-            .expect("writing to a String cannot fail");
+        write!(text, "{}", humantime::format_rfc3339_micros(self.0)).expect("writing to a String cannot fail");
         serializer.serialize_str(&text)
     }
 }
@@ -199,10 +192,7 @@ impl Serialize for EventFields<'_> {
         let event = self.0;
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("action", &event.action)?;
-        map.serialize_entry(
-            "category",
-            &AsStrs(event.categories.iter().map(|c| c.as_str())),
-        )?;
+        map.serialize_entry("category", &AsStrs(event.categories.iter().map(|c| c.as_str())))?;
         if !event.types.is_empty() {
             map.serialize_entry("type", &AsStrs(event.types.iter().map(|t| t.as_str())))?;
         }
@@ -283,17 +273,10 @@ impl Serialize for NamespaceFields<'_> {
             map.serialize_entry("session_id", &**session)?;
         }
         if let Some(resource) = &event.resource {
-            let name = resource
-                .name
-                .as_deref()
-                .filter(|_| self.format.include_resource_names);
+            let name = resource.name.as_deref().filter(|_| self.format.include_resource_names);
             map.serialize_entry(
                 &self.format.resource_key,
-                &ResourceFields {
-                    kind: &resource.kind,
-                    id: resource.id.as_deref(),
-                    name,
-                },
+                &ResourceFields { kind: &resource.kind, id: resource.id.as_deref(), name },
             )?;
         }
         if let Some(auth) = &event.authentication {

@@ -47,6 +47,7 @@ mod event;
 mod filter;
 mod format;
 mod logger;
+mod refused;
 pub mod sink;
 mod trace;
 
@@ -64,8 +65,11 @@ pub use event::{AuditEvent, AuthenticationInfo, ErrorInfo, HttpRequestInfo, Reso
 pub use filter::IgnoreFilter;
 pub use format::EcsFormat;
 pub use logger::{
-    log, unlogged_events, AlreadyInstalled, AuditLogger, AuditLoggerBuilder, LogError, LoggerStats,
-    ThreadDefaultGuard,
+    log, unlogged_events, AlreadyInstalled, AuditLogger, AuditLoggerBuilder, LogError, LoggerStats, ThreadDefaultGuard,
 };
-pub use sink::{AuditSink, CapturedEvent, ConsoleSink, FileSink, MemorySink, Record, TracingSink};
+pub use refused::AuditRefused;
+pub use sink::{
+    AuditSink, CapturedEvent, ConsoleSink, Durability, FailurePolicy, FileSink, MemorySink, Record, SinkError,
+    TracingSink,
+};
 pub use trace::{is_valid_trace_id, new_trace_id};

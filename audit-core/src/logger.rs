@@ -14,7 +14,7 @@ use crate::context::AuditContext;
 use crate::event::AuditEvent;
 use crate::filter::{FilterSubject, IgnoreFilter};
 use crate::format::EcsFormat;
-use crate::sink::{AuditSink, MemorySink, Record};
+use crate::sink::{report_sink_failure, AuditSink, Durability, MemorySink, Record, SinkError};
 
 /// The audit logger. Cheap to clone (one reference count); clones share sinks and counters.
 ///
@@ -40,10 +40,12 @@ struct LoggerInner {
     enabled: bool,
     sinks: Vec<Box<dyn AuditSink>>,
     filters: Vec<IgnoreFilter>,
-    format: EcsFormat,
+    format: Arc<EcsFormat>,
+    intent_durability: Durability,
     written: AtomicU64,
     ignored: AtomicU64,
-    failed: AtomicU64,
+    refused: AtomicU64,
+    unconfirmed: AtomicU64,
 }
 
 impl fmt::Debug for AuditLogger {
@@ -70,33 +72,42 @@ pub struct LoggerStats {
     pub written: u64,
     /// Events dropped by an ignore filter (or because the logger is disabled).
     pub ignored: u64,
-    /// Events that at least one sink failed to write.
-    pub failed: u64,
+    /// Events a fail-closed sink refused (their operations were refused too).
+    pub refused: u64,
+    /// Events a fail-open sink could not confirm (kept for a retry, or counted as lost by it).
+    pub unconfirmed: u64,
 }
 
-/// Why an event was not written everywhere.
+/// Why an event was not recorded everywhere.
 #[derive(Debug)]
 pub enum LogError {
     /// No logger is installed, in the context, the thread or globally.
     NoLogger,
-    /// These sinks failed; the others wrote the event.
-    Sinks(Vec<(String, io::Error)>),
+    /// A fail-closed sink refused the event: the operation it records must not go on.
+    Refused(Vec<(String, io::Error)>),
+    /// Fail-open sinks could not confirm the event (reported; kept for a retry or counted lost).
+    Unconfirmed(Vec<(String, io::Error)>),
+}
+
+impl LogError {
+    /// Whether the operation this event records must be refused.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, LogError::Refused(_))
+    }
 }
 
 impl fmt::Display for LogError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LogError::NoLogger => {
-                f.write_str("no audit logger is installed (see AuditLogger::install)")
-            }
-            LogError::Sinks(failures) => {
-                f.write_str("audit sink failed:")?;
-                for (sink, error) in failures {
-                    write!(f, " {sink}: {error};")?;
-                }
-                Ok(())
-            }
+        let (what, failures) = match self {
+            LogError::NoLogger => return f.write_str("no audit logger is installed (see AuditLogger::install)"),
+            LogError::Refused(failures) => ("audit sink refused the event:", failures),
+            LogError::Unconfirmed(failures) => ("audit sink could not confirm the event:", failures),
+        };
+        f.write_str(what)?;
+        for (sink, error) in failures {
+            write!(f, " {sink}: {error};")?;
         }
+        Ok(())
     }
 }
 
@@ -130,6 +141,7 @@ impl AuditLogger {
             sinks: Vec::new(),
             filters: Vec::new(),
             format: EcsFormat::default(),
+            intent_durability: Durability::Buffered,
         }
     }
 
@@ -159,10 +171,7 @@ impl AuditLogger {
     /// over the global one, not over a context's own logger). Meant for tests.
     pub fn set_thread_default(&self) -> ThreadDefaultGuard {
         let previous = THREAD_DEFAULT.with(|slot| slot.replace(Some(self.clone())));
-        ThreadDefaultGuard {
-            previous,
-            not_send: PhantomData,
-        }
+        ThreadDefaultGuard { previous, not_send: PhantomData }
     }
 
     /// The logger an event in `context` goes to (see the module documentation).
@@ -170,9 +179,7 @@ impl AuditLogger {
         if let Some(logger) = context.and_then(AuditContext::logger) {
             return Some(logger.clone());
         }
-        THREAD_DEFAULT
-            .with(|slot| slot.borrow().clone())
-            .or_else(|| GLOBAL.get().cloned())
+        THREAD_DEFAULT.with(|slot| slot.borrow().clone()).or_else(|| GLOBAL.get().cloned())
     }
 
     /// The logger for the ambient context.
@@ -190,7 +197,8 @@ impl AuditLogger {
         LoggerStats {
             written: self.inner.written.load(Ordering::Relaxed),
             ignored: self.inner.ignored.load(Ordering::Relaxed),
-            failed: self.inner.failed.load(Ordering::Relaxed),
+            refused: self.inner.refused.load(Ordering::Relaxed),
+            unconfirmed: self.inner.unconfirmed.load(Ordering::Relaxed),
         }
     }
 
@@ -202,12 +210,7 @@ impl AuditLogger {
     /// Whether an event with these fields is dropped whatever its outcome: lets `#[audited]` skip
     /// preparing events nobody will see.
     pub(crate) fn ignores_any_outcome(&self, subject: &FilterSubject<'_>) -> bool {
-        !self.inner.enabled
-            || self
-                .inner
-                .filters
-                .iter()
-                .any(|f| f.matches_any_outcome(subject))
+        !self.inner.enabled || self.inner.filters.iter().any(|f| f.matches_any_outcome(subject))
     }
 
     /// Counts an event that `#[audited]` did not even prepare because a filter drops it anyway.
@@ -215,54 +218,68 @@ impl AuditLogger {
         self.inner.ignored.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Filters, formats and writes `event` to every sink. Every sink is tried even if one fails;
-    /// failures are reported through `tracing` (target `audit_core`), counted and returned.
+    /// The durability asked for events logged before an operation runs (see
+    /// [`AuditLoggerBuilder::durable_intents`]).
+    pub fn intent_durability(&self) -> Durability {
+        self.inner.intent_durability
+    }
+
+    /// Whether every sink would accept an event now (a failing fail-closed sink would not).
+    pub fn is_accepting(&self) -> bool {
+        self.inner.sinks.iter().all(|sink| sink.is_accepting())
+    }
+
+    /// Filters `event` and hands it to every sink, asking for no particular durability.
     pub fn log(&self, event: AuditEvent) -> Result<(), LogError> {
+        self.log_with_durability(event, Durability::Buffered)
+    }
+
+    /// Filters `event` and hands it to every sink, which must record it at least at `durability`
+    /// before this returns `Ok`. Every sink is tried even if one fails; failures are reported
+    /// through `tracing` (target `audit_core`; stderr without a subscriber), counted, and returned:
+    /// [`LogError::Refused`] if any sink fails closed, else [`LogError::Unconfirmed`].
+    pub fn log_with_durability(&self, event: AuditEvent, durability: Durability) -> Result<(), LogError> {
         if self.ignores(&event) {
             self.inner.ignored.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
-        let mut line = Vec::with_capacity(512);
-        if let Err(error) = self.inner.format.write_line(&event, &mut line) {
-            // Serializing plain strings and numbers cannot fail; if it ever does, say so loudly.
-            self.inner.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(target: "audit_core", action = %event.action, %error, "audit event could not be formatted");
-            return Err(LogError::Sinks(vec![("format".to_owned(), error)]));
-        }
-        let line = String::from_utf8(line).expect("serde_json writes UTF-8");
-        let record = Record {
-            event: &event,
-            line: &line,
-        };
-        let mut failures = Vec::new();
+        let record = Record::new(&event, &self.inner.format, durability);
+        let mut refused = Vec::new();
+        let mut unconfirmed = Vec::new();
         for sink in &self.inner.sinks {
-            if let Err(error) = sink.write(&record) {
-                let name = sink.describe();
-                tracing::error!(target: "audit_core", sink = %name, action = %event.action, %error, "audit sink failed to write an event");
-                failures.push((name, error));
+            match sink.write(&record) {
+                Ok(()) => {}
+                Err(error) => {
+                    let name = sink.describe();
+                    report_sink_failure(&name, &format_args!("{} (event.action={})", error, event.action));
+                    match error {
+                        SinkError::Refused(error) => refused.push((name, error)),
+                        SinkError::Unconfirmed(error) => unconfirmed.push((name, error)),
+                    }
+                }
             }
         }
-        if failures.is_empty() {
+        if !refused.is_empty() {
+            self.inner.refused.fetch_add(1, Ordering::Relaxed);
+            refused.extend(unconfirmed);
+            Err(LogError::Refused(refused))
+        } else if !unconfirmed.is_empty() {
+            self.inner.unconfirmed.fetch_add(1, Ordering::Relaxed);
+            Err(LogError::Unconfirmed(unconfirmed))
+        } else {
             self.inner.written.fetch_add(1, Ordering::Relaxed);
             Ok(())
-        } else {
-            self.inner.failed.fetch_add(1, Ordering::Relaxed);
-            Err(LogError::Sinks(failures))
         }
     }
 
     /// Flushes every sink.
     pub fn flush(&self) -> Result<(), LogError> {
-        let failures: Vec<(String, io::Error)> = self
-            .inner
-            .sinks
-            .iter()
-            .filter_map(|sink| sink.flush().err().map(|e| (sink.describe(), e)))
-            .collect();
+        let failures: Vec<(String, io::Error)> =
+            self.inner.sinks.iter().filter_map(|sink| sink.flush().err().map(|e| (sink.describe(), e))).collect();
         if failures.is_empty() {
             Ok(())
         } else {
-            Err(LogError::Sinks(failures))
+            Err(LogError::Unconfirmed(failures))
         }
     }
 }
@@ -326,6 +343,7 @@ pub struct AuditLoggerBuilder {
     sinks: Vec<Box<dyn AuditSink>>,
     filters: Vec<IgnoreFilter>,
     format: EcsFormat,
+    intent_durability: Durability,
 }
 
 impl AuditLoggerBuilder {
@@ -360,6 +378,20 @@ impl AuditLoggerBuilder {
         self
     }
 
+    /// Events logged *before* an operation runs (writes, outcome `unknown`) must be on disk
+    /// before the operation starts: the intention survives even a crash of the machine. With
+    /// [`FileWriter`](crate::FileWriter), concurrent callers share each `fsync`.
+    pub fn durable_intents(self) -> Self {
+        self.intent_durability(Durability::Durable)
+    }
+
+    /// The durability asked for events logged before an operation runs (default `Buffered`:
+    /// each sink's own setting applies).
+    pub fn intent_durability(mut self, durability: Durability) -> Self {
+        self.intent_durability = durability;
+        self
+    }
+
     /// The logger.
     pub fn build(self) -> AuditLogger {
         AuditLogger {
@@ -367,10 +399,12 @@ impl AuditLoggerBuilder {
                 enabled: self.enabled,
                 sinks: self.sinks,
                 filters: self.filters,
-                format: self.format,
+                format: Arc::new(self.format),
+                intent_durability: self.intent_durability,
                 written: AtomicU64::new(0),
                 ignored: AtomicU64::new(0),
-                failed: AtomicU64::new(0),
+                refused: AtomicU64::new(0),
+                unconfirmed: AtomicU64::new(0),
             }),
         }
     }

@@ -13,9 +13,7 @@ pub fn new_trace_id() -> Arc<str> {
 
 /// Whether `id` is a valid W3C trace id: 32 lowercase hex digits, not all zero.
 pub fn is_valid_trace_id(id: &str) -> bool {
-    id.len() == 32
-        && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        && id.bytes().any(|b| b != b'0')
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) && id.bytes().any(|b| b != b'0')
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub const ARGUMENTS: &[&str] = &[
     "authorize",
     "ctx",
     "fields",
+    "durability",
     "crate",
 ];
 
@@ -77,6 +78,7 @@ pub struct Args {
     pub authorize: Option<(Ident, Expr)>,
     pub ctx: Option<(Ident, Expr)>,
     pub fields: Option<(Ident, Vec<Field>)>,
+    pub durability: Option<(Ident, LitStr)>,
     pub krate: Option<(Ident, Path)>,
 }
 
@@ -117,10 +119,7 @@ fn parse_args(input: ParseStream<'_>, errors: &mut Errors) -> Args {
 
 fn set<T>(slot: &mut Option<(Ident, T)>, name: Ident, value: T, errors: &mut Errors) {
     if slot.is_some() {
-        errors.push(syn::Error::new(
-            name.span(),
-            format!("duplicate argument `{name}`"),
-        ));
+        errors.push(syn::Error::new(name.span(), format!("duplicate argument `{name}`")));
     } else {
         *slot = Some((name, value));
     }
@@ -150,6 +149,10 @@ fn parse_one(input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) -> sy
         "message" => {
             let value = parse_eq_str(input)?;
             set(&mut args.message, name, value, errors);
+        }
+        "durability" => {
+            let value = parse_eq_str(input)?;
+            set(&mut args.durability, name, value, errors);
         }
         "failure_message" => {
             let value = parse_eq_str(input)?;
@@ -189,10 +192,7 @@ fn parse_one(input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) -> sy
                 Some(close) => format!("; did you mean `{close}`?"),
                 None => format!("; expected one of: {}", ARGUMENTS.join(", ")),
             };
-            return Err(syn::Error::new(
-                name.span(),
-                format!("unknown argument `{key}`{hint}"),
-            ));
+            return Err(syn::Error::new(name.span(), format!("unknown argument `{key}`{hint}")));
         }
     }
     Ok(())
@@ -207,9 +207,7 @@ fn parse_eq_str(input: ParseStream<'_>) -> syn::Result<LitStr> {
     input.parse::<Token![=]>()?;
     let expr: Expr = input.parse()?;
     match expr {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(lit), ..
-        }) => Ok(lit),
+        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Ok(lit),
         other => Err(syn::Error::new(other.span(), "expected a string literal")),
     }
 }
@@ -232,17 +230,11 @@ fn parse_str_list(input: ParseStream<'_>) -> syn::Result<StrList> {
     let expr: Expr = input.parse()?;
     let span = expr.span();
     let as_str = |expr: &Expr| match expr {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(lit), ..
-        }) => Ok(lit.clone()),
+        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Ok(lit.clone()),
         other => Err(syn::Error::new(other.span(), "expected a string literal")),
     };
     let items = match &expr {
-        Expr::Array(array) => array
-            .elems
-            .iter()
-            .map(as_str)
-            .collect::<syn::Result<Vec<_>>>()?,
+        Expr::Array(array) => array.elems.iter().map(as_str).collect::<syn::Result<Vec<_>>>()?,
         single => vec![as_str(single)?],
     };
     Ok(StrList { span, items })
@@ -251,8 +243,7 @@ fn parse_str_list(input: ParseStream<'_>) -> syn::Result<StrList> {
 fn parse_verbs(input: ParseStream<'_>, span: Span) -> syn::Result<VerbsArg> {
     let content;
     syn::parenthesized!(content in input);
-    let words: Punctuated<LitStr, Token![,]> =
-        content.parse_terminated(|p| p.parse::<LitStr>(), Token![,])?;
+    let words: Punctuated<LitStr, Token![,]> = content.parse_terminated(|p| p.parse::<LitStr>(), Token![,])?;
     let words: Vec<LitStr> = words.into_iter().collect();
     match <[LitStr; 3]>::try_from(words) {
         Ok([present, progressive, past]) => Ok(VerbsArg { span, present, progressive, past }),
@@ -263,20 +254,10 @@ fn parse_verbs(input: ParseStream<'_>, span: Span) -> syn::Result<VerbsArg> {
     }
 }
 
-fn parse_resource(
-    input: ParseStream<'_>,
-    span: Span,
-    errors: &mut Errors,
-) -> syn::Result<ResourceArg> {
+fn parse_resource(input: ParseStream<'_>, span: Span, errors: &mut Errors) -> syn::Result<ResourceArg> {
     let content;
     syn::parenthesized!(content in input);
-    let mut resource = ResourceArg {
-        span,
-        kind: None,
-        id: None,
-        name: None,
-        each: None,
-    };
+    let mut resource = ResourceArg { span, kind: None, id: None, name: None, each: None };
     while !content.is_empty() {
         let name = content.call(Ident::parse_any)?;
         content.parse::<Token![=]>()?;
@@ -287,16 +268,11 @@ fn parse_resource(
             "name" => &mut resource.name,
             "each" => &mut resource.each,
             other => {
-                let hint =
-                    match audit_schema::suggest::closest(other, RESOURCE_ARGUMENTS.iter().copied())
-                    {
-                        Some(close) => format!("; did you mean `{close}`?"),
-                        None => format!("; expected one of: {}", RESOURCE_ARGUMENTS.join(", ")),
-                    };
-                errors.push(syn::Error::new(
-                    name.span(),
-                    format!("unknown resource argument `{other}`{hint}"),
-                ));
+                let hint = match audit_schema::suggest::closest(other, RESOURCE_ARGUMENTS.iter().copied()) {
+                    Some(close) => format!("; did you mean `{close}`?"),
+                    None => format!("; expected one of: {}", RESOURCE_ARGUMENTS.join(", ")),
+                };
+                errors.push(syn::Error::new(name.span(), format!("unknown resource argument `{other}`{hint}")));
                 if content.is_empty() {
                     break;
                 }
@@ -305,10 +281,7 @@ fn parse_resource(
             }
         };
         if slot.is_some() {
-            errors.push(syn::Error::new(
-                name.span(),
-                format!("duplicate resource argument `{name}`"),
-            ));
+            errors.push(syn::Error::new(name.span(), format!("duplicate resource argument `{name}`")));
         } else {
             *slot = Some(value);
         }
@@ -327,10 +300,7 @@ fn parse_fields(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Vec<
     let mut fields: Vec<Field> = Vec::new();
     for field in parsed {
         if fields.iter().any(|f| f.key == field.key) {
-            errors.push(syn::Error::new(
-                field.key.span(),
-                format!("duplicate field `{}`", field.key),
-            ));
+            errors.push(syn::Error::new(field.key.span(), format!("duplicate field `{}`", field.key)));
         } else {
             fields.push(field);
         }
@@ -342,9 +312,6 @@ impl Parse for Field {
     fn parse(input: ParseStream<'_>) -> syn::Result<Field> {
         let key = input.call(Ident::parse_any)?;
         input.parse::<Token![=]>()?;
-        Ok(Field {
-            key,
-            value: input.parse()?,
-        })
+        Ok(Field { key, value: input.parse()? })
     }
 }

@@ -19,6 +19,8 @@ pub struct Plan {
     pub action: ActionPlan,
     /// `timing = "..."` as written, passed to the runtime (it overrides an action constant's).
     pub timing_override: Option<Timing>,
+    /// `durability = "..."`: what this action's events ask of the sinks.
+    pub durability: Option<Ident>,
     /// The timing when known at compile time: decides whether the body needs wrapping.
     pub known_timing: Option<Timing>,
     pub message: Option<Message>,
@@ -71,19 +73,28 @@ pub enum ContextSource {
 
 pub fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<Plan> {
     if let Some(constness) = &shape.function.sig.constness {
-        errors.error(
-            constness.span,
-            "#[audited] cannot instrument a `const fn`: audit logging happens at run time",
-        );
+        errors.error(constness.span, "#[audited] cannot instrument a `const fn`: audit logging happens at run time");
     }
     let krate = match &args.krate {
         Some((_, path)) => quote!(#path),
         None => quote!(::audit_core),
     };
-    let timing_override = args
-        .timing
-        .as_ref()
-        .and_then(|(_, lit)| parse_timing(lit, errors));
+    let timing_override = args.timing.as_ref().and_then(|(_, lit)| parse_timing(lit, errors));
+    let durability = args.durability.as_ref().and_then(|(_, lit)| match lit.value().as_str() {
+        "buffered" => Some(Ident::new("Buffered", lit.span())),
+        "flushed" => Some(Ident::new("Flushed", lit.span())),
+        "durable" => Some(Ident::new("Durable", lit.span())),
+        other => {
+            errors.error(
+                lit.span(),
+                format!(
+                    "durability is \"buffered\", \"flushed\" (handed to the OS) or \"durable\" (fsync'd) \
+                     before the call goes on, not \"{other}\""
+                ),
+            );
+            None
+        }
+    });
 
     let action = match args.action.take() {
         None => {
@@ -104,10 +115,7 @@ pub fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<
                 if let Some(name) = name {
                     errors.error(
                         name.span(),
-                        format!(
-                            "`{present}` comes from the action constant `{}`; remove it here",
-                            path_text(&path)
-                        ),
+                        format!("`{present}` comes from the action constant `{}`; remove it here", path_text(&path)),
                     );
                 }
             }
@@ -120,12 +128,8 @@ pub fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<
     };
 
     let fields = args.fields.map(|(_, fields)| fields).unwrap_or_default();
-    let message = args
-        .message
-        .map(|(_, lit)| check_message(lit, shape, &fields, errors));
-    let failure_message = args
-        .failure_message
-        .map(|(_, lit)| check_message(lit, shape, &fields, errors));
+    let message = args.message.map(|(_, lit)| check_message(lit, shape, &fields, errors));
+    let failure_message = args.failure_message.map(|(_, lit)| check_message(lit, shape, &fields, errors));
 
     let resource = args.resource.and_then(|(_, resource)| {
         let Some(kind) = resource.kind else {
@@ -159,7 +163,10 @@ pub fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<
         (None, [param]) => ContextSource::Parameter(param.clone()),
         (None, []) => ContextSource::Ambient,
         (None, [_, second, ..]) => {
-            errors.error(second.span(), "several parameters are `AuditContext`s; pick the one to audit with `ctx = <parameter>`");
+            errors.error(
+                second.span(),
+                "several parameters are `AuditContext`s; pick the one to audit with `ctx = <parameter>`",
+            );
             ContextSource::Ambient
         }
     };
@@ -169,6 +176,7 @@ pub fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<
         krate,
         action,
         timing_override,
+        durability,
         known_timing,
         message,
         failure_message,
@@ -215,10 +223,7 @@ fn parse_each<T: Copy>(
                     Some(close) => format!("; did you mean `{close}`?"),
                     None => format!(" (expected one of: {})", names.join(", ")),
                 };
-                errors.error(
-                    lit.span(),
-                    format!("`{text}` is not an ECS event {what}{hint}"),
-                );
+                errors.error(lit.span(), format!("`{text}` is not an ECS event {what}{hint}"));
             }
         }
     }
@@ -239,30 +244,10 @@ fn literal_action(
     let catalog = kibana::find(&name);
 
     let given_categories = args.category.as_ref().map(|(_, list)| {
-        (
-            list.span,
-            parse_each(
-                list,
-                Category::parse,
-                Category::ALL,
-                Category::as_str,
-                "category",
-                errors,
-            ),
-        )
+        (list.span, parse_each(list, Category::parse, Category::ALL, Category::as_str, "category", errors))
     });
     let given_types = args.event_type.as_ref().map(|(_, list)| {
-        (
-            list.span,
-            parse_each(
-                list,
-                EventType::parse,
-                EventType::ALL,
-                EventType::as_str,
-                "type",
-                errors,
-            ),
-        )
+        (list.span, parse_each(list, EventType::parse, EventType::ALL, EventType::as_str, "type", errors))
     });
     let inferred = verbs::infer(&name);
 
@@ -281,13 +266,12 @@ fn literal_action(
         (Some((_, Some(given))), _) => given,
         (None, Some(entry)) => entry.categories().to_vec(),
         (None, None) => {
-            let hint =
-                match audit_schema::suggest::closest(&name, kibana::ALL.iter().map(|a| a.name())) {
-                    Some(close) => {
-                        format!("did you mean the catalog action `{close}`? Otherwise, ")
-                    }
-                    None => String::new(),
-                };
+            let hint = match audit_schema::suggest::closest(&name, kibana::ALL.iter().map(|a| a.name())) {
+                Some(close) => {
+                    format!("did you mean the catalog action `{close}`? Otherwise, ")
+                }
+                None => String::new(),
+            };
             errors.error(
                 lit.span(),
                 format!(
@@ -336,11 +320,7 @@ fn literal_action(
     };
     for ty in &types {
         if !categories.iter().any(|c| c.allows(*ty)) {
-            let expected: Vec<&str> = categories
-                .iter()
-                .flat_map(|c| c.expected_types())
-                .map(|t| t.as_str())
-                .collect();
+            let expected: Vec<&str> = categories.iter().flat_map(|c| c.expected_types()).map(|t| t.as_str()).collect();
             let how = if args.event_type.is_some() {
                 ""
             } else {
@@ -358,9 +338,7 @@ fn literal_action(
         }
     }
 
-    let timing = timing_override
-        .or(catalog.map(|entry| entry.timing()))
-        .unwrap_or(Timing::implied_by(&types));
+    let timing = timing_override.or(catalog.map(|entry| entry.timing())).unwrap_or(Timing::implied_by(&types));
     let verbs = match (&args.verbs, catalog) {
         (Some((_, v)), _) => {
             let forms = [v.present.value(), v.progressive.value(), v.past.value()];
@@ -370,34 +348,16 @@ fn literal_action(
             }
             Some(forms)
         }
-        (None, Some(entry)) => entry.declared_verbs().map(|v| {
-            [
-                v.present.to_owned(),
-                v.progressive.to_owned(),
-                v.past.to_owned(),
-            ]
-        }),
+        (None, Some(entry)) => {
+            entry.declared_verbs().map(|v| [v.present.to_owned(), v.progressive.to_owned(), v.past.to_owned()])
+        }
         (None, None) => None,
     };
-    let object = catalog
-        .and_then(|entry| entry.declared_object())
-        .map(str::to_owned);
-    Some(ActionPlan::Literal {
-        name,
-        categories,
-        types,
-        timing,
-        verbs,
-        object,
-    })
+    let object = catalog.and_then(|entry| entry.declared_object()).map(str::to_owned);
+    Some(ActionPlan::Literal { name, categories, types, timing, verbs, object })
 }
 
-fn check_message(
-    template: LitStr,
-    shape: &FnShape<'_>,
-    fields: &[Field],
-    errors: &mut Errors,
-) -> Message {
+fn check_message(template: LitStr, shape: &FnShape<'_>, fields: &[Field], errors: &mut Errors) -> Message {
     let mut field_names = Vec::new();
     match placeholder_names(&template.value()) {
         Err(problem) => errors.error(template.span(), problem),
@@ -428,34 +388,26 @@ fn check_message(
                         };
                         errors.error(
                             template.span(),
-                            format!("`{{{name}}}` in the message names no parameter of `{}`{hint}", shape.function.sig.ident),
+                            format!(
+                                "`{{{name}}}` in the message names no parameter of `{}`{hint}",
+                                shape.function.sig.ident
+                            ),
                         );
                     }
                 }
             }
         }
     }
-    Message {
-        template,
-        field_names,
-    }
+    Message { template, field_names }
 }
 
 fn list_text<T: Copy>(values: &[T], as_str: impl Fn(T) -> &'static str) -> String {
     if values.is_empty() {
         return "(none)".to_owned();
     }
-    values
-        .iter()
-        .map(|v| format!("`{}`", as_str(*v)))
-        .collect::<Vec<_>>()
-        .join(", ")
+    values.iter().map(|v| format!("`{}`", as_str(*v))).collect::<Vec<_>>().join(", ")
 }
 
 fn path_text(path: &Path) -> String {
-    path.segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect::<Vec<_>>()
-        .join("::")
+    path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::")
 }

@@ -25,9 +25,6 @@ impl Errors {
 
     /// `compile_error!` invocations, one per problem.
     pub fn to_compile_errors(&self) -> TokenStream {
-        self.errors
-            .as_ref()
-            .map(syn::Error::to_compile_error)
-            .unwrap_or_default()
+        self.errors.as_ref().map(syn::Error::to_compile_error).unwrap_or_default()
     }
 }

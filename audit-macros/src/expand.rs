@@ -25,7 +25,7 @@ pub fn expand(plan: &Plan, shape: &FnShape<'_>) -> TokenStream {
     let function = shape.function;
     let (attrs, vis, sig) = (&function.attrs, &function.vis, &function.sig);
 
-    let prelude = prelude(plan, &p);
+    let prelude = prelude(plan, shape, &p);
     let block = match shape.body {
         BodyKind::Sync(block) => {
             let run = run_body(plan, shape, &p, block, false);
@@ -55,13 +55,35 @@ pub fn expand(plan: &Plan, shape: &FnShape<'_>) -> TokenStream {
 }
 
 /// Steps 1 to 3, and the guard.
-fn prelude(plan: &Plan, p: &TokenStream) -> TokenStream {
+fn prelude(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream) -> TokenStream {
+    // A fail-closed sink that cannot take the intent (writes), or is failing before a read runs,
+    // refuses the call: the body does not run.
+    let refuse = refusal(shape, p);
+    let intent = quote! {
+        if let #p::Result::Err(__audit_refused) = __audit_call.log_intent(&__audit_targets) {
+            #refuse
+        }
+    };
+    let admit = quote! {
+        if let #p::Result::Err(__audit_refused) = __audit_call.admit() {
+            #refuse
+        }
+    };
+    let admission = match plan.known_timing {
+        Some(Timing::Before) => intent,
+        Some(Timing::After) => admit,
+        None => quote!(#intent #admit),
+    };
     let action = action_binding(plan, p);
     let timing = match plan.timing_override {
         Some(timing) => {
             let timing = timing_tokens(timing, p);
             quote!(#p::Option::Some(#timing))
         }
+        None => quote!(#p::Option::None),
+    };
+    let durability = match &plan.durability {
+        Some(level) => quote!(#p::Option::Some(#p::Durability::#level)),
         None => quote!(#p::Option::None),
     };
     let ctx = match &plan.ctx {
@@ -93,30 +115,22 @@ fn prelude(plan: &Plan, p: &TokenStream) -> TokenStream {
     });
     quote! {
         #action
-        let __audit_call = #p::Call::begin(__audit_action, #timing, #ctx);
+        let __audit_call = #p::Call::begin(__audit_action, #timing, #durability, #ctx);
         #targets
         #authorize
-        __audit_call.log_intent(&__audit_targets);
+        #admission
         let __audit_guard = __audit_call.guard(&__audit_targets);
     }
 }
 
 fn action_binding(plan: &Plan, p: &TokenStream) -> TokenStream {
     match &plan.action {
-        ActionPlan::Literal {
-            name,
-            categories,
-            types,
-            timing,
-            verbs,
-            object,
-        } => {
+        ActionPlan::Literal { name, categories, types, timing, verbs, object } => {
             let categories = categories.iter().map(|c| variant(c.as_str()));
             let types = types.iter().map(|t| variant(t.as_str()));
             let timing = timing_tokens(*timing, p);
-            let verbs = verbs.as_ref().map(
-                |[present, progressive, past]| quote!(.with_verbs(#present, #progressive, #past)),
-            );
+            let verbs =
+                verbs.as_ref().map(|[present, progressive, past]| quote!(.with_verbs(#present, #progressive, #past)));
             let object = object.as_ref().map(|object| quote!(.with_object(#object)));
             quote! {
                 const __AUDIT_ACTION: #p::Action = #p::Action::with_categories(
@@ -136,17 +150,10 @@ fn action_binding(plan: &Plan, p: &TokenStream) -> TokenStream {
 
 /// Step 2: builds `__audit_targets` only when the call's events can be seen.
 fn targets(plan: &Plan, p: &TokenStream) -> TokenStream {
-    let field_locals: Vec<Ident> = plan
-        .fields
-        .iter()
-        .map(|f| format_ident!("__audit_field_{}", f.key))
-        .collect();
+    let field_locals: Vec<Ident> = plan.fields.iter().map(|f| format_ident!("__audit_field_{}", f.key)).collect();
     let field_values = plan.fields.iter().map(|f| &f.value);
     let field_keys = plan.fields.iter().map(|f| f.key.to_string());
-    let resource = plan
-        .resource
-        .as_ref()
-        .map(|resource| resource_tokens(resource, p));
+    let resource = plan.resource.as_ref().map(|resource| resource_tokens(resource, p));
     let message = plan.message.as_ref().map(|m| {
         let format = message_tokens(m, p);
         quote!(__audit_targets.message(#format);)
@@ -155,11 +162,7 @@ fn targets(plan: &Plan, p: &TokenStream) -> TokenStream {
         let format = message_tokens(m, p);
         quote!(__audit_targets.failure_message(#format);)
     });
-    if plan.fields.is_empty()
-        && resource.is_none()
-        && message.is_none()
-        && failure_message.is_none()
-    {
+    if plan.fields.is_empty() && resource.is_none() && message.is_none() && failure_message.is_none() {
         return quote!(let __audit_targets = #p::Targets::none(););
     }
     quote! {
@@ -176,9 +179,7 @@ fn targets(plan: &Plan, p: &TokenStream) -> TokenStream {
 
 fn resource_tokens(resource: &ResourcePlan, p: &TokenStream) -> TokenStream {
     let kind = match &resource.kind {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(lit), ..
-        }) => quote!(#lit),
+        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => quote!(#lit),
         other => quote_spanned!(other.span()=> #p::ToString::to_string(&(#other))),
     };
     let Some(each) = &resource.each else {
@@ -233,13 +234,7 @@ fn message_tokens(message: &Message, p: &TokenStream) -> TokenStream {
 }
 
 /// Step 4.
-fn run_body(
-    plan: &Plan,
-    shape: &FnShape<'_>,
-    p: &TokenStream,
-    block: &Block,
-    is_async: bool,
-) -> TokenStream {
+fn run_body(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream, block: &Block, is_async: bool) -> TokenStream {
     if plan.known_timing == Some(Timing::Before) {
         // A write: its event is out; the body runs as written (early `return` and `?` leave
         // directly). The guard stays alive to log a panic.
@@ -266,20 +261,35 @@ fn run_body(
             },
         );
     }
-    let run = if is_async {
-        quote!(async move #body.await)
-    } else {
-        quote!((move || #body)())
-    };
+    let run = if is_async { quote!(async move #body.await) } else { quote!((move || #body)()) };
+    let refuse = refusal(shape, p);
     quote! {
         #[allow(clippy::redundant_closure_call, clippy::let_unit_value)]
         let __audit_ret = #run;
-        __audit_guard.complete_with(|| {
+        let __audit_recorded = __audit_guard.complete_with(|| {
             #[allow(unused_imports)]
             use #p::probe::*;
             (&&&&&#p::probe::OutcomeProbe(&__audit_ret)).audit_completion()
         });
+        if let #p::Result::Err(__audit_refused) = __audit_recorded {
+            #refuse
+        }
         __audit_ret
+    }
+}
+
+/// The statement that ends a refused call: `return Err(E::from(refused))` where the output is a
+/// `Result` whose error converts, else a panic (see `probe::Refusal`).
+fn refusal(shape: &FnShape<'_>, p: &TokenStream) -> TokenStream {
+    match shape.output_type() {
+        Some(ty) if !matches!(ty, syn::Type::Infer(_)) => quote! {
+            return {
+                #[allow(unused_imports)]
+                use #p::probe::*;
+                (&&#p::probe::Refusal::<#ty>::new(__audit_refused)).audit_refuse()
+            };
+        },
+        _ => quote!(#p::probe::refuse_by_panic(__audit_refused);),
     }
 }
 
@@ -296,10 +306,7 @@ fn variant(keyword: &str) -> Ident {
         .split('_')
         .map(|word| {
             let mut chars = word.chars();
-            chars
-                .next()
-                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
+            chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
         })
         .collect();
     Ident::new(&name, Span::call_site())

@@ -22,15 +22,14 @@ pub fn audited(args: TokenStream, item: TokenStream) -> TokenStream {
     audited_impl(args.into(), item.into()).into()
 }
 
-fn audited_impl(
-    args: proc_macro2::TokenStream,
-    item: proc_macro2::TokenStream,
-) -> proc_macro2::TokenStream {
+fn audited_impl(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
     let function: syn::ItemFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
         Err(_) => {
             let message = match syn::parse2::<syn::TraitItemFn>(item.clone()) {
-                Ok(_) => "#[audited] needs a function body: put it on the implementation, not on the trait's declaration",
+                Ok(_) => {
+                    "#[audited] needs a function body: put it on the implementation, not on the trait's declaration"
+                }
                 Err(_) => "#[audited] goes on a function",
             };
             let error = syn::Error::new(proc_macro2::Span::call_site(), message).to_compile_error();

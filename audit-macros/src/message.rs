@@ -16,17 +16,11 @@ pub fn placeholder_names(template: &str) -> Result<Vec<String>, String> {
                     match chars.next() {
                         Some((_, '}')) => break,
                         Some((_, c)) => inside.push(c),
-                        None => {
-                            return Err("unclosed `{` in message; write `{{` for a literal brace"
-                                .to_owned())
-                        }
+                        None => return Err("unclosed `{` in message; write `{{` for a literal brace".to_owned()),
                     }
                 }
                 let name = inside.split(':').next().unwrap_or_default().trim();
-                let is_identifier = name
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_alphabetic() || c == '_')
+                let is_identifier = name.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
                     && name.chars().all(|c| c.is_alphanumeric() || c == '_');
                 if !is_identifier {
                     return Err(format!(
@@ -38,9 +32,7 @@ pub fn placeholder_names(template: &str) -> Result<Vec<String>, String> {
             '}' if chars.peek().map(|&(_, next)| next) == Some('}') => {
                 chars.next();
             }
-            '}' => {
-                return Err("unmatched `}` in message; write `}}` for a literal brace".to_owned())
-            }
+            '}' => return Err("unmatched `}` in message; write `}}` for a literal brace".to_owned()),
             _ => {}
         }
     }
@@ -53,10 +45,7 @@ mod tests {
 
     #[test]
     fn finds_names_and_escapes() {
-        assert_eq!(
-            placeholder_names("User {user} exported {id:>4} {{literal}}").unwrap(),
-            ["user", "id"]
-        );
+        assert_eq!(placeholder_names("User {user} exported {id:>4} {{literal}}").unwrap(), ["user", "id"]);
         assert!(placeholder_names("{}").is_err());
         assert!(placeholder_names("{0}").is_err());
         assert!(placeholder_names("{id").is_err());

@@ -31,9 +31,7 @@ impl<'a> FnShape<'a> {
         let mut context_params = Vec::new();
         for input in &function.sig.inputs {
             match input {
-                FnArg::Receiver(receiver) => {
-                    bound_names.push(Ident::new("self", receiver.self_token.span))
-                }
+                FnArg::Receiver(receiver) => bound_names.push(Ident::new("self", receiver.self_token.span)),
                 FnArg::Typed(typed) => {
                     let mut collector = BoundNames(&mut bound_names);
                     collector.visit_pat(&typed.pat);
@@ -50,12 +48,7 @@ impl<'a> FnShape<'a> {
         } else {
             BodyKind::Sync(&function.block)
         };
-        FnShape {
-            function,
-            body,
-            bound_names,
-            context_params,
-        }
+        FnShape { function, body, bound_names, context_params }
     }
 
     /// The declared return type with `impl Trait` replaced by `_`, usable as a `let` type inside
@@ -81,12 +74,7 @@ fn is_audit_context(ty: &Type) -> bool {
     match ty {
         Type::Reference(reference) => is_audit_context(&reference.elem),
         Type::Path(path) => {
-            path.qself.is_none()
-                && path
-                    .path
-                    .segments
-                    .last()
-                    .is_some_and(|s| s.ident == "AuditContext")
+            path.qself.is_none() && path.path.segments.last().is_some_and(|s| s.ident == "AuditContext")
         }
         Type::Paren(paren) => is_audit_context(&paren.elem),
         _ => false,
@@ -102,16 +90,44 @@ fn async_trait_body(block: &Block) -> Option<&Block> {
     let Expr::Path(func) = &*call.func else {
         return None;
     };
-    let segments: Vec<String> = func
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
+    let segments: Vec<String> = func.path.segments.iter().map(|s| s.ident.to_string()).collect();
     let is_box_pin = segments.ends_with(&["Box".to_owned(), "pin".to_owned()]);
     match (is_box_pin, call.args.len(), call.args.first()) {
         (true, 1, Some(Expr::Async(inner))) if inner.capture.is_some() => Some(&inner.block),
         _ => None,
+    }
+}
+
+impl FnShape<'_> {
+    /// The type the function's body evaluates to (its future's output for async functions),
+    /// with `impl Trait` erased: what a refusal must be turned into. `None` when it cannot be
+    /// named (`!`, or an async-trait signature of an unexpected form).
+    pub fn output_type(&self) -> Option<Type> {
+        let ty = match &self.function.sig.output {
+            ReturnType::Default => return Some(syn::parse_quote!(())),
+            ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => return None,
+            ReturnType::Type(_, ty) => ty,
+        };
+        let mut ty = if matches!(self.body, BodyKind::AsyncTrait(_)) {
+            let mut finder = FutureOutput(None);
+            finder.visit_type(ty);
+            finder.0?
+        } else {
+            (**ty).clone()
+        };
+        EraseImplTrait.visit_type_mut(&mut ty);
+        Some(ty)
+    }
+}
+
+/// Finds `Output = T` in `Pin<Box<dyn Future<Output = T> + Send + 'async_trait>>`.
+struct FutureOutput(Option<Type>);
+
+impl<'ast> Visit<'ast> for FutureOutput {
+    fn visit_assoc_type(&mut self, assoc: &'ast syn::AssocType) {
+        if assoc.ident == "Output" && self.0.is_none() {
+            self.0 = Some(assoc.ty.clone());
+        }
     }
 }
 
@@ -129,9 +145,7 @@ struct EraseImplTrait;
 impl VisitMut for EraseImplTrait {
     fn visit_type_mut(&mut self, ty: &mut Type) {
         if let Type::ImplTrait(impl_trait) = ty {
-            *ty = Type::Infer(syn::TypeInfer {
-                underscore_token: syn::Token![_](impl_trait.impl_token.span),
-            });
+            *ty = Type::Infer(syn::TypeInfer { underscore_token: syn::Token![_](impl_trait.impl_token.span) });
         } else {
             syn::visit_mut::visit_type_mut(self, ty);
         }

@@ -51,16 +51,8 @@ pub struct Verbs {
 
 impl Verbs {
     /// A verb triple, e.g. `Verbs::new("export", "exporting", "exported")`.
-    pub const fn new(
-        present: &'static str,
-        progressive: &'static str,
-        past: &'static str,
-    ) -> Verbs {
-        Verbs {
-            present,
-            progressive,
-            past,
-        }
+    pub const fn new(present: &'static str, progressive: &'static str, past: &'static str) -> Verbs {
+        Verbs { present, progressive, past }
     }
 }
 
@@ -132,14 +124,7 @@ impl Action {
             }
             i += 1;
         }
-        Action {
-            name,
-            categories,
-            types,
-            timing: Timing::implied_by(types),
-            verbs: None,
-            object: None,
-        }
+        Action { name, categories, types, timing: Timing::implied_by(types), verbs: None, object: None }
     }
 
     /// Overrides the timing the type implies.
@@ -150,12 +135,7 @@ impl Action {
 
     /// Sets the verb triple of the default messages. Without it, the verbs are inferred from
     /// the action's name (`…_update` reads "update / updating / updated").
-    pub const fn with_verbs(
-        mut self,
-        present: &'static str,
-        progressive: &'static str,
-        past: &'static str,
-    ) -> Action {
+    pub const fn with_verbs(mut self, present: &'static str, progressive: &'static str, past: &'static str) -> Action {
         self.verbs = Some(Verbs::new(present, progressive, past));
         self
     }
@@ -190,9 +170,11 @@ impl Action {
     /// The verbs of the default message: declared, else inferred from the name, else a neutral
     /// "perform \[action\] on".
     pub fn verbs(&self) -> Verbs {
-        self.verbs
-            .or_else(|| verbs::infer(self.name).map(|found| found.verbs))
-            .unwrap_or(Verbs::new("perform", "performing", "performed"))
+        self.verbs.or_else(|| verbs::infer(self.name).map(|found| found.verbs)).unwrap_or(Verbs::new(
+            "perform",
+            "performing",
+            "performed",
+        ))
     }
 
     /// The verbs as declared, without inference.
@@ -310,16 +292,7 @@ mod tests {
     fn names_must_be_snake_case() {
         assert!(check_name("saved_object_update").is_ok());
         assert!(check_name("v2_export").is_ok());
-        for bad in [
-            "",
-            "Saved",
-            "saved-object",
-            "a__b",
-            "trailing_",
-            "_lead",
-            "1abc",
-            "sp ace",
-        ] {
+        for bad in ["", "Saved", "saved-object", "a__b", "trailing_", "_lead", "1abc", "sp ace"] {
             assert!(check_name(bad).is_err(), "{bad:?} should be rejected");
         }
     }
@@ -340,9 +313,7 @@ mod tests {
         assert_eq!(get.object(), "dashboards");
         let frob = Action::new("widget_frobnicate", Category::Database, EventType::Change);
         assert_eq!(frob.verbs().present, "perform");
-        let declared = frob
-            .with_verbs("frob", "frobbing", "frobbed")
-            .with_object("widgets");
+        let declared = frob.with_verbs("frob", "frobbing", "frobbed").with_object("widgets");
         assert_eq!(declared.verbs().past, "frobbed");
         assert_eq!(declared.object(), "widgets");
     }

@@ -138,36 +138,14 @@ impl Category {
             Category::Email => &[T::Info],
             Category::File => &[T::Access, T::Change, T::Creation, T::Deletion, T::Info],
             Category::Host => &[T::Access, T::Change, T::End, T::Info, T::Start],
-            Category::Iam => &[
-                T::Admin,
-                T::Change,
-                T::Creation,
-                T::Deletion,
-                T::Group,
-                T::Info,
-                T::User,
-            ],
+            Category::Iam => &[T::Admin, T::Change, T::Creation, T::Deletion, T::Group, T::Info, T::User],
             Category::IntrusionDetection => &[T::Allowed, T::Denied, T::Info],
             Category::Library => &[T::Start],
             Category::Malware => &[T::Info],
-            Category::Network => &[
-                T::Access,
-                T::Allowed,
-                T::Connection,
-                T::Denied,
-                T::End,
-                T::Info,
-                T::Protocol,
-                T::Start,
-            ],
-            Category::Package => &[
-                T::Access,
-                T::Change,
-                T::Deletion,
-                T::Info,
-                T::Installation,
-                T::Start,
-            ],
+            Category::Network => {
+                &[T::Access, T::Allowed, T::Connection, T::Denied, T::End, T::Info, T::Protocol, T::Start]
+            }
+            Category::Package => &[T::Access, T::Change, T::Deletion, T::Info, T::Installation, T::Start],
             Category::Process => &[T::Access, T::Change, T::End, T::Info, T::Start],
             Category::Registry => &[T::Access, T::Change, T::Creation, T::Deletion],
             Category::Session => &[T::Start, T::End, T::Info],
@@ -196,10 +174,7 @@ impl EventType {
     /// Whether an operation of this type changes state. Writes are logged *before* they run
     /// (outcome `unknown`), everything else after it completes.
     pub const fn is_write(self) -> bool {
-        matches!(
-            self,
-            EventType::Creation | EventType::Change | EventType::Deletion
-        )
+        matches!(self, EventType::Creation | EventType::Change | EventType::Deletion)
     }
 }
 

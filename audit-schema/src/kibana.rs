@@ -188,11 +188,7 @@ mod tests {
     #[test]
     fn names_are_unique() {
         for (i, a) in ALL.iter().enumerate() {
-            assert!(
-                ALL[i + 1..].iter().all(|b| b.name() != a.name()),
-                "{} twice",
-                a.name()
-            );
+            assert!(ALL[i + 1..].iter().all(|b| b.name() != a.name()), "{} twice", a.name());
         }
     }
 }

@@ -86,27 +86,18 @@ verb_table! {
 /// Finds the verb of an action name: its last underscore-separated word that is in the table
 /// (`dashboard_bulk_delete` → `delete`). `None` when no word is a known verb.
 pub fn infer(action: &str) -> Option<VerbInfo> {
-    action
-        .rsplit('_')
-        .find_map(|word| VERB_TABLE.iter().find(|info| info.word == word))
-        .copied()
+    action.rsplit('_').find_map(|word| VERB_TABLE.iter().find(|info| info.word == word)).copied()
 }
 
 /// What an action acts on, from its name: the words before its verb, in the plural, without
 /// "bulk" (`dashboard_bulk_delete` → "dashboards"). Falls back to "resources".
 pub fn object_of(action: &str) -> String {
     let words: Vec<&str> = action.split('_').collect();
-    let verb_at = words
-        .iter()
-        .rposition(|w| VERB_TABLE.iter().any(|info| info.word == *w));
+    let verb_at = words.iter().rposition(|w| VERB_TABLE.iter().any(|info| info.word == *w));
     let Some(verb_at) = verb_at else {
         return "resources".to_owned();
     };
-    let noun: Vec<&str> = words[..verb_at]
-        .iter()
-        .copied()
-        .filter(|w| *w != "bulk")
-        .collect();
+    let noun: Vec<&str> = words[..verb_at].iter().copied().filter(|w| *w != "bulk").collect();
     if noun.is_empty() {
         return "resources".to_owned();
     }
@@ -116,10 +107,7 @@ pub fn object_of(action: &str) -> String {
 fn plural(noun: &str) -> String {
     if noun.ends_with('s') {
         noun.to_owned()
-    } else if let Some(stem) = noun
-        .strip_suffix('y')
-        .filter(|s| !s.ends_with(['a', 'e', 'o', 'u']))
-    {
+    } else if let Some(stem) = noun.strip_suffix('y').filter(|s| !s.ends_with(['a', 'e', 'o', 'u'])) {
         format!("{stem}ies")
     } else {
         format!("{noun}s")
@@ -150,11 +138,7 @@ mod tests {
     #[test]
     fn table_has_no_duplicate_words() {
         for (i, a) in VERB_TABLE.iter().enumerate() {
-            assert!(
-                VERB_TABLE[i + 1..].iter().all(|b| b.word != a.word),
-                "{} twice",
-                a.word
-            );
+            assert!(VERB_TABLE[i + 1..].iter().all(|b| b.word != a.word), "{} twice", a.word);
         }
     }
 }

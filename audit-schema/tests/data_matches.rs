@@ -9,12 +9,7 @@ fn load(name: &str) -> Value {
 }
 
 fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect()
+    value.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
 }
 
 #[test]
@@ -35,17 +30,10 @@ fn enums_match_ecs_allowed_values() {
     assert_eq!(ours.len(), theirs.len());
     for (name, expected_types) in categories {
         let category = Category::parse(name).unwrap_or_else(|| panic!("missing category {name}"));
-        let ours: Vec<&str> = category
-            .expected_types()
-            .iter()
-            .map(|t| t.as_str())
-            .collect();
+        let ours: Vec<&str> = category.expected_types().iter().map(|t| t.as_str()).collect();
         assert_eq!(ours, strings(expected_types), "expected types of {name}");
     }
-    assert_eq!(
-        audit_schema::ECS_VERSION,
-        data["ecs_version"].as_str().unwrap()
-    );
+    assert_eq!(audit_schema::ECS_VERSION, data["ecs_version"].as_str().unwrap());
 }
 
 #[test]
@@ -61,30 +49,17 @@ fn catalog_matches_kibana_reference() {
         let types: Vec<&str> = action.types().iter().map(|t| t.as_str()).collect();
         assert_eq!(types, strings(&event["type"]), "{name}");
         // Kibana logs an action with outcome `unknown` only when it logs it before the operation.
-        let logs_unknown = event["outcomes"]
-            .as_object()
-            .unwrap()
-            .contains_key("unknown");
-        let expected = if logs_unknown {
-            Timing::Before
-        } else {
-            Timing::After
-        };
+        let logs_unknown = event["outcomes"].as_object().unwrap().contains_key("unknown");
+        let expected = if logs_unknown { Timing::Before } else { Timing::After };
         assert_eq!(action.timing(), expected, "{name}");
-        assert!(
-            action.declared_verbs().is_some() && action.declared_object().is_some(),
-            "{name}"
-        );
+        assert!(action.declared_verbs().is_some() && action.declared_object().is_some(), "{name}");
     }
 }
 
 #[test]
 fn kibana_message_grammar_verbs() {
     let verbs = kibana::SAVED_OBJECT_UPDATE.verbs();
-    assert_eq!(
-        (verbs.present, verbs.progressive, verbs.past),
-        ("update", "updating", "updated")
-    );
+    assert_eq!((verbs.present, verbs.progressive, verbs.past), ("update", "updating", "updated"));
     assert_eq!(kibana::SAVED_OBJECT_GET.verbs().past, "accessed");
     assert_eq!(kibana::SAVED_OBJECT_FIND.object(), "saved objects");
 }

@@ -7,7 +7,9 @@ use std::time::Instant;
 use super::probe::Completion;
 use crate::event::{AuditEvent, ErrorInfo, Resource};
 use crate::filter::FilterSubject;
-use crate::logger::{report_no_logger, AuditLogger};
+use crate::logger::{report_no_logger, AuditLogger, LogError};
+use crate::refused::AuditRefused;
+use crate::sink::Durability;
 use crate::trace::new_trace_id;
 use crate::{Action, AuditContext, Outcome, Timing};
 
@@ -27,6 +29,7 @@ pub struct Call {
     context: Option<AuditContext>,
     destination: Destination,
     trace_id: Option<Arc<str>>,
+    durability: Option<Durability>,
     started: Instant,
 }
 
@@ -36,6 +39,7 @@ impl Call {
     pub fn begin(
         action: &'static Action,
         timing: Option<Timing>,
+        durability: Option<Durability>,
         explicit: Option<&AuditContext>,
     ) -> Call {
         let context = match explicit {
@@ -50,10 +54,7 @@ impl Call {
                     categories: action.categories(),
                     types: action.types(),
                     space: context.as_ref().and_then(AuditContext::space_id),
-                    user: context
-                        .as_ref()
-                        .and_then(|c| c.user())
-                        .and_then(|u| u.name.as_deref()),
+                    user: context.as_ref().and_then(|c| c.user()).and_then(|u| u.name.as_deref()),
                 };
                 if logger.ignores_any_outcome(&subject) {
                     Destination::Ignored(logger)
@@ -64,10 +65,7 @@ impl Call {
         };
         // Related events (a bulk call's events, its denial and its completion) share one trace id:
         // the context's, or one made for this call.
-        let trace_id = match (
-            &destination,
-            context.as_ref().and_then(AuditContext::trace_id_arc),
-        ) {
+        let trace_id = match (&destination, context.as_ref().and_then(AuditContext::trace_id_arc)) {
             (Destination::Logger(_), Some(id)) => Some(id.clone()),
             (Destination::Logger(_), None) => Some(new_trace_id()),
             _ => None,
@@ -78,6 +76,7 @@ impl Call {
             context,
             destination,
             trace_id,
+            durability,
             started: Instant::now(),
         }
     }
@@ -91,9 +90,7 @@ impl Call {
     /// The call's context (an empty one when there is none), for `authorize = path`.
     pub fn context(&self) -> &AuditContext {
         static EMPTY: std::sync::OnceLock<AuditContext> = std::sync::OnceLock::new();
-        self.context
-            .as_ref()
-            .unwrap_or_else(|| EMPTY.get_or_init(AuditContext::new))
+        self.context.as_ref().unwrap_or_else(|| EMPTY.get_or_init(AuditContext::new))
     }
 
     /// When this call is logged.
@@ -101,25 +98,36 @@ impl Call {
         self.timing
     }
 
-    /// Authorization failed: one `failure` event per target, carrying the error.
+    /// Authorization failed: one `failure` event per target, carrying the error. (The call fails
+    /// anyway, so a sink's refusal changes nothing.)
     pub fn log_denied(&self, targets: &Targets, error: ErrorInfo) {
-        self.emit(targets, Outcome::Failure, Some(&error), false, None);
+        let _ = self.emit(targets, Outcome::Failure, Some(&error), false, None);
     }
 
-    /// Before-timing: the intention, outcome `unknown`, one event per target. No-op for after-timing.
-    pub fn log_intent(&self, targets: &Targets) {
+    /// Before-timing: the intention, outcome `unknown`, one event per target, recorded at the
+    /// intent durability before the body may run. No-op for after-timing.
+    pub fn log_intent(&self, targets: &Targets) -> Result<(), AuditRefused> {
         if self.timing == Timing::Before {
-            self.emit(targets, Outcome::Unknown, None, false, None);
+            self.emit(targets, Outcome::Unknown, None, false, None)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// After-timing: refuses a read before it runs when a fail-closed sink is failing, so that no
+    /// data is read without a record. No-op for before-timing (its intent event decides).
+    pub fn admit(&self) -> Result<(), AuditRefused> {
+        match &self.destination {
+            Destination::Logger(logger) if self.timing == Timing::After && !logger.is_accepting() => {
+                Err(AuditRefused::new(self.action.name(), "a fail-closed audit sink is not accepting events"))
+            }
+            _ => Ok(()),
         }
     }
 
     /// A guard that records the call's end: completion for after-timing, and a panic either way.
     pub fn guard<'a>(&'a self, targets: &'a Targets) -> Guard<'a> {
-        Guard {
-            call: self,
-            targets,
-            finished: false,
-        }
+        Guard { call: self, targets, finished: false }
     }
 
     fn emit(
@@ -129,14 +137,24 @@ impl Call {
         error: Option<&ErrorInfo>,
         timed: bool,
         reason: Option<&str>,
-    ) {
+    ) -> Result<(), AuditRefused> {
         let logger = match &self.destination {
             Destination::Logger(logger) => logger,
-            Destination::Ignored(logger) => return logger.count_ignored(),
-            Destination::Missing => return report_no_logger(self.action.name()),
+            Destination::Ignored(logger) => {
+                logger.count_ignored();
+                return Ok(());
+            }
+            Destination::Missing => {
+                report_no_logger(self.action.name());
+                return Ok(());
+            }
         };
+        let requested = self.durability.unwrap_or_default();
+        let is_intent = outcome == Outcome::Unknown && !timed;
+        let durability = if is_intent { requested.max(logger.intent_durability()) } else { requested };
         let duration = timed.then(|| self.started.elapsed());
-        let each = |resource: Option<&Resource>| {
+        let mut refusal = None;
+        let mut each = |resource: Option<&Resource>| {
             let mut event = AuditEvent::new(self.action).with_outcome(outcome);
             if let Some(context) = &self.context {
                 event = event.with_context(context);
@@ -148,32 +166,30 @@ impl Call {
             event.reason = reason.map(str::to_owned);
             event.labels.clone_from(&targets.labels);
             let explicit = match outcome {
-                Outcome::Failure => targets
-                    .failure_message
-                    .as_ref()
-                    .or(targets.message.as_ref()),
+                Outcome::Failure => targets.failure_message.as_ref().or(targets.message.as_ref()),
                 _ => targets.message.as_ref(),
             };
             if let Some(message) = explicit {
                 event.message.clone_from(message);
             }
-            // Failures are reported by the logger itself (tracing + counters); the audited call
-            // goes on, the fail-open policy.
-            let _ = logger.log(event);
+            // The logger reports failures itself (tracing + counters). Only a refusal (a sink
+            // failing closed) stops the operation; every target is still attempted.
+            if let Err(LogError::Refused(failures)) = logger.log_with_durability(event, durability) {
+                let reason: Vec<String> = failures.iter().map(|(sink, e)| format!("{sink}: {e}")).collect();
+                refusal.get_or_insert(AuditRefused::new(self.action.name(), reason.join("; ")));
+            }
         };
         if targets.resources.is_empty() {
             each(None);
         } else {
-            targets
-                .resources
-                .iter()
-                .for_each(|resource| each(Some(resource)));
+            targets.resources.iter().for_each(|resource| each(Some(resource)));
         }
+        refusal.map_or(Ok(()), Err)
     }
 }
 
-/// Records how an audited call ended. Dropped without [`Guard::complete_with`] while panicking, it logs
-/// a `failure` with `error.type = "panic"`; dropped otherwise (an async call cancelled before
+/// Records how an audited call ended. Dropped without [`Guard::complete_with`] while panicking, it
+/// logs a `failure` with `error.type = "panic"`; dropped otherwise (an async call cancelled before
 /// completing) with after-timing, it logs outcome `unknown` with `event.reason`.
 pub struct Guard<'a> {
     call: &'a Call,
@@ -183,25 +199,19 @@ pub struct Guard<'a> {
 
 impl Guard<'_> {
     /// The call returned: for after-timing, judges the result (only when its events can be seen)
-    /// and logs the outcome.
-    pub fn complete_with(mut self, judge: impl FnOnce() -> Completion) {
+    /// and logs the outcome. A refusal means a fail-closed sink could not record the read: its
+    /// result must not be returned.
+    pub fn complete_with(mut self, judge: impl FnOnce() -> Completion) -> Result<(), AuditRefused> {
         self.finished = true;
         if self.call.timing != Timing::After {
-            return;
+            return Ok(());
         }
         if self.call.is_enabled() {
             let completion = judge();
-            self.call.emit(
-                self.targets,
-                completion.outcome,
-                completion.error.as_ref(),
-                true,
-                None,
-            );
+            self.call.emit(self.targets, completion.outcome, completion.error.as_ref(), true, None)
         } else {
             // Counted as ignored, or reported as unlogged; nothing to judge.
-            self.call
-                .emit(self.targets, Outcome::Success, None, false, None);
+            self.call.emit(self.targets, Outcome::Success, None, false, None)
         }
     }
 }
@@ -212,18 +222,11 @@ impl Drop for Guard<'_> {
             return;
         }
         if std::thread::panicking() {
-            let error =
-                ErrorInfo::new("the operation panicked before completing").with_kind("panic");
-            self.call
-                .emit(self.targets, Outcome::Failure, Some(&error), true, None);
+            let error = ErrorInfo::new("the operation panicked before completing").with_kind("panic");
+            let _ = self.call.emit(self.targets, Outcome::Failure, Some(&error), true, None);
         } else if self.call.timing == Timing::After {
-            self.call.emit(
-                self.targets,
-                Outcome::Unknown,
-                None,
-                true,
-                Some("cancelled before completion"),
-            );
+            let reason = Some("cancelled before completion");
+            let _ = self.call.emit(self.targets, Outcome::Unknown, None, true, reason);
         }
     }
 }
@@ -245,17 +248,8 @@ impl Targets {
     }
 
     /// Adds a resource.
-    pub fn resource(
-        &mut self,
-        kind: impl Into<Cow<'static, str>>,
-        id: Option<String>,
-        name: Option<String>,
-    ) {
-        self.resources.push(Resource {
-            kind: kind.into(),
-            id,
-            name,
-        });
+    pub fn resource(&mut self, kind: impl Into<Cow<'static, str>>, id: Option<String>, name: Option<String>) {
+        self.resources.push(Resource { kind: kind.into(), id, name });
     }
 
     /// Sets the explicit message.

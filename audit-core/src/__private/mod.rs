@@ -52,7 +52,7 @@ pub fn apply<T, R>(item: T, f: impl FnOnce(T) -> R) -> R {
     f(item)
 }
 
-pub use crate::{Action, AuditContext, Category, EventType, Timing, Verbs};
+pub use crate::{Action, AuditContext, Category, Durability, EventType, Timing, Verbs};
 pub use std::{
     borrow::Cow,
     convert::From,

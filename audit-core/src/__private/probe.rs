@@ -35,11 +35,7 @@ fn with_debug<E: Debug + ?Sized>(error: &E) -> ErrorInfo {
 }
 
 fn opaque<E: ?Sized>(_: &E) -> ErrorInfo {
-    ErrorInfo {
-        code: None,
-        message: None,
-        kind: Some(std::any::type_name::<E>().to_owned()),
-    }
+    ErrorInfo { code: None, message: None, kind: Some(std::any::type_name::<E>().to_owned()) }
 }
 
 /// Wraps an error to describe it: `(&&&&ErrorProbe(&e)).audit_error_info()`.
@@ -92,11 +88,47 @@ pub trait AuditPlainValue {
 
 impl<T: ?Sized> AuditPlainValue for OutcomeProbe<'_, T> {
     fn audit_completion(&self) -> Completion {
-        Completion {
-            outcome: Outcome::Success,
-            error: None,
-        }
+        Completion { outcome: Outcome::Success, error: None }
     }
+}
+
+/// Turns a refusal into the function's return value: `Err(E::from(refused))` when the function
+/// returns `Result<_, E>` with `E: From<AuditRefused>`, else a panic (the body must not run
+/// unrecorded). Call as `(&&Refusal::<R>::new(refused)).audit_refuse()`.
+pub struct Refusal<R>(crate::AuditRefused, std::marker::PhantomData<R>);
+
+impl<R> Refusal<R> {
+    /// Wraps a refusal for a function returning `R`.
+    pub fn new(refused: crate::AuditRefused) -> Refusal<R> {
+        Refusal(refused, std::marker::PhantomData)
+    }
+}
+
+#[doc(hidden)]
+pub trait AuditRefuseAsError<R> {
+    fn audit_refuse(self) -> R;
+}
+
+impl<T, E: From<crate::AuditRefused>> AuditRefuseAsError<Result<T, E>> for &&Refusal<Result<T, E>> {
+    fn audit_refuse(self) -> Result<T, E> {
+        Err(E::from(self.0.clone()))
+    }
+}
+
+#[doc(hidden)]
+pub trait AuditRefuseByPanic<R> {
+    fn audit_refuse(self) -> R;
+}
+
+impl<R> AuditRefuseByPanic<R> for &Refusal<R> {
+    fn audit_refuse(self) -> R {
+        refuse_by_panic(self.0.clone())
+    }
+}
+
+/// The refusal of a function that cannot return `AuditRefused` as an error.
+pub fn refuse_by_panic(refused: crate::AuditRefused) -> ! {
+    panic!("{refused}; this function cannot return it as an error: implement From<AuditRefused> for its error type")
 }
 
 #[cfg(test)]
@@ -132,45 +164,27 @@ mod tests {
         let c = (&&&&&OutcomeProbe(&coded)).audit_completion();
         assert_eq!(c.outcome, Outcome::Failure);
         let e = c.error.unwrap();
-        assert_eq!(
-            (e.code.as_deref(), e.message.as_deref()),
-            (Some("E42"), Some("coded failure"))
-        );
+        assert_eq!((e.code.as_deref(), e.message.as_deref()), (Some("E42"), Some("coded failure")));
 
         let display: Result<u8, String> = Err("plain".into());
-        let e = (&&&&&OutcomeProbe(&display))
-            .audit_completion()
-            .error
-            .unwrap();
+        let e = (&&&&&OutcomeProbe(&display)).audit_completion().error.unwrap();
         assert_eq!(
             (e.code, e.message.as_deref(), e.kind.as_deref()),
             (None, Some("plain"), Some("alloc::string::String"))
         );
 
         let debug: Result<u8, DebugOnly> = Err(DebugOnly(7));
-        let e = (&&&&&OutcomeProbe(&debug))
-            .audit_completion()
-            .error
-            .unwrap();
+        let e = (&&&&&OutcomeProbe(&debug)).audit_completion().error.unwrap();
         assert_eq!(e.message.as_deref(), Some("DebugOnly(7)"));
 
         let nothing: Result<u8, Nothing> = Err(Nothing);
-        let e = (&&&&&OutcomeProbe(&nothing))
-            .audit_completion()
-            .error
-            .unwrap();
+        let e = (&&&&&OutcomeProbe(&nothing)).audit_completion().error.unwrap();
         assert_eq!(e.message, None);
         assert!(e.kind.unwrap().ends_with("Nothing"));
 
         let ok: Result<u8, Nothing> = Ok(1);
-        assert_eq!(
-            (&&&&&OutcomeProbe(&ok)).audit_completion().outcome,
-            Outcome::Success
-        );
-        assert_eq!(
-            (&&&&&OutcomeProbe(&5_u32)).audit_completion().outcome,
-            Outcome::Success
-        );
+        assert_eq!((&&&&&OutcomeProbe(&ok)).audit_completion().outcome, Outcome::Success);
+        assert_eq!((&&&&&OutcomeProbe(&5_u32)).audit_completion().outcome, Outcome::Success);
 
         let e = (&&&&ErrorProbe(&Coded)).audit_error_info();
         assert_eq!(e.code.as_deref(), Some("E42"));

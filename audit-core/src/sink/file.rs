@@ -3,14 +3,18 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{AuditSink, Record};
+use super::{AuditSink, Durability, FailurePolicy, Record, SinkError};
 
 /// Appends each event as one JSON line to a file.
 ///
 /// The file is opened in append mode (created with mode `0600` on Unix, since audit trails hold
-/// personal data), and each line goes out in one `write` call, so lines from concurrent threads
-/// and processes never interleave. When `write` returns, the line is in the operating system's
-/// hands; with [`FileSink::sync_every_event`] it is also on disk (`fsync`).
+/// personal data), and each line goes out in one `write` call on the caller's thread, so lines
+/// from concurrent threads and processes never interleave. When `write` returns, the line is in
+/// the operating system's hands; with [`FileSink::sync_every_event`], or for events that ask for
+/// [`Durability::Durable`], it is also on disk (`fsync`).
+///
+/// This is the simple, synchronous sink. [`FileWriter`](crate::FileWriter) takes the I/O off the
+/// caller's thread, batches, shares `fsync`s between concurrent callers and rotates files.
 ///
 /// ```no_run
 /// use audit_core::{AuditLogger, FileSink};
@@ -22,6 +26,7 @@ pub struct FileSink {
     path: PathBuf,
     file: Mutex<File>,
     sync_every_event: bool,
+    on_error: FailurePolicy,
 }
 
 impl FileSink {
@@ -36,23 +41,22 @@ impl FileSink {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let file = options.open(&path).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot open audit file {}: {e}", path.display()),
-            )
-        })?;
-        Ok(FileSink {
-            path,
-            file: Mutex::new(file),
-            sync_every_event: false,
-        })
+        let file = options
+            .open(&path)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot open audit file {}: {e}", path.display())))?;
+        Ok(FileSink { path, file: Mutex::new(file), sync_every_event: false, on_error: FailurePolicy::FailOpen })
     }
 
     /// `fsync`s after every event, so that an event reported written survives a crash of the
     /// machine, at the price of one disk flush per event.
     pub fn sync_every_event(mut self, sync: bool) -> FileSink {
         self.sync_every_event = sync;
+        self
+    }
+
+    /// What to do when a write fails (default: fail open).
+    pub fn on_error(mut self, policy: FailurePolicy) -> FileSink {
+        self.on_error = policy;
         self
     }
 
@@ -63,27 +67,17 @@ impl FileSink {
 }
 
 impl AuditSink for FileSink {
-    fn write(&self, record: &Record<'_>) -> io::Result<()> {
-        let mut line = Vec::with_capacity(record.line.len() + 1);
-        line.extend_from_slice(record.line.as_bytes());
-        line.push(b'\n');
+    fn write(&self, record: &Record<'_>) -> Result<(), SinkError> {
+        let line = record.line_with_newline();
         // A poisoned lock only means another writer panicked; the file handle itself is fine.
-        let mut file = self
-            .file
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        file.write_all(&line)?;
-        if self.sync_every_event {
-            file.sync_data()?;
-        }
-        Ok(())
+        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let sync = self.sync_every_event || record.durability() == Durability::Durable;
+        let result = file.write_all(&line).and_then(|()| if sync { file.sync_data() } else { Ok(()) });
+        result.map_err(|e| self.on_error.failure(e))
     }
 
     fn flush(&self) -> io::Result<()> {
-        let file = self
-            .file
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         file.sync_data()
     }
 

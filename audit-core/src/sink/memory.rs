@@ -1,7 +1,6 @@
-use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{AuditSink, Record};
+use super::{AuditSink, Record, SinkError};
 use crate::event::AuditEvent;
 
 /// One event kept by a [`MemorySink`]: the event and the exact line a file would have received.
@@ -52,9 +51,7 @@ impl MemorySink {
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<CapturedEvent>> {
-        self.events
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.events.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A copy of every event so far, in the order they were written.
@@ -74,10 +71,7 @@ impl MemorySink {
 
     /// The `event.action` of every event so far.
     pub fn actions(&self) -> Vec<String> {
-        self.lock()
-            .iter()
-            .map(|e| e.event.action.to_string())
-            .collect()
+        self.lock().iter().map(|e| e.event.action.to_string()).collect()
     }
 
     /// How many events were written.
@@ -97,11 +91,8 @@ impl MemorySink {
 }
 
 impl AuditSink for MemorySink {
-    fn write(&self, record: &Record<'_>) -> io::Result<()> {
-        let captured = CapturedEvent {
-            event: record.event.clone(),
-            line: record.line.to_owned(),
-        };
+    fn write(&self, record: &Record<'_>) -> Result<(), SinkError> {
+        let captured = CapturedEvent { event: record.event().clone(), line: record.line().to_owned() };
         self.lock().push(captured);
         Ok(())
     }

@@ -1,6 +1,4 @@
-use std::io;
-
-use super::{AuditSink, Record};
+use super::{AuditSink, Record, SinkError};
 
 /// Re-emits each audit event as a `tracing` event at level INFO on target `audit`, so an
 /// application's existing subscriber (and its filters: `RUST_LOG=audit=info`) sees the trail.
@@ -16,15 +14,15 @@ impl TracingSink {
 }
 
 impl AuditSink for TracingSink {
-    fn write(&self, record: &Record<'_>) -> io::Result<()> {
-        let event = record.event;
+    fn write(&self, record: &Record<'_>) -> Result<(), SinkError> {
+        let event = record.event();
         tracing::info!(
             target: "audit",
             action = %event.action,
             outcome = event.outcome.map(|o| o.as_str()),
             user = event.user_name(),
             trace_id = event.trace_id.as_deref(),
-            json = record.line,
+            json = record.line(),
             "{}",
             event.rendered_message()
         );
