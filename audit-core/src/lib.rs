@@ -50,6 +50,7 @@ mod logger;
 mod refused;
 pub mod sink;
 mod trace;
+mod writer;
 
 #[doc(hidden)]
 pub mod __private;
@@ -73,3 +74,7 @@ pub use sink::{
     TracingSink,
 };
 pub use trace::{is_valid_trace_id, new_trace_id};
+pub use writer::{
+    read_audit_trail, rotated_files, AuditTrail, Backpressure, FileWriter, FileWriterBuilder, FsStorage, Rotation,
+    Storage, StorageFile, TornLine, WriterGuard, WriterStats,
+};

@@ -1,0 +1,475 @@
+//! [`FileWriter`]: the audit file sink that takes I/O off the caller's thread without giving up
+//! on durability.
+//!
+//! - The caller only enqueues the event into a bounded queue (no formatting, no I/O); a background
+//!   thread formats whole batches and writes each with one `write` call.
+//! - [`Durability`] per writer, per action (`#[audited(durability = ...)]`) or for every write's
+//!   intent ([`AuditLoggerBuilder::durable_intents`](crate::AuditLoggerBuilder::durable_intents)):
+//!   `Buffered` returns at once; `Flushed` once the batch is written; `Durable` once it is
+//!   `fsync`ed. Concurrent callers waiting for durability share one `fsync` (group commit).
+//! - [`Backpressure`] when the queue is full: block (default), refuse the call, or drop and count
+//!   (then write an event saying how many were lost).
+//! - [`FailurePolicy`] on I/O errors (a full disk, EIO, permissions): fail open (keep serving; keep
+//!   the events in memory up to the queue's capacity and retry, then count what is lost) or fail
+//!   closed (refuse audited calls until a retry succeeds). Recovery is automatic.
+//! - [`Rotation`] by size and/or time, a retention count, optional compression; an event is never
+//!   split across files.
+
+mod read;
+mod rolling;
+mod storage;
+mod worker;
+
+pub use read::{read_audit_trail, AuditTrail, TornLine};
+pub use rolling::{rotated_files, Rotation};
+pub use storage::{FsStorage, Storage, StorageFile};
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::event::AuditEvent;
+use crate::format::EcsFormat;
+use crate::sink::{AuditSink, Durability, FailurePolicy, Record, SinkError};
+
+/// What a caller does when the writer's queue is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Backpressure {
+    /// Wait for room: never drop an event (default).
+    #[default]
+    Block,
+    /// Refuse the audited call: it returns an error and its body does not run.
+    FailClosed,
+    /// Drop the event, count it, and later write an event saying how many were lost. Opt-in only.
+    Drop,
+}
+
+/// Counters of a [`FileWriter`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Events accepted into the queue.
+    pub accepted: u64,
+    /// Events written to the file.
+    pub written: u64,
+    /// Events dropped (queue full with [`Backpressure::Drop`], or while failing open).
+    pub dropped: u64,
+    /// Events refused (failing closed).
+    pub refused: u64,
+    /// Failed writes or syncs.
+    pub io_errors: u64,
+    /// `write` batches.
+    pub batches: u64,
+    /// `fsync` calls.
+    pub syncs: u64,
+    /// Rotations.
+    pub rotations: u64,
+    /// Events waiting in the queue now.
+    pub queued: u64,
+}
+
+struct Pending {
+    seq: u64,
+    event: AuditEvent,
+    format: Arc<EcsFormat>,
+    durability: Durability,
+}
+
+struct Queue {
+    items: VecDeque<Pending>,
+    next_seq: u64,
+    writer_idle: bool,
+    shutdown: bool,
+    /// Sequence number a `flush()` waits to see synced.
+    flush_upto: u64,
+    /// Events dropped and not yet reported by an event of their own.
+    dropped_unreported: u64,
+}
+
+struct Progress {
+    written: u64,
+    synced: u64,
+    /// The writer's current I/O failure, cleared when a write succeeds again.
+    failure: Option<(io::ErrorKind, String)>,
+    stopped: bool,
+}
+
+#[derive(Clone)]
+struct Config {
+    durability: Durability,
+    capacity: usize,
+    backpressure: Backpressure,
+    on_io_error: FailurePolicy,
+    flush_interval: Duration,
+    retry_max: Duration,
+    shutdown_grace: Duration,
+}
+
+struct Counters {
+    accepted: AtomicU64,
+    written: AtomicU64,
+    dropped: AtomicU64,
+    refused: AtomicU64,
+    io_errors: AtomicU64,
+    batches: AtomicU64,
+    syncs: AtomicU64,
+    rotations: AtomicU64,
+}
+
+struct Shared {
+    config: Config,
+    path: PathBuf,
+    queue: Mutex<Queue>,
+    /// The writer waits here for work.
+    work: Condvar,
+    /// Blocked callers wait here for room.
+    room: Condvar,
+    progress: Mutex<Progress>,
+    /// Callers waiting for `Flushed`/`Durable` wait here.
+    progressed: Condvar,
+    failing: AtomicBool,
+    counters: Counters,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The state stays consistent across a panic (every update is a single assignment).
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    fn failure_error(&self) -> io::Error {
+        match &lock(&self.progress).failure {
+            Some((kind, message)) => io::Error::new(*kind, message.clone()),
+            None => io::Error::other("the audit file is failing"),
+        }
+    }
+}
+
+/// The non-blocking, durable audit file sink. Cheap to clone; build it with [`FileWriter::builder`].
+///
+/// ```no_run
+/// use audit_core::{AuditLogger, Backpressure, Durability, FailurePolicy, FileWriter, Rotation};
+///
+/// let (writer, _guard) = FileWriter::builder("/var/log/myapp/audit.log")
+///     .rotation(Rotation::daily().max_bytes(100 << 20).keep(10))
+///     .durability(Durability::Flushed)
+///     .when_full(Backpressure::Block)
+///     .on_io_error(FailurePolicy::FailClosed)
+///     .build()?;
+/// AuditLogger::builder().sink(writer).durable_intents().build().install().unwrap();
+/// // Keep `_guard` alive until the end of `main`: dropping it writes out everything queued.
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct FileWriter {
+    shared: Arc<Shared>,
+}
+
+impl FileWriter {
+    /// A writer appending to `path`.
+    pub fn builder(path: impl AsRef<Path>) -> FileWriterBuilder {
+        FileWriterBuilder {
+            path: path.as_ref().to_path_buf(),
+            rotation: None,
+            storage: Arc::new(FsStorage),
+            config: Config {
+                durability: Durability::Buffered,
+                capacity: 65_536,
+                backpressure: Backpressure::Block,
+                on_io_error: FailurePolicy::FailOpen,
+                flush_interval: Duration::from_millis(100),
+                retry_max: Duration::from_secs(1),
+                shutdown_grace: Duration::from_secs(10),
+            },
+        }
+    }
+
+    /// What the writer has done so far.
+    pub fn stats(&self) -> WriterStats {
+        let c = &self.shared.counters;
+        WriterStats {
+            accepted: c.accepted.load(Ordering::Relaxed),
+            written: c.written.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            refused: c.refused.load(Ordering::Relaxed),
+            io_errors: c.io_errors.load(Ordering::Relaxed),
+            batches: c.batches.load(Ordering::Relaxed),
+            syncs: c.syncs.load(Ordering::Relaxed),
+            rotations: c.rotations.load(Ordering::Relaxed),
+            queued: lock(&self.shared.queue).items.len() as u64,
+        }
+    }
+
+    /// Whether the file is currently failing (writes or syncs returning errors).
+    pub fn is_failing(&self) -> bool {
+        self.shared.failing.load(Ordering::Acquire)
+    }
+
+    /// The active file's path.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// Waits until everything accepted so far is written and `fsync`ed.
+    pub fn flush(&self) -> io::Result<()> {
+        let target = {
+            let mut queue = lock(&self.shared.queue);
+            queue.flush_upto = queue.flush_upto.max(queue.next_seq);
+            self.shared.work.notify_one();
+            queue.next_seq
+        };
+        self.wait_for(target, Durability::Durable).map_err(|e| io::Error::new(e.io_error().kind(), e.to_string()))
+    }
+
+    fn refuse(&self, error: io::Error) -> SinkError {
+        self.shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+        SinkError::Refused(error)
+    }
+
+    fn drop_event(&self, queue: &mut Queue, why: &str) -> SinkError {
+        queue.dropped_unreported += 1;
+        self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        SinkError::Unconfirmed(io::Error::other(format!("event dropped ({why}); the loss will be recorded")))
+    }
+
+    /// Enqueues an event; returns its sequence number.
+    fn enqueue(&self, record: &Record<'_>, durability: Durability) -> Result<u64, SinkError> {
+        let shared = &self.shared;
+        let config = &shared.config;
+        if config.on_io_error == FailurePolicy::FailClosed && shared.failing.load(Ordering::Acquire) {
+            return Err(self.refuse(shared.failure_error()));
+        }
+        let mut queue = lock(&shared.queue);
+        while queue.items.len() >= config.capacity && !queue.shutdown {
+            if shared.failing.load(Ordering::Acquire) && config.on_io_error == FailurePolicy::FailOpen {
+                // Failing open: the service keeps running, it does not wait on a broken disk.
+                return Err(self.drop_event(&mut queue, "queue full while the audit file is failing"));
+            }
+            match config.backpressure {
+                Backpressure::Block => {
+                    // Timed, so a change to the failing state is noticed without a wake-up.
+                    queue =
+                        shared.room.wait_timeout(queue, Duration::from_millis(50)).unwrap_or_else(|p| p.into_inner()).0;
+                }
+                Backpressure::FailClosed => {
+                    drop(queue);
+                    return Err(self.refuse(io::Error::new(io::ErrorKind::WouldBlock, "the audit queue is full")));
+                }
+                Backpressure::Drop => return Err(self.drop_event(&mut queue, "the audit queue is full")),
+            }
+        }
+        if queue.shutdown {
+            return Err(config.on_io_error.failure(io::Error::other("the audit file writer has shut down")));
+        }
+        queue.next_seq += 1;
+        let seq = queue.next_seq;
+        let pending = Pending { seq, event: record.event().clone(), format: Arc::clone(record.format()), durability };
+        queue.items.push_back(pending);
+        // Waking the writer costs a syscall: only when it sleeps, or when a caller waits for it.
+        if queue.writer_idle || durability > Durability::Buffered {
+            shared.work.notify_one();
+        }
+        drop(queue);
+        shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        Ok(seq)
+    }
+
+    /// Waits until `seq` is written (`Flushed`) or synced (`Durable`), or the writer fails.
+    fn wait_for(&self, seq: u64, durability: Durability) -> Result<(), SinkError> {
+        let shared = &self.shared;
+        let mut progress = lock(&shared.progress);
+        loop {
+            let reached = if durability == Durability::Durable { progress.synced } else { progress.written };
+            if reached >= seq {
+                return Ok(());
+            }
+            if let Some((kind, message)) = &progress.failure {
+                let error = io::Error::new(*kind, format!("not yet recorded: {message}"));
+                return Err(match shared.config.on_io_error {
+                    FailurePolicy::FailClosed => self.refuse(error),
+                    FailurePolicy::FailOpen => SinkError::Unconfirmed(error),
+                });
+            }
+            if progress.stopped {
+                return Err(shared.config.on_io_error.failure(io::Error::other("the audit file writer has shut down")));
+            }
+            progress = shared.progressed.wait(progress).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl AuditSink for FileWriter {
+    fn write(&self, record: &Record<'_>) -> Result<(), SinkError> {
+        let durability = record.durability().max(self.shared.config.durability);
+        let seq = self.enqueue(record, durability)?;
+        match durability {
+            Durability::Buffered => Ok(()),
+            level => self.wait_for(seq, level),
+        }
+    }
+
+    fn is_accepting(&self) -> bool {
+        let shared = &self.shared;
+        let failing_closed =
+            shared.config.on_io_error == FailurePolicy::FailClosed && shared.failing.load(Ordering::Acquire);
+        let full_closed = shared.config.backpressure == Backpressure::FailClosed
+            && lock(&shared.queue).items.len() >= shared.config.capacity;
+        !(failing_closed || full_closed)
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        FileWriter::flush(self)
+    }
+
+    fn describe(&self) -> String {
+        format!("file-writer:{}", self.shared.path.display())
+    }
+}
+
+/// Stops the writer when dropped, after writing and syncing everything accepted: keep it alive
+/// for as long as events may be logged (typically, until the end of `main`).
+#[must_use = "dropping the guard stops the writer"]
+pub struct WriterGuard {
+    writer: FileWriter,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl WriterGuard {
+    /// Writes out everything accepted, then stops the writer. Events enqueued later are refused
+    /// or reported as unconfirmed, per the failure policy.
+    pub fn shutdown(mut self) -> io::Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> io::Result<()> {
+        let Some(thread) = self.thread.take() else { return Ok(()) };
+        {
+            let mut queue = lock(&self.writer.shared.queue);
+            queue.shutdown = true;
+            self.writer.shared.work.notify_one();
+            self.writer.shared.room.notify_all();
+        }
+        thread.join().map_err(|_| io::Error::other("the audit writer thread panicked"))?;
+        let progress = lock(&self.writer.shared.progress);
+        match &progress.failure {
+            Some((kind, message)) => {
+                Err(io::Error::new(*kind, format!("audit writer stopped while failing: {message}")))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        if let Err(error) = self.stop() {
+            crate::sink::report_sink_failure(&self.writer.describe(), &error);
+        }
+    }
+}
+
+/// Builds a [`FileWriter`].
+pub struct FileWriterBuilder {
+    path: PathBuf,
+    rotation: Option<Rotation>,
+    storage: Arc<dyn Storage>,
+    config: Config,
+}
+
+impl FileWriterBuilder {
+    /// Rotates the file (default: never).
+    pub fn rotation(mut self, rotation: Rotation) -> Self {
+        self.rotation = Some(rotation);
+        self
+    }
+
+    /// The least durability every event gets before `write` returns (default `Buffered`).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.config.durability = durability;
+        self
+    }
+
+    /// How many events the queue holds (default 65,536).
+    pub fn queue_capacity(mut self, events: usize) -> Self {
+        self.config.capacity = events.max(1);
+        self
+    }
+
+    /// What callers do when the queue is full (default `Block`).
+    pub fn when_full(mut self, backpressure: Backpressure) -> Self {
+        self.config.backpressure = backpressure;
+        self
+    }
+
+    /// What happens when the file cannot be written (default `FailOpen`).
+    pub fn on_io_error(mut self, policy: FailurePolicy) -> Self {
+        self.config.on_io_error = policy;
+        self
+    }
+
+    /// How often buffered events are written and synced when nobody asks (default 100 ms).
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.config.flush_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The longest wait between retries of a failing file (default 1 s; retries start at 10 ms).
+    pub fn max_retry_interval(mut self, interval: Duration) -> Self {
+        self.config.retry_max = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long shutdown keeps retrying a failing file before giving up (default 10 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.shutdown_grace = grace;
+        self
+    }
+
+    /// Where the bytes go (default: the real file system). For fault-injection tests.
+    pub fn storage(mut self, storage: impl Storage) -> Self {
+        self.storage = Arc::new(storage);
+        self
+    }
+
+    /// Opens the file (failing now if it cannot be opened) and starts the writer thread.
+    pub fn build(self) -> io::Result<(FileWriter, WriterGuard)> {
+        let files = rolling::Files::open(self.storage, self.path.clone(), self.rotation)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot open audit file {}: {e}", self.path.display())))?;
+        let shared = Arc::new(Shared {
+            config: self.config,
+            path: self.path,
+            queue: Mutex::new(Queue {
+                items: VecDeque::new(),
+                next_seq: 0,
+                writer_idle: false,
+                shutdown: false,
+                flush_upto: 0,
+                dropped_unreported: 0,
+            }),
+            work: Condvar::new(),
+            room: Condvar::new(),
+            progress: Mutex::new(Progress { written: 0, synced: 0, failure: None, stopped: false }),
+            progressed: Condvar::new(),
+            failing: AtomicBool::new(false),
+            counters: Counters {
+                accepted: AtomicU64::new(0),
+                written: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
+                refused: AtomicU64::new(0),
+                io_errors: AtomicU64::new(0),
+                batches: AtomicU64::new(0),
+                syncs: AtomicU64::new(0),
+                rotations: AtomicU64::new(0),
+            },
+        });
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("audit-file-writer".to_owned())
+            .spawn(move || worker::run(thread_shared, files))?;
+        let writer = FileWriter { shared };
+        Ok((writer.clone(), WriterGuard { writer, thread: Some(thread) }))
+    }
+}

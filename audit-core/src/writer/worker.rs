@@ -1,0 +1,344 @@
+//! The writer thread: takes the whole queue at once, formats it into one buffer, writes it with as
+//! few `write` calls as rotation allows, and `fsync`s once for every caller waiting on that batch
+//! (group commit). On an I/O error it keeps the unwritten bytes, retries with backoff, and takes no
+//! new events until they are out, so memory stays bounded by the queue.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::rolling::Files;
+use super::{lock, Pending, Shared};
+use crate::event::AuditEvent;
+use crate::format::EcsFormat;
+use crate::sink::{report_sink_failure, Durability};
+use crate::{Action, Category, EventType, Outcome};
+
+/// The event written after events were dropped, saying how many.
+pub const AUDIT_EVENTS_DROPPED: Action = Action::new("audit_events_dropped", Category::Process, EventType::Info)
+    .with_verbs("drop", "dropping", "dropped")
+    .with_object("audit events");
+
+const FIRST_RETRY: Duration = Duration::from_millis(10);
+const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// Formatted lines not yet (completely) written.
+#[derive(Default)]
+struct Staged {
+    bytes: Vec<u8>,
+    /// Each line's sequence number (0 for the writer's own events) and end offset in `bytes`.
+    lines: VecDeque<(u64, usize, Durability)>,
+    /// Offset of the first byte not yet written.
+    written_to: usize,
+    /// Offset where the first unfinished line begins.
+    line_begin: usize,
+}
+
+impl Staged {
+    fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    files: Files,
+    staged: Staged,
+    spare: VecDeque<Pending>,
+    last_format: Option<Arc<EcsFormat>>,
+    written_upto: u64,
+    synced_upto: u64,
+    /// Bytes written since the last `fsync`.
+    unsynced: bool,
+    /// A written line asked for `Durable`.
+    durable_pending: bool,
+    last_sync: Instant,
+    retry_delay: Duration,
+    next_retry: Option<Instant>,
+    last_report: Option<Instant>,
+    failures_since_report: u64,
+}
+
+pub(super) fn run(shared: Arc<Shared>, files: Files) {
+    let mut worker = Worker {
+        shared,
+        files,
+        staged: Staged::default(),
+        spare: VecDeque::new(),
+        last_format: None,
+        written_upto: 0,
+        synced_upto: 0,
+        unsynced: false,
+        durable_pending: false,
+        last_sync: Instant::now(),
+        retry_delay: FIRST_RETRY,
+        next_retry: None,
+        last_report: None,
+        failures_since_report: 0,
+    };
+    worker.run();
+}
+
+/// What one turn of the loop has to do.
+struct Turn {
+    batch: VecDeque<Pending>,
+    dropped: u64,
+    flush_upto: u64,
+    shutdown: bool,
+}
+
+impl Worker {
+    fn run(&mut self) {
+        let mut shutdown_since: Option<Instant> = None;
+        loop {
+            let turn = self.wait_for_work();
+            if turn.shutdown && shutdown_since.is_none() {
+                shutdown_since = Some(Instant::now());
+            }
+            let mut batch = turn.batch;
+            for pending in batch.drain(..) {
+                self.stage(pending);
+            }
+            self.spare = batch;
+            if turn.dropped > 0 {
+                self.stage_drop_report(turn.dropped);
+            }
+
+            if !self.staged.is_empty() && self.retry_due() {
+                match self.write_staged() {
+                    Ok(()) => self.recovered(),
+                    Err(error) => self.failed(error),
+                }
+            }
+            let sync_wanted = self.durable_pending
+                || turn.flush_upto > self.synced_upto
+                || turn.shutdown
+                || self.last_sync.elapsed() >= self.shared.config.flush_interval;
+            if sync_wanted && self.retry_due() {
+                self.sync();
+            }
+            self.publish();
+
+            if let Some(since) = shutdown_since {
+                let drained = self.staged.is_empty() && !self.unsynced && lock(&self.shared.queue).items.is_empty();
+                if drained || since.elapsed() >= self.shared.config.shutdown_grace {
+                    self.stop(drained);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn retry_due(&self) -> bool {
+        self.next_retry.is_none_or(|at| Instant::now() >= at)
+    }
+
+    /// Sleeps until there is something to do, then takes the queue (only when everything staged
+    /// is written, which bounds memory while the file is failing).
+    fn wait_for_work(&mut self) -> Turn {
+        let shared = Arc::clone(&self.shared);
+        let interval = shared.config.flush_interval;
+        let mut queue = lock(&shared.queue);
+        loop {
+            let now = Instant::now();
+            let retry_due = self.retry_due();
+            let can_take = self.staged.is_empty();
+            let has_new = !queue.items.is_empty() || queue.dropped_unreported > 0;
+            let flush_pending = queue.flush_upto > self.synced_upto;
+            let sync_due = self.unsynced && now.duration_since(self.last_sync) >= interval;
+            // With lines still staged (a failing file), only a retry is work; new events wait.
+            let ready = queue.shutdown || (retry_due && (!can_take || has_new || sync_due || flush_pending));
+            if ready {
+                break;
+            }
+            let mut timeout = interval;
+            if let Some(at) = self.next_retry {
+                timeout = timeout.min(at.saturating_duration_since(now));
+            }
+            if self.unsynced {
+                timeout = timeout.min(interval.saturating_sub(now.duration_since(self.last_sync)));
+            }
+            queue.writer_idle = true;
+            let timeout = timeout.max(Duration::from_micros(100));
+            queue = shared.work.wait_timeout(queue, timeout).unwrap_or_else(|p| p.into_inner()).0;
+            queue.writer_idle = false;
+        }
+        let mut batch = std::mem::take(&mut self.spare);
+        let mut dropped = 0;
+        if self.staged.is_empty() && self.retry_due() {
+            std::mem::swap(&mut batch, &mut queue.items);
+            dropped = std::mem::take(&mut queue.dropped_unreported);
+            if !batch.is_empty() {
+                shared.room.notify_all();
+            }
+        }
+        Turn { batch, dropped, flush_upto: queue.flush_upto, shutdown: queue.shutdown }
+    }
+
+    fn stage(&mut self, pending: Pending) {
+        let bytes = &mut self.staged.bytes;
+        if let Err(error) = pending.format.write_line(&pending.event, bytes) {
+            // Formatting strings and numbers cannot fail; if it ever does, say so and write what
+            // identifies the event rather than nothing.
+            report_sink_failure("file-writer", &format_args!("cannot format `{}`: {error}", pending.event.action));
+        }
+        bytes.push(b'\n');
+        self.staged.lines.push_back((pending.seq, bytes.len(), pending.durability));
+        self.last_format = Some(pending.format);
+    }
+
+    fn stage_drop_report(&mut self, dropped: u64) {
+        let format = self.last_format.clone().unwrap_or_default();
+        let event = AuditEvent::new(&AUDIT_EVENTS_DROPPED)
+            .with_outcome(Outcome::Failure)
+            .with_message(format!(
+                "{dropped} audit events were lost: the audit queue was full or the audit file was failing"
+            ))
+            .with_reason("audit queue full or audit file failing")
+            .with_label("dropped", dropped.to_string());
+        self.stage(Pending { seq: 0, event, format, durability: Durability::Buffered });
+    }
+
+    /// Writes staged lines, rotating between lines; a line is never split across files.
+    fn write_staged(&mut self) -> io::Result<()> {
+        let shared = Arc::clone(&self.shared);
+        let counters = &shared.counters;
+        while let Some(&(_, first_end, _)) = self.staged.lines.front() {
+            let at_line_start = self.staged.written_to == self.staged.line_begin;
+            if at_line_start && !self.files.is_empty() {
+                let now = SystemTime::now();
+                let too_big = self.files.room().is_some_and(|room| (first_end - self.staged.line_begin) as u64 > room);
+                if self.files.rotation_due(now) || too_big {
+                    self.files.rotate(now)?;
+                    counters.rotations.fetch_add(1, Ordering::Relaxed);
+                    self.last_sync = Instant::now();
+                }
+            }
+            // As many whole lines as fit before the next size rotation (at least the current one).
+            let mut end = first_end;
+            if let Some(room) = self.files.room() {
+                let budget = self.staged.written_to as u64 + room;
+                for &(_, line_end, _) in self.staged.lines.iter().skip(1) {
+                    if line_end as u64 > budget {
+                        break;
+                    }
+                    end = line_end;
+                }
+            } else if let Some(&(_, last_end, _)) = self.staged.lines.back() {
+                end = last_end;
+            }
+            while self.staged.written_to < end {
+                let written = self.files.write(&self.staged.bytes[self.staged.written_to..end])?;
+                if written == 0 {
+                    return Err(io::Error::new(io::ErrorKind::WriteZero, "the audit file accepted no bytes"));
+                }
+                self.staged.written_to += written;
+                self.complete_lines();
+            }
+            counters.batches.fetch_add(1, Ordering::Relaxed);
+        }
+        self.staged.bytes.clear();
+        self.staged.written_to = 0;
+        self.staged.line_begin = 0;
+        Ok(())
+    }
+
+    fn complete_lines(&mut self) {
+        while let Some(&(seq, end, durability)) = self.staged.lines.front() {
+            if end > self.staged.written_to {
+                break;
+            }
+            self.staged.lines.pop_front();
+            self.staged.line_begin = end;
+            self.unsynced = true;
+            self.durable_pending |= durability == Durability::Durable;
+            if seq > 0 {
+                self.written_upto = seq;
+                self.shared.counters.written.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn sync(&mut self) {
+        if !self.unsynced {
+            self.synced_upto = self.written_upto;
+            self.last_sync = Instant::now();
+            return;
+        }
+        match self.files.sync() {
+            Ok(()) => {
+                self.shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
+                self.synced_upto = self.written_upto;
+                self.unsynced = false;
+                self.durable_pending = false;
+                self.last_sync = Instant::now();
+                if self.staged.is_empty() {
+                    self.recovered();
+                }
+            }
+            Err(error) => self.failed(error),
+        }
+    }
+
+    /// Tells waiting callers how far the file got.
+    fn publish(&self) {
+        let mut progress = lock(&self.shared.progress);
+        if progress.written != self.written_upto || progress.synced != self.synced_upto || progress.failure.is_some() {
+            progress.written = self.written_upto;
+            progress.synced = self.synced_upto;
+            self.shared.progressed.notify_all();
+        }
+    }
+
+    fn failed(&mut self, error: io::Error) {
+        let shared = &self.shared;
+        shared.counters.io_errors.fetch_add(1, Ordering::Relaxed);
+        self.failures_since_report += 1;
+        let was_failing = shared.failing.swap(true, Ordering::AcqRel);
+        let report_due = self.last_report.is_none_or(|at| at.elapsed() >= REPORT_EVERY);
+        if !was_failing || report_due {
+            let what = format!(
+                "cannot write {} ({} failure(s) so far), retrying: {error}",
+                self.files.path().display(),
+                self.failures_since_report
+            );
+            report_sink_failure(&format!("file-writer:{}", shared.path.display()), &what);
+            self.last_report = Some(Instant::now());
+            self.failures_since_report = 0;
+        }
+        {
+            let mut progress = lock(&shared.progress);
+            progress.failure = Some((error.kind(), error.to_string()));
+            shared.progressed.notify_all();
+        }
+        self.next_retry = Some(Instant::now() + self.retry_delay);
+        self.retry_delay = (self.retry_delay * 2).min(shared.config.retry_max);
+    }
+
+    fn recovered(&mut self) {
+        self.next_retry = None;
+        self.retry_delay = FIRST_RETRY;
+        if self.shared.failing.swap(false, Ordering::AcqRel) {
+            lock(&self.shared.progress).failure = None;
+            tracing::warn!(target: "audit_core", path = %self.shared.path.display(), "audit file writable again");
+        }
+    }
+
+    fn stop(&mut self, drained: bool) {
+        if !drained {
+            let lost =
+                self.staged.lines.iter().filter(|(seq, _, _)| *seq > 0).count() + lock(&self.shared.queue).items.len();
+            report_sink_failure(
+                &format!("file-writer:{}", self.shared.path.display()),
+                &format_args!("stopped while the file was failing: {lost} events could not be written"),
+            );
+        }
+        let mut progress = lock(&self.shared.progress);
+        progress.written = self.written_upto;
+        progress.synced = self.synced_upto;
+        progress.stopped = true;
+        self.shared.progressed.notify_all();
+    }
+}

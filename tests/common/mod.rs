@@ -1,0 +1,102 @@
+//! Helpers shared by the writer tests: temporary directories and a storage whose writes can be
+//! held (a slow disk) or failed (a full disk), behind the same `Storage` trait as the real one.
+
+#![allow(dead_code)]
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use audit_core::{FsStorage, Storage, StorageFile};
+
+/// A fresh directory under the system's temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("audit-{name}-{}-{}", std::process::id(), fastrand_suffix()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fastrand_suffix() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 % 1_000_000_007
+}
+
+/// Controls a [`FaultyStorage`]: hold writes (the writer blocks) or fail them with ENOSPC.
+#[derive(Clone, Default)]
+pub struct Faults {
+    held: Arc<(Mutex<bool>, Condvar)>,
+    full: Arc<AtomicBool>,
+}
+
+impl Faults {
+    pub fn hold(&self) {
+        *self.held.0.lock().unwrap() = true;
+    }
+
+    pub fn release(&self) {
+        *self.held.0.lock().unwrap() = false;
+        self.held.1.notify_all();
+    }
+
+    pub fn set_full(&self, full: bool) {
+        self.full.store(full, Ordering::SeqCst);
+    }
+
+    fn wait_while_held(&self) {
+        let mut held = self.held.0.lock().unwrap();
+        while *held {
+            held = self.held.1.wait(held).unwrap();
+        }
+    }
+}
+
+/// The real file system, with faults injected on demand.
+pub struct FaultyStorage(pub Faults);
+
+impl Storage for FaultyStorage {
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
+        Ok(Box::new(FaultyFile { inner: FsStorage.open_append(path)?, faults: self.0.clone() }))
+    }
+}
+
+struct FaultyFile {
+    inner: Box<dyn StorageFile>,
+    faults: Faults,
+}
+
+impl StorageFile for FaultyFile {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.faults.wait_while_held();
+        if self.faults.full.load(Ordering::SeqCst) {
+            // A full disk takes what fits of a write, then nothing: write a few bytes first, so
+            // the writer must resume mid-line without tearing or duplicating it.
+            if bytes.len() > 7 {
+                return self.inner.write(&bytes[..7]);
+            }
+            return Err(io::Error::from_raw_os_error(28)); // ENOSPC
+        }
+        self.inner.write(bytes)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        if self.faults.full.load(Ordering::SeqCst) {
+            return Err(io::Error::from_raw_os_error(28));
+        }
+        self.inner.sync()
+    }
+}
