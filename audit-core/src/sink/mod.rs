@@ -192,10 +192,30 @@ impl<S: AuditSink + ?Sized> AuditSink for Arc<S> {
 }
 
 /// Reports a sink failure through `tracing`, or on stderr when no subscriber is installed (an
-/// audit failure must never go unseen).
+/// audit failure must never go unseen). During an outage every event fails the same way: after
+/// the first report, at most one a second goes out, saying how many were folded into it.
 pub(crate) fn report_failure(sink: &str, error: &dyn fmt::Display) {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    static LAST: Mutex<(Option<Instant>, u64)> = Mutex::new((None, 0));
+    let folded = {
+        let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+        match last.0 {
+            Some(at) if at.elapsed() < Duration::from_secs(1) => {
+                last.1 += 1;
+                return;
+            }
+            _ => {
+                let folded = last.1;
+                *last = (Some(Instant::now()), 0);
+                folded
+            }
+        }
+    };
     if tracing::dispatcher::has_been_set() {
-        tracing::error!(target: "audit_core", sink, %error, "audit sink failure");
+        tracing::error!(target: "audit_core", sink, %error, similar_failures_folded = folded, "audit sink failure");
+    } else if folded > 0 {
+        eprintln!("audit_core: audit sink {sink} failure: {error} (and {folded} similar failures in the last second)");
     } else {
         eprintln!("audit_core: audit sink {sink} failure: {error}");
     }
