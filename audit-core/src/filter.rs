@@ -110,6 +110,27 @@ impl IgnoreFilter {
         all_outcomes && self.matches_subject(subject)
     }
 
+    /// Whether this filter drops every event of `action` whatever its outcome, space and user
+    /// (`Some(true)`), never does (`Some(false)`), or it depends on the space or user (`None`).
+    pub(crate) fn static_verdict(&self, action: &crate::Action) -> Option<bool> {
+        let subject = FilterSubject {
+            action: action.name(),
+            categories: action.categories(),
+            types: action.types(),
+            space: None,
+            user: None,
+        };
+        let any_outcome = self.outcomes.as_ref().is_none_or(|listed| Outcome::ALL.iter().all(|o| listed.contains(o)));
+        let on_action = IgnoreFilter { spaces: None, users: None, ..self.clone() };
+        if !any_outcome || !on_action.matches_subject(&subject) {
+            Some(false)
+        } else if self.spaces.is_some() || self.users.is_some() {
+            None
+        } else {
+            Some(true)
+        }
+    }
+
     fn matches_outcome(&self, outcome: Option<Outcome>) -> bool {
         match &self.outcomes {
             None => true,

@@ -46,6 +46,49 @@ struct LoggerInner {
     ignored: AtomicU64,
     refused: AtomicU64,
     unconfirmed: AtomicU64,
+    verdicts: VerdictCache,
+}
+
+/// What the filters say of an action before its call runs, cached per call site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Every event of the action is dropped, whatever the outcome, space and user.
+    Ignored = 1,
+    /// No filter can drop an event of the action whatever the outcome: prepare it.
+    Kept = 2,
+    /// Depends on the call's space or user.
+    Dynamic = 3,
+}
+
+/// A small lock-free table from an action's address to its [`Verdict`], so that a call the
+/// filters drop costs one atomic load instead of a walk over the filters. An entry packs the
+/// address (`Action` is 8-aligned, so its low bits are free) with the verdict; a lost race or a
+/// collision only means recomputing.
+struct VerdictCache {
+    slots: [AtomicU64; 64],
+}
+
+impl VerdictCache {
+    fn new() -> VerdictCache {
+        VerdictCache { slots: std::array::from_fn(|_| AtomicU64::new(0)) }
+    }
+
+    #[inline]
+    fn get_or_compute(&self, action: &'static crate::Action, compute: impl FnOnce() -> Verdict) -> Verdict {
+        let address = action as *const crate::Action as u64;
+        let slot = &self.slots[(address.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize];
+        let entry = slot.load(Ordering::Relaxed);
+        if entry & !0b11 == address {
+            return match entry & 0b11 {
+                1 => Verdict::Ignored,
+                2 => Verdict::Kept,
+                _ => Verdict::Dynamic,
+            };
+        }
+        let verdict = compute();
+        slot.store(address | verdict as u64, Ordering::Relaxed);
+        verdict
+    }
 }
 
 impl fmt::Debug for AuditLogger {
@@ -182,6 +225,23 @@ impl AuditLogger {
         THREAD_DEFAULT.with(|slot| slot.borrow().clone()).or_else(|| GLOBAL.get().cloned())
     }
 
+    /// Runs `f` with the logger an event in `context` goes to, without cloning it (the hot path
+    /// of calls that a filter drops).
+    pub(crate) fn with_resolved<R>(context: Option<&AuditContext>, f: impl FnOnce(Option<&AuditLogger>) -> R) -> R {
+        if let Some(logger) = context.and_then(AuditContext::logger) {
+            return f(Some(logger));
+        }
+        let mut f = Some(f);
+        let from_thread = THREAD_DEFAULT.with(|slot| {
+            let slot = slot.borrow();
+            slot.as_ref().map(|logger| (f.take().expect("called once"))(Some(logger)))
+        });
+        match from_thread {
+            Some(result) => result,
+            None => (f.take().expect("called once"))(GLOBAL.get()),
+        }
+    }
+
     /// The logger for the ambient context.
     pub fn current() -> Option<AuditLogger> {
         AuditContext::with_current(AuditLogger::resolve)
@@ -213,6 +273,23 @@ impl AuditLogger {
         !self.inner.enabled || self.inner.filters.iter().any(|f| f.matches_any_outcome(subject))
     }
 
+    /// What the filters say of `action` before knowing the call's space, user or outcome.
+    #[inline]
+    pub(crate) fn verdict(&self, action: &'static crate::Action) -> Verdict {
+        self.inner.verdicts.get_or_compute(action, || {
+            let mut verdict = if self.inner.enabled { Verdict::Kept } else { Verdict::Ignored };
+            for filter in &self.inner.filters {
+                match filter.static_verdict(action) {
+                    Some(true) => return Verdict::Ignored,
+                    None => verdict = Verdict::Dynamic,
+                    Some(false) => {}
+                }
+            }
+            verdict
+        })
+    }
+
+    #[inline]
     /// Counts an event that `#[audited]` did not even prepare because a filter drops it anyway.
     pub(crate) fn count_ignored(&self) {
         self.inner.ignored.fetch_add(1, Ordering::Relaxed);
@@ -405,7 +482,35 @@ impl AuditLoggerBuilder {
                 ignored: AtomicU64::new(0),
                 refused: AtomicU64::new(0),
                 unconfirmed: AtomicU64::new(0),
+                verdicts: VerdictCache::new(),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{kibana, Category, Outcome};
+
+    #[test]
+    fn verdicts_follow_the_filters_and_are_cached_per_action() {
+        let logger = AuditLogger::builder()
+            .ignore(IgnoreFilter::new().actions(["saved_object_get"]))
+            .ignore(IgnoreFilter::new().actions(["saved_object_find"]).outcomes([Outcome::Success]))
+            .ignore(IgnoreFilter::new().categories([Category::Authentication]).users(["kibana_system"]))
+            .build();
+        for _ in 0..2 {
+            assert_eq!(logger.verdict(&kibana::SAVED_OBJECT_GET), Verdict::Ignored);
+            assert_eq!(
+                logger.verdict(&kibana::SAVED_OBJECT_FIND),
+                Verdict::Kept,
+                "success-only filter needs the outcome"
+            );
+            assert_eq!(logger.verdict(&kibana::USER_LOGIN), Verdict::Dynamic, "depends on the user");
+            assert_eq!(logger.verdict(&kibana::SPACE_CREATE), Verdict::Kept);
+        }
+        let disabled = AuditLogger::builder().enabled(false).build();
+        assert_eq!(disabled.verdict(&kibana::SPACE_CREATE), Verdict::Ignored);
     }
 }

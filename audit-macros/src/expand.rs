@@ -91,6 +91,7 @@ fn prelude(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream) -> TokenStream {
         ContextSource::Parameter(ident) => quote!(#p::context_of(&#ident)),
         ContextSource::Ambient => quote!(#p::Option::None),
     };
+    let keep_context = matches!(plan.authorize, Some(Authorize::Function(_)));
     let targets = targets(plan, p);
     let authorize = plan.authorize.as_ref().map(|authorize| {
         let check = match authorize {
@@ -115,7 +116,7 @@ fn prelude(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream) -> TokenStream {
     });
     quote! {
         #action
-        let __audit_call = #p::Call::begin(__audit_action, #timing, #durability, #ctx);
+        let __audit_call = #p::Call::begin(__audit_action, #timing, #durability, #ctx, #keep_context);
         #targets
         #authorize
         #admission

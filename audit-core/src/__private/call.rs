@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::probe::Completion;
 use crate::event::{AuditEvent, ErrorInfo, Resource};
 use crate::filter::FilterSubject;
-use crate::logger::{report_no_logger, AuditLogger, LogError};
+use crate::logger::{report_no_logger, AuditLogger, LogError, Verdict};
 use crate::refused::AuditRefused;
 use crate::sink::Durability;
 use crate::trace::new_trace_id;
@@ -17,7 +17,7 @@ use crate::{Action, AuditContext, Outcome, Timing};
 enum Destination {
     Logger(AuditLogger),
     /// An ignore filter drops every event this call could produce: nothing is prepared.
-    Ignored(AuditLogger),
+    Ignored,
     /// No logger anywhere: counted and reported once.
     Missing,
 }
@@ -30,54 +30,72 @@ pub struct Call {
     destination: Destination,
     trace_id: Option<Arc<str>>,
     durability: Option<Durability>,
-    started: Instant,
+    /// When the call began, for `event.duration`; read only for calls whose events are written.
+    started: Option<Instant>,
 }
 
 impl Call {
     /// Resolves the context (explicit, else ambient) and the logger, and decides whether this
-    /// call's events can be seen at all, before any of them is prepared.
+    /// call's events can be seen at all, before any of them is prepared. A call that a filter
+    /// drops clones nothing, unless `keep_context` (its `authorize` function needs the context).
+    #[inline]
     pub fn begin(
         action: &'static Action,
         timing: Option<Timing>,
         durability: Option<Durability>,
         explicit: Option<&AuditContext>,
+        keep_context: bool,
     ) -> Call {
-        let context = match explicit {
-            Some(context) => Some(context.clone()),
-            None => AuditContext::current(),
-        };
-        let destination = match AuditLogger::resolve(context.as_ref()) {
-            None => Destination::Missing,
-            Some(logger) => {
-                let subject = FilterSubject {
+        let timing = timing.unwrap_or(action.timing());
+        match explicit {
+            Some(context) => Call::resolve(action, timing, durability, Some(context), keep_context),
+            None => {
+                AuditContext::with_current(|context| Call::resolve(action, timing, durability, context, keep_context))
+            }
+        }
+    }
+
+    fn resolve(
+        action: &'static Action,
+        timing: Timing,
+        durability: Option<Durability>,
+        context: Option<&AuditContext>,
+        keep_context: bool,
+    ) -> Call {
+        let destination = AuditLogger::with_resolved(context, |logger| {
+            let Some(logger) = logger else { return Destination::Missing };
+            let ignored = match logger.verdict(action) {
+                Verdict::Ignored => true,
+                Verdict::Kept => false,
+                Verdict::Dynamic => logger.ignores_any_outcome(&FilterSubject {
                     action: action.name(),
                     categories: action.categories(),
                     types: action.types(),
-                    space: context.as_ref().and_then(AuditContext::space_id),
-                    user: context.as_ref().and_then(|c| c.user()).and_then(|u| u.name.as_deref()),
-                };
-                if logger.ignores_any_outcome(&subject) {
-                    Destination::Ignored(logger)
-                } else {
-                    Destination::Logger(logger)
-                }
+                    space: context.and_then(AuditContext::space_id),
+                    user: context.and_then(|c| c.user()).and_then(|u| u.name.as_deref()),
+                }),
+            };
+            if ignored {
+                // Counted once, here: nothing of this call will be prepared or written.
+                logger.count_ignored();
+                Destination::Ignored
+            } else {
+                Destination::Logger(logger.clone())
             }
-        };
+        });
+        let enabled = matches!(destination, Destination::Logger(_));
         // Related events (a bulk call's events, its denial and its completion) share one trace id:
         // the context's, or one made for this call.
-        let trace_id = match (&destination, context.as_ref().and_then(AuditContext::trace_id_arc)) {
-            (Destination::Logger(_), Some(id)) => Some(id.clone()),
-            (Destination::Logger(_), None) => Some(new_trace_id()),
-            _ => None,
-        };
+        let trace_id =
+            enabled.then(|| context.and_then(AuditContext::trace_id_arc).cloned().unwrap_or_else(new_trace_id));
         Call {
             action,
-            timing: timing.unwrap_or(action.timing()),
-            context,
+            timing,
+            context: if enabled || keep_context { context.cloned() } else { None },
             destination,
             trace_id,
             durability,
-            started: Instant::now(),
+            started: enabled.then(Instant::now),
         }
     }
 
@@ -106,8 +124,9 @@ impl Call {
 
     /// Before-timing: the intention, outcome `unknown`, one event per target, recorded at the
     /// intent durability before the body may run. No-op for after-timing.
+    #[inline]
     pub fn log_intent(&self, targets: &Targets) -> Result<(), AuditRefused> {
-        if self.timing == Timing::Before {
+        if self.timing == Timing::Before && !matches!(self.destination, Destination::Ignored) {
             self.emit(targets, Outcome::Unknown, None, false, None)
         } else {
             Ok(())
@@ -116,6 +135,7 @@ impl Call {
 
     /// After-timing: refuses a read before it runs when a fail-closed sink is failing, so that no
     /// data is read without a record. No-op for before-timing (its intent event decides).
+    #[inline]
     pub fn admit(&self) -> Result<(), AuditRefused> {
         match &self.destination {
             Destination::Logger(logger) if self.timing == Timing::After && !logger.is_accepting() => {
@@ -126,6 +146,7 @@ impl Call {
     }
 
     /// A guard that records the call's end: completion for after-timing, and a panic either way.
+    #[inline]
     pub fn guard<'a>(&'a self, targets: &'a Targets) -> Guard<'a> {
         Guard { call: self, targets, finished: false }
     }
@@ -140,10 +161,7 @@ impl Call {
     ) -> Result<(), AuditRefused> {
         let logger = match &self.destination {
             Destination::Logger(logger) => logger,
-            Destination::Ignored(logger) => {
-                logger.count_ignored();
-                return Ok(());
-            }
+            Destination::Ignored => return Ok(()),
             Destination::Missing => {
                 report_no_logger(self.action.name());
                 return Ok(());
@@ -152,7 +170,7 @@ impl Call {
         let requested = self.durability.unwrap_or_default();
         let is_intent = outcome == Outcome::Unknown && !timed;
         let durability = if is_intent { requested.max(logger.intent_durability()) } else { requested };
-        let duration = timed.then(|| self.started.elapsed());
+        let duration = self.started.filter(|_| timed).map(|started| started.elapsed());
         let mut refusal = None;
         let mut each = |resource: Option<&Resource>| {
             let mut event = AuditEvent::new(self.action).with_outcome(outcome);
@@ -201,22 +219,26 @@ impl Guard<'_> {
     /// The call returned: for after-timing, judges the result (only when its events can be seen)
     /// and logs the outcome. A refusal means a fail-closed sink could not record the read: its
     /// result must not be returned.
+    #[inline]
     pub fn complete_with(mut self, judge: impl FnOnce() -> Completion) -> Result<(), AuditRefused> {
         self.finished = true;
-        if self.call.timing != Timing::After {
-            return Ok(());
-        }
-        if self.call.is_enabled() {
-            let completion = judge();
-            self.call.emit(self.targets, completion.outcome, completion.error.as_ref(), true, None)
-        } else {
-            // Counted as ignored, or reported as unlogged; nothing to judge.
-            self.call.emit(self.targets, Outcome::Success, None, false, None)
+        match (&self.call.destination, self.call.timing) {
+            (Destination::Logger(_), Timing::After) => {
+                let completion = judge();
+                self.call.emit(self.targets, completion.outcome, completion.error.as_ref(), true, None)
+            }
+            (Destination::Missing, Timing::After) => {
+                report_no_logger(self.call.action.name());
+                Ok(())
+            }
+            // Before-timing was logged at the intent; an ignored call was counted at `begin`.
+            _ => Ok(()),
         }
     }
 }
 
 impl Drop for Guard<'_> {
+    #[inline]
     fn drop(&mut self) {
         if self.finished {
             return;
@@ -243,6 +265,7 @@ pub struct Targets {
 
 impl Targets {
     /// Nothing prepared (the call is not enabled).
+    #[inline]
     pub fn none() -> Targets {
         Targets::default()
     }

@@ -1,0 +1,423 @@
+//! Measures the figures in BENCHMARKS.md, each against its baseline in the same run:
+//!
+//! 1. caller-side cost of an audited call to the `FileWriter` vs. one `tracing::info!` audit event
+//!    through tracing-subscriber's JSON layer and tracing-appender's lossless `non_blocking` writer;
+//! 2. events lost in a burst of 1,000,000 from 2 threads while another process loads the CPU
+//!    (ours with `Backpressure::Block`, tracing-appender's lossy default and `lossy(false)`);
+//! 3. an audited call dropped by an ignore filter vs. the same function un-annotated;
+//! 4. `durable` with 64 concurrent callers vs. one `fsync` per event;
+//! 5. sustained events/s and MB/s of one `FileWriter` vs. raw sequential writes to the same disk.
+//!
+//! `cargo bench --bench audit_bench` (all), or name sections: `cargo bench --bench audit_bench -- filter durable`.
+//! Files go to `$AUDIT_BENCH_DIR` (default: a directory under the system temp dir).
+
+use std::fs;
+use std::hint::black_box;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use audit_core::{
+    audited, kibana, AuditContext, AuditEvent, AuditLogger, Durability, FileWriter, IgnoreFilter, Outcome, Resource,
+    User,
+};
+
+fn bench_dir() -> PathBuf {
+    let dir = std::env::var_os("AUDIT_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("audit-bench-{}", std::process::id())));
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn fresh(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let _ = fs::remove_file(&path);
+    path
+}
+
+fn count_lines(path: &Path) -> usize {
+    fs::read(path).map(|bytes| bytes.iter().filter(|b| **b == b'\n').count()).unwrap_or(0)
+}
+
+fn context(logger: Option<AuditLogger>) -> AuditContext {
+    let mut builder = AuditContext::builder()
+        .user(User::named("alice").with_id("u_alice").with_roles(["editor", "viewer"]))
+        .session_id("c2f7e7a1-6b1e-4c7a-9f1e-0d6f2b9a4e11")
+        .space_id("default")
+        .client_ip("10.0.0.7".parse().unwrap())
+        .new_trace_id();
+    if let Some(logger) = logger {
+        builder = builder.logger(logger);
+    }
+    builder.build()
+}
+
+#[derive(Debug)]
+pub struct NotFound;
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not found")
+    }
+}
+
+#[audited(action = "saved_object_get", resource(type = "dashboard", id = id))]
+fn audited_get(id: u64) -> Result<u64, NotFound> {
+    Ok(black_box(id))
+}
+
+#[inline(never)]
+fn plain_get(id: u64) -> Result<u64, NotFound> {
+    Ok(black_box(id))
+}
+
+/// The baseline: what a Rust team writes today, one `tracing` event per audited call.
+#[inline(never)]
+fn tracing_get(id: u64) -> Result<u64, NotFound> {
+    let result = Ok(black_box(id));
+    tracing::info!(
+        target: "audit",
+        {
+            event.action = "saved_object_get",
+            event.category = "database",
+            event.type = "access",
+            event.outcome = "success",
+            user.id = "u_alice",
+            user.name = "alice",
+            user.roles = "editor,viewer",
+            kibana.space_id = "default",
+            kibana.session_id = "c2f7e7a1-6b1e-4c7a-9f1e-0d6f2b9a4e11",
+            saved_object.type = "dashboard",
+            saved_object.id = id,
+            client.ip = "10.0.0.7",
+            trace.id = "4bf92f3577b34da6a3ce929d0e0e4736",
+        },
+        "User has accessed dashboard [id={id}]"
+    );
+    result
+}
+
+fn tracing_dispatch(writer: tracing_appender::non_blocking::NonBlocking) -> tracing::Dispatch {
+    let subscriber = tracing_subscriber::fmt().json().with_writer(writer).with_max_level(tracing::Level::INFO).finish();
+    tracing::Dispatch::new(subscriber)
+}
+
+fn section(title: &str) {
+    println!("\n## {title}\n");
+}
+
+/// Nanoseconds per call of `f` over `calls` calls, in bursts of `burst` (the `between` closure
+/// runs untimed after each burst, to drain queues).
+fn per_call(calls: u64, burst: u64, mut f: impl FnMut(u64), mut between: impl FnMut()) -> f64 {
+    let mut timed = Duration::ZERO;
+    let mut done = 0;
+    while done < calls {
+        let start = Instant::now();
+        for i in done..(done + burst).min(calls) {
+            f(i);
+        }
+        timed += start.elapsed();
+        done += burst;
+        between();
+    }
+    timed.as_nanos() as f64 / calls as f64
+}
+
+fn caller_cost(dir: &Path) {
+    section("1. Caller-side cost of one audited call (single thread, bursts of 50,000 within queue capacity)");
+    let calls = 500_000;
+    let burst = 50_000;
+
+    let path = fresh(dir, "caller-ours.log");
+    let (writer, guard) = FileWriter::builder(&path).build().unwrap();
+    let ctx = context(Some(AuditLogger::builder().sink(writer.clone()).build()));
+    let ours = ctx.in_scope(|| per_call(calls, burst, |i| drop(black_box(audited_get(i))), || writer.flush().unwrap()));
+    drop(guard);
+    assert_eq!(count_lines(&path), calls as usize);
+
+    let path = fresh(dir, "caller-tracing.log");
+    let (non_blocking, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(fs::File::create(&path).unwrap());
+    let baseline = tracing::dispatcher::with_default(&tracing_dispatch(non_blocking), || {
+        per_call(calls, burst, |i| drop(black_box(tracing_get(i))), || std::thread::sleep(Duration::from_millis(200)))
+    });
+    drop(guard);
+    assert_eq!(count_lines(&path), calls as usize);
+
+    let plain = per_call(calls, burst, |i| drop(black_box(plain_get(i))), || {});
+    println!("| call | ns per call |\n| --- | ---: |");
+    println!("| un-annotated function | {plain:.1} |");
+    println!("| baseline: `tracing::info!` → JSON layer → `non_blocking` (lossless) | {baseline:.1} |");
+    println!("| `#[audited]` → `FileWriter` | {ours:.1} |");
+    println!("\nratio ours / baseline: **{:.3}** (goal ≤ 0.333)", ours / baseline);
+}
+
+/// Two busy-looping processes, one per core, for the duration of a burst.
+struct CpuLoad(Vec<Child>);
+
+impl CpuLoad {
+    fn start() -> CpuLoad {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        CpuLoad(
+            (0..cores)
+                .map(|_| Command::new("sh").args(["-c", "while :; do :; done"]).spawn().expect("sh for CPU load"))
+                .collect(),
+        )
+    }
+}
+
+impl Drop for CpuLoad {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn burst_from_two_threads(f: impl Fn(u64) + Send + Sync + 'static) -> Duration {
+    let f = Arc::new(f);
+    let barrier = Arc::new(Barrier::new(2));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..2u64)
+        .map(|t| {
+            let (f, barrier) = (Arc::clone(&f), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                for i in 0..500_000 {
+                    f(t * 1_000_000 + i);
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    start.elapsed()
+}
+
+fn burst_loss(dir: &Path) {
+    section("2. Events lost in a burst of 1,000,000 from 2 threads while other processes load every core");
+    println!("| writer | written | lost | burst took |\n| --- | ---: | ---: | ---: |");
+    for lossy in [true, false] {
+        let path = fresh(dir, "burst-tracing.log");
+        let (non_blocking, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(lossy)
+            .finish(fs::File::create(&path).unwrap());
+        let dispatch = tracing_dispatch(non_blocking);
+        let load = CpuLoad::start();
+        let took = burst_from_two_threads(move |i| {
+            tracing::dispatcher::with_default(&dispatch, || drop(black_box(tracing_get(i))));
+        });
+        drop(load);
+        drop(guard);
+        let written = count_lines(&path);
+        let name = if lossy {
+            "baseline: tracing-appender `non_blocking` (default, lossy)"
+        } else {
+            "baseline: `non_blocking` with `lossy(false)`"
+        };
+        println!("| {name} | {written} | {} | {:.2} s |", 1_000_000 - written, took.as_secs_f64());
+    }
+    let path = fresh(dir, "burst-ours.log");
+    let (writer, guard) = FileWriter::builder(&path).build().unwrap();
+    let logger = AuditLogger::builder().sink(writer.clone()).build();
+    let ctx = context(Some(logger));
+    let load = CpuLoad::start();
+    let took = burst_from_two_threads(move |i| {
+        ctx.in_scope(|| drop(black_box(audited_get(i))));
+    });
+    drop(load);
+    guard.shutdown().unwrap();
+    let written = count_lines(&path);
+    println!(
+        "| `FileWriter` (`Backpressure::Block`, default) | {written} | {} | {:.2} s |",
+        1_000_000 - written,
+        took.as_secs_f64()
+    );
+    println!(
+        "\nours lost: **{}** (goal 0); dropped by the writer's own count: {}",
+        1_000_000 - written,
+        writer.stats().dropped
+    );
+}
+
+fn filter_cost() {
+    section("3. An audited call removed by an ignore filter vs. the un-annotated call");
+    let logger = AuditLogger::builder().ignore(IgnoreFilter::new().actions(["saved_object_get"])).build();
+    let ctx = context(Some(logger.clone()));
+    let calls = 20_000_000;
+    let mut best = (f64::MAX, f64::MAX);
+    for _ in 0..5 {
+        let plain = per_call(calls, calls, |i| drop(black_box(plain_get(black_box(i)))), || {});
+        let filtered = ctx.in_scope(|| per_call(calls, calls, |i| drop(black_box(audited_get(black_box(i)))), || {}));
+        best = (best.0.min(plain), best.1.min(filtered));
+    }
+    assert_eq!(logger.stats().written, 0);
+    println!("| call | ns per call (best of 5 runs of 20M) |\n| --- | ---: |");
+    println!("| un-annotated | {:.2} |", best.0);
+    println!("| `#[audited]`, dropped by an ignore filter | {:.2} |", best.1);
+    println!("\noverhead: **{:.2} ns** (goal ≤ 25 ns)", best.1 - best.0);
+}
+
+fn durable_group_commit(dir: &Path) {
+    section("4. `durable` with 64 concurrent callers vs. one fsync per event");
+    let path = fresh(dir, "fsync-baseline.log");
+    let line = audit_core::EcsFormat::default().to_line(&sample_event(0));
+    let mut file = fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+    let n = 500;
+    let start = Instant::now();
+    for _ in 0..n {
+        file.write_all(line.as_bytes()).unwrap();
+        file.write_all(b"\n").unwrap();
+        file.sync_data().unwrap();
+    }
+    let fsync_each = start.elapsed() / n;
+    let baseline_rate = 1.0 / fsync_each.as_secs_f64();
+
+    let path = fresh(dir, "durable-ours.log");
+    let (writer, guard) = FileWriter::builder(&path).durability(Durability::Durable).build().unwrap();
+    let logger = AuditLogger::builder().sink(writer.clone()).build();
+    let per_thread = 200;
+    let barrier = Arc::new(Barrier::new(64));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..64u64)
+        .map(|t| {
+            let (logger, barrier) = (logger.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut waits = Vec::with_capacity(per_thread);
+                for i in 0..per_thread as u64 {
+                    let began = Instant::now();
+                    logger.log(sample_event(t * 1000 + i)).unwrap();
+                    waits.push(began.elapsed());
+                }
+                waits
+            })
+        })
+        .collect();
+    let mut waits: Vec<Duration> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let took = start.elapsed();
+    guard.shutdown().unwrap();
+    let events = 64 * per_thread;
+    assert_eq!(count_lines(&path), events);
+    waits.sort();
+    let pct = |p: f64| waits[((waits.len() - 1) as f64 * p) as usize];
+    let rate = events as f64 / took.as_secs_f64();
+    let in_fsyncs = |d: Duration| d.as_secs_f64() / fsync_each.as_secs_f64();
+    println!("| | events/s | wait p50 | wait p99 | wait max |\n| --- | ---: | ---: | ---: | ---: |");
+    println!("| baseline: write + fdatasync per event, 1 thread | {baseline_rate:.0} | {fsync_each:.2?} | | |");
+    println!(
+        "| `FileWriter` `Durable`, 64 threads | {rate:.0} | {:.2?} ({:.1} fsyncs) | {:.2?} ({:.1} fsyncs) | {:.2?} ({:.1} fsyncs) |",
+        pct(0.5),
+        in_fsyncs(pct(0.5)),
+        pct(0.99),
+        in_fsyncs(pct(0.99)),
+        waits[waits.len() - 1],
+        in_fsyncs(waits[waits.len() - 1])
+    );
+    let stats = writer.stats();
+    println!(
+        "\nthroughput ratio: **{:.1}x** (goal ≥ 30x); {} fsyncs for {events} events ({:.1} events per fsync)",
+        rate / baseline_rate,
+        stats.syncs,
+        events as f64 / stats.syncs as f64
+    );
+}
+
+fn sample_event(i: u64) -> AuditEvent {
+    AuditEvent::new(&kibana::SAVED_OBJECT_GET)
+        .with_context(&context(None))
+        .with_outcome(Outcome::Success)
+        .with_duration(Duration::from_micros(42))
+        .with_resource(Resource::new("dashboard", i.to_string()))
+}
+
+fn throughput(dir: &Path) {
+    section("5. Sustained throughput of one FileWriter vs. raw sequential writes to the same disk");
+    let events = 2_000_000u64;
+    let path = fresh(dir, "throughput-ours.log");
+    let (writer, guard) = FileWriter::builder(&path).build().unwrap();
+    let logger = AuditLogger::builder().sink(writer.clone()).build();
+    let ctx = context(Some(logger));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..2u64)
+        .map(|t| {
+            let ctx = ctx.clone();
+            std::thread::spawn(move || {
+                let event =
+                    AuditEvent::new(&kibana::SAVED_OBJECT_GET).with_context(&ctx).with_outcome(Outcome::Success);
+                let logger = ctx.logger().unwrap();
+                for i in 0..events / 2 {
+                    let id = (t * events + i).to_string();
+                    logger.log(event.clone().with_resource(Resource::new("dashboard", id))).unwrap();
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    writer.flush().unwrap();
+    let took = start.elapsed();
+    guard.shutdown().unwrap();
+    let bytes = fs::metadata(&path).unwrap().len();
+    assert_eq!(count_lines(&path), events as usize);
+
+    let raw_path = fresh(dir, "throughput-raw.bin");
+    let chunk = vec![b'x'; 1 << 20];
+    let mut raw = fs::File::create(&raw_path).unwrap();
+    let start = Instant::now();
+    let mut written = 0;
+    while written < bytes {
+        raw.write_all(&chunk).unwrap();
+        written += chunk.len() as u64;
+    }
+    raw.sync_all().unwrap();
+    let raw_took = start.elapsed();
+    let _ = fs::remove_file(&raw_path);
+
+    let mb = |b: u64, d: Duration| b as f64 / 1e6 / d.as_secs_f64();
+    println!("| | events/s | MB/s |\n| --- | ---: | ---: |");
+    println!("| raw sequential write (1 MiB writes + fsync), same bytes | | {:.0} |", mb(written, raw_took));
+    println!(
+        "| `FileWriter`, 2 producer threads, until flushed | {:.0} | {:.0} |",
+        events as f64 / took.as_secs_f64(),
+        mb(bytes, took)
+    );
+    println!(
+        "\n**{:.2} M events/s** (goal ≥ 1 M/s), {:.0}% of the disk's raw speed; average line {} bytes",
+        events as f64 / took.as_secs_f64() / 1e6,
+        100.0 * mb(bytes, took) / mb(written, raw_took),
+        bytes / events
+    );
+}
+
+fn main() {
+    let wanted: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let run = |name: &str| wanted.is_empty() || wanted.iter().any(|w| name.contains(w.as_str()));
+    let dir = bench_dir();
+    println!(
+        "# audit-core benchmarks ({} cores; files in {})",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        dir.display()
+    );
+    if run("caller") {
+        caller_cost(&dir);
+    }
+    if run("burst") {
+        burst_loss(&dir);
+    }
+    if run("filter") {
+        filter_cost();
+    }
+    if run("durable") {
+        durable_group_commit(&dir);
+    }
+    if run("throughput") {
+        throughput(&dir);
+    }
+    if std::env::var_os("AUDIT_BENCH_DIR").is_none() {
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
