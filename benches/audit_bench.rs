@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use audit_core::{
     audited, kibana, AuditContext, AuditEvent, AuditLogger, Durability, FileWriter, IgnoreFilter, Outcome, Resource,
-    User,
+    User, WriterStats,
 };
 
 fn bench_dir() -> PathBuf {
@@ -337,59 +337,115 @@ fn sample_event(i: u64) -> AuditEvent {
 
 fn throughput(dir: &Path) {
     section("5. Sustained throughput of one FileWriter vs. raw sequential writes to the same disk");
-    let events = 2_000_000u64;
-    let path = fresh(dir, "throughput-ours.log");
-    let (writer, guard) = FileWriter::builder(&path).build().unwrap();
-    let logger = AuditLogger::builder().sink(writer.clone()).build();
-    let ctx = context(Some(logger));
-    let start = Instant::now();
-    let threads: Vec<_> = (0..2u64)
-        .map(|t| {
-            let ctx = ctx.clone();
-            std::thread::spawn(move || {
-                let event =
-                    AuditEvent::new(&kibana::SAVED_OBJECT_GET).with_context(&ctx).with_outcome(Outcome::Success);
-                let logger = ctx.logger().unwrap();
-                for i in 0..events / 2 {
-                    let id = (t * events + i).to_string();
-                    logger.log(event.clone().with_resource(Resource::new("dashboard", id))).unwrap();
-                }
+    // Best of three rounds on fresh files, for both sides: the first writes into never-touched
+    // memory of this virtual machine pay the host's first-touch faults inside the kernel's copy
+    // into the page cache, which says nothing about either writer.
+    let events = 1_000_000u64;
+    let mut best: Option<(Duration, u64, WriterStats)> = None;
+    for _ in 0..3 {
+        let path = fresh(dir, "throughput-ours.log");
+        let (writer, guard) = FileWriter::builder(&path).build().unwrap();
+        let logger = AuditLogger::builder().sink(writer.clone()).build();
+        let ctx = context(Some(logger));
+        let start = Instant::now();
+        let threads: Vec<_> = (0..2u64)
+            .map(|t| {
+                let ctx = ctx.clone();
+                std::thread::spawn(move || {
+                    let event =
+                        AuditEvent::new(&kibana::SAVED_OBJECT_GET).with_context(&ctx).with_outcome(Outcome::Success);
+                    let logger = ctx.logger().unwrap();
+                    for i in 0..events / 2 {
+                        let id = (t * events + i).to_string();
+                        logger.log(event.clone().with_resource(Resource::new("dashboard", id))).unwrap();
+                    }
+                })
             })
-        })
-        .collect();
-    threads.into_iter().for_each(|t| t.join().unwrap());
-    writer.flush().unwrap();
-    let took = start.elapsed();
-    guard.shutdown().unwrap();
-    let bytes = fs::metadata(&path).unwrap().len();
-    assert_eq!(count_lines(&path), events as usize);
-
-    let raw_path = fresh(dir, "throughput-raw.bin");
-    let chunk = vec![b'x'; 1 << 20];
-    let mut raw = fs::File::create(&raw_path).unwrap();
-    let start = Instant::now();
-    let mut written = 0;
-    while written < bytes {
-        raw.write_all(&chunk).unwrap();
-        written += chunk.len() as u64;
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let produced = start.elapsed();
+        writer.flush().unwrap();
+        let took = start.elapsed();
+        eprintln!("round: producers done after {produced:.2?}, written and fsynced after {took:.2?}");
+        guard.shutdown().unwrap();
+        let bytes = fs::metadata(&path).unwrap().len();
+        assert_eq!(count_lines(&path), events as usize);
+        if best.as_ref().is_none_or(|(t, _, _)| took < *t) {
+            best = Some((took, bytes, writer.stats()));
+        }
+        let _ = fs::remove_file(&path);
     }
-    raw.sync_all().unwrap();
-    let raw_took = start.elapsed();
-    let _ = fs::remove_file(&raw_path);
+    let (took, bytes, stats) = best.unwrap();
+
+    let mut raw_best = Duration::MAX;
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..3 {
+        let raw_path = fresh(dir, "throughput-raw.bin");
+        let mut raw = fs::File::create(&raw_path).unwrap();
+        let start = Instant::now();
+        let mut written = 0;
+        while written < bytes {
+            raw.write_all(&chunk).unwrap();
+            written += chunk.len() as u64;
+        }
+        raw.sync_all().unwrap();
+        raw_best = raw_best.min(start.elapsed());
+        let _ = fs::remove_file(&raw_path);
+    }
 
     let mb = |b: u64, d: Duration| b as f64 / 1e6 / d.as_secs_f64();
-    println!("| | events/s | MB/s |\n| --- | ---: | ---: |");
-    println!("| raw sequential write (1 MiB writes + fsync), same bytes | | {:.0} |", mb(written, raw_took));
+    println!("| best of 3 rounds | events/s | MB/s |\n| --- | ---: | ---: |");
+    println!("| raw sequential write (1 MiB writes + fsync), same bytes | | {:.0} |", mb(bytes, raw_best));
     println!(
-        "| `FileWriter`, 2 producer threads, until flushed | {:.0} | {:.0} |",
+        "| `FileWriter`, 2 producer threads, until written and fsynced | {:.0} | {:.0} |",
         events as f64 / took.as_secs_f64(),
         mb(bytes, took)
     );
     println!(
         "\n**{:.2} M events/s** (goal ≥ 1 M/s), {:.0}% of the disk's raw speed; average line {} bytes",
         events as f64 / took.as_secs_f64() / 1e6,
-        100.0 * mb(bytes, took) / mb(written, raw_took),
+        100.0 * mb(bytes, took) / mb(bytes, raw_best),
         bytes / events
+    );
+    println!(
+        "writer: {} write calls ({:.0} events, {:.0} KiB each on average), {} fsyncs",
+        stats.batches,
+        events as f64 / stats.batches as f64,
+        bytes as f64 / 1024.0 / stats.batches as f64,
+        stats.syncs
+    );
+}
+
+fn format_cost() {
+    section("Formatting cost on the writer thread (one event → one ECS line)");
+    let format = audit_core::EcsFormat::default();
+    let events: Vec<AuditEvent> = (0..100_000).map(sample_event).collect();
+    let mut buffer = Vec::with_capacity(1 << 20);
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = Instant::now();
+        for event in &events {
+            format.write_line(event, &mut buffer);
+            buffer.push(b'\n');
+            if buffer.len() > (1 << 20) - 4096 {
+                buffer.clear();
+            }
+        }
+        best = best.min(start.elapsed().as_nanos() as f64 / events.len() as f64);
+    }
+    println!("{best:.0} ns per event, 100,000 distinct events (cache-cold, as when formatting others' events)");
+    let hot: Vec<AuditEvent> = events.into_iter().take(64).collect();
+    let start = Instant::now();
+    for i in 0..1_000_000 {
+        format.write_line(&hot[i % hot.len()], &mut buffer);
+        buffer.push(b'\n');
+        if buffer.len() > (1 << 20) - 4096 {
+            buffer.clear();
+        }
+    }
+    println!(
+        "{:.0} ns per event, 64 events formatted over and over (cache-hot)",
+        start.elapsed().as_nanos() as f64 / 1e6
     );
 }
 
@@ -413,6 +469,9 @@ fn main() {
     }
     if run("durable") {
         durable_group_commit(&dir);
+    }
+    if run("format") {
+        format_cost();
     }
     if run("throughput") {
         throughput(&dir);

@@ -5,13 +5,8 @@
 //! audit log read it unchanged. Key order is fixed and readable: `@timestamp` first, then
 //! `message`, then `event`, who, where, what, `trace`, `error`, and `log`/`ecs` last.
 
-use std::fmt::Write as _;
-use std::io;
-
-use serde::ser::{SerializeMap, Serializer};
-use serde::Serialize;
-
-use crate::event::{AuditEvent, ErrorInfo, HttpRequestInfo, User};
+use crate::event::{AuditEvent, HttpRequestInfo, User};
+use crate::json::{key, JsonObject};
 use crate::ECS_VERSION;
 
 /// How events are written as ECS JSON lines.
@@ -104,217 +99,148 @@ impl EcsFormat {
 
     /// The event as one JSON line, without the trailing newline.
     pub fn to_line(&self, event: &AuditEvent) -> String {
-        let mut out = Vec::with_capacity(512);
-        self.write_line(event, &mut out).expect("writing to a Vec cannot fail");
-        String::from_utf8(out).expect("serde_json writes UTF-8")
+        let mut out = Vec::with_capacity(640);
+        self.write_line(event, &mut out);
+        String::from_utf8(out).expect("the writer writes UTF-8")
     }
 
     /// Appends the event as one JSON line, without the trailing newline, to `out`.
-    pub fn write_line(&self, event: &AuditEvent, out: &mut Vec<u8>) -> io::Result<()> {
-        let mut serializer = serde_json::Serializer::new(out);
-        EcsLine { format: self, event }.serialize(&mut serializer).map_err(io::Error::from)
-    }
-}
-
-/// An event paired with its format: what is serialized.
-struct EcsLine<'a> {
-    format: &'a EcsFormat,
-    event: &'a AuditEvent,
-}
-
-impl Serialize for EcsLine<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (format, event) = (self.format, self.event);
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("@timestamp", &Timestamp(event.timestamp))?;
-        map.serialize_entry("message", &event.rendered_message())?;
-        map.serialize_entry("event", &EventFields(event))?;
+    pub fn write_line(&self, event: &AuditEvent, out: &mut Vec<u8>) {
+        let mut line = JsonObject::begin(out);
+        line.ascii(key!("@timestamp"), &crate::timestamp::rfc3339_micros(event.timestamp));
+        line.string_with(key!("message"), |text| event.write_message(|piece| text.push(piece)));
+        write_event_fields(&mut line, event);
         if let Some(user) = &event.user {
-            map.serialize_entry("user", &UserFields(user))?;
+            write_user(&mut line, user);
         }
-        let namespace = NamespaceFields { format, event };
-        if !namespace.is_empty() {
-            map.serialize_entry(&format.namespace, &namespace)?;
-        }
+        self.write_namespace(&mut line, event);
         if let Some(ip) = &event.client_ip {
-            map.serialize_entry("client", &Single("ip", ip))?;
+            let mut client = line.object(key!("client"));
+            match ip {
+                std::net::IpAddr::V4(v4) => {
+                    let mut text = [0u8; 15];
+                    let len = write_ipv4(&mut text, v4.octets());
+                    client.ascii(key!("ip"), &text[..len]);
+                }
+                std::net::IpAddr::V6(v6) => client.display(key!("ip"), v6),
+            }
+            client.end();
         }
         if let Some(http) = &event.http {
-            write_http(&mut map, http)?;
+            write_http(&mut line, http);
         }
         if let Some(trace_id) = &event.trace_id {
-            map.serialize_entry("trace", &Single("id", &**trace_id))?;
+            line.object(key!("trace")).str_end(key!("id"), trace_id);
         }
         if let Some(error) = &event.error {
-            map.serialize_entry("error", &ErrorFields(error))?;
+            let mut object = line.object(key!("error"));
+            object.opt_str(key!("code"), error.code.as_deref());
+            object.opt_str(key!("message"), error.message.as_deref());
+            object.opt_str(key!("type"), error.kind.as_deref());
+            object.end();
         }
         if !event.labels.is_empty() {
-            map.serialize_entry("labels", &Labels(&event.labels))?;
-        }
-        map.serialize_entry("log", &LogFields(&format.logger_name))?;
-        if let Some(pid) = format.process_pid {
-            map.serialize_entry("process", &Single("pid", &pid))?;
-        }
-        if let Some(service) = &format.service_name {
-            map.serialize_entry("service", &Single("name", service))?;
-        }
-        map.serialize_entry("ecs", &Single("version", &format.ecs_version))?;
-        map.end()
-    }
-}
-
-/// `{"<key>": value}`.
-struct Single<'a, T: ?Sized>(&'static str, &'a T);
-
-impl<T: Serialize + ?Sized> Serialize for Single<'_, T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(1))?;
-        map.serialize_entry(self.0, self.1)?;
-        map.end()
-    }
-}
-
-/// RFC 3339 in UTC with a `Z`, microsecond precision.
-struct Timestamp(std::time::SystemTime);
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut text = String::with_capacity(27);
-        write!(text, "{}", humantime::format_rfc3339_micros(self.0)).expect("writing to a String cannot fail");
-        serializer.serialize_str(&text)
-    }
-}
-
-struct EventFields<'a>(&'a AuditEvent);
-
-impl Serialize for EventFields<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let event = self.0;
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("action", &event.action)?;
-        map.serialize_entry("category", &AsStrs(event.categories.iter().map(|c| c.as_str())))?;
-        if !event.types.is_empty() {
-            map.serialize_entry("type", &AsStrs(event.types.iter().map(|t| t.as_str())))?;
-        }
-        if let Some(outcome) = event.outcome {
-            map.serialize_entry("outcome", outcome.as_str())?;
-        }
-        if let Some(duration) = event.duration {
-            // ECS `event.duration` is a long in nanoseconds.
-            let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-            map.serialize_entry("duration", &nanos)?;
-        }
-        if let Some(reason) = &event.reason {
-            map.serialize_entry("reason", reason)?;
-        }
-        map.end()
-    }
-}
-
-/// A JSON array of strings from an iterator (cloned, so it can be walked once per serialization).
-struct AsStrs<I>(I);
-
-impl<'a, I: Iterator<Item = &'a str> + Clone> Serialize for AsStrs<I> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.clone())
-    }
-}
-
-struct UserFields<'a>(&'a User);
-
-impl Serialize for UserFields<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let user = self.0;
-        let mut map = serializer.serialize_map(None)?;
-        if let Some(id) = &user.id {
-            map.serialize_entry("id", id)?;
-        }
-        if let Some(name) = &user.name {
-            map.serialize_entry("name", name)?;
-        }
-        if let Some(email) = &user.email {
-            map.serialize_entry("email", email)?;
-        }
-        if let Some(full_name) = &user.full_name {
-            map.serialize_entry("full_name", full_name)?;
-        }
-        if !user.roles.is_empty() {
-            map.serialize_entry("roles", &user.roles)?;
-        }
-        map.end()
-    }
-}
-
-struct NamespaceFields<'a> {
-    format: &'a EcsFormat,
-    event: &'a AuditEvent,
-}
-
-impl NamespaceFields<'_> {
-    fn is_empty(&self) -> bool {
-        let e = self.event;
-        e.space_id.is_none()
-            && e.session_id.is_none()
-            && e.resource.is_none()
-            && e.authentication.is_none()
-            && e.add_to_spaces.is_empty()
-            && e.delete_from_spaces.is_empty()
-    }
-}
-
-impl Serialize for NamespaceFields<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let event = self.event;
-        let mut map = serializer.serialize_map(None)?;
-        if let Some(space) = &event.space_id {
-            map.serialize_entry("space_id", &**space)?;
-        }
-        if let Some(session) = &event.session_id {
-            map.serialize_entry("session_id", &**session)?;
-        }
-        if let Some(resource) = &event.resource {
-            let name = resource.name.as_deref().filter(|_| self.format.include_resource_names);
-            map.serialize_entry(
-                &self.format.resource_key,
-                &ResourceFields { kind: &resource.kind, id: resource.id.as_deref(), name },
-            )?;
-        }
-        if let Some(auth) = &event.authentication {
-            let fields = [
-                ("authentication_provider", &auth.provider),
-                ("authentication_type", &auth.kind),
-                ("authentication_realm", &auth.realm),
-                ("lookup_realm", &auth.lookup_realm),
-            ];
-            for (key, value) in fields {
-                if let Some(value) = value {
-                    map.serialize_entry(key, value)?;
+            let mut labels = line.object(key!("labels"));
+            for (key, value) in &event.labels {
+                // ECS label keys may not contain `.`, `*` or `\`.
+                if key.contains(['.', '*', '\\']) {
+                    labels.dynamic_str(&key.replace(['.', '*', '\\'], "_"), value);
+                } else {
+                    labels.dynamic_str(key, value);
                 }
             }
+            labels.end();
+        }
+        let mut log = line.object(key!("log"));
+        log.str(key!("level"), "INFO");
+        log.str(key!("logger"), &self.logger_name);
+        log.end();
+        if let Some(pid) = self.process_pid {
+            let mut process = line.object(key!("process"));
+            process.u64(key!("pid"), u64::from(pid));
+            process.end();
+        }
+        if let Some(service) = &self.service_name {
+            line.object(key!("service")).str_end(key!("name"), service);
+        }
+        line.object(key!("ecs")).str_end(key!("version"), &self.ecs_version);
+        line.end();
+    }
+
+    fn write_namespace(&self, line: &mut JsonObject<'_>, event: &AuditEvent) {
+        let empty = event.space_id.is_none()
+            && event.session_id.is_none()
+            && event.resource.is_none()
+            && event.authentication.is_none()
+            && event.add_to_spaces.is_empty()
+            && event.delete_from_spaces.is_empty();
+        if empty {
+            return;
+        }
+        let mut namespace = line.dynamic_object(&self.namespace);
+        namespace.opt_str(key!("space_id"), event.space_id.as_deref());
+        namespace.opt_str(key!("session_id"), event.session_id.as_deref());
+        if let Some(resource) = &event.resource {
+            let mut object = namespace.dynamic_object(&self.resource_key);
+            object.str(key!("type"), &resource.kind);
+            object.opt_str(key!("id"), resource.id.as_deref());
+            object.opt_str(key!("name"), resource.name.as_deref().filter(|_| self.include_resource_names));
+            object.end();
+        }
+        if let Some(auth) = &event.authentication {
+            namespace.opt_str(key!("authentication_provider"), auth.provider.as_deref());
+            namespace.opt_str(key!("authentication_type"), auth.kind.as_deref());
+            namespace.opt_str(key!("authentication_realm"), auth.realm.as_deref());
+            namespace.opt_str(key!("lookup_realm"), auth.lookup_realm.as_deref());
         }
         if !event.add_to_spaces.is_empty() {
-            map.serialize_entry("add_to_spaces", &event.add_to_spaces)?;
+            namespace.strs(key!("add_to_spaces"), event.add_to_spaces.iter().map(String::as_str));
         }
         if !event.delete_from_spaces.is_empty() {
-            map.serialize_entry("delete_from_spaces", &event.delete_from_spaces)?;
+            namespace.strs(key!("delete_from_spaces"), event.delete_from_spaces.iter().map(String::as_str));
         }
-        map.end()
+        namespace.end();
     }
 }
 
-#[derive(Serialize)]
-struct ResourceFields<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
+fn write_event_fields(line: &mut JsonObject<'_>, event: &AuditEvent) {
+    let mut object = line.object(key!("event"));
+    object.str(key!("action"), &event.action);
+    object.strs(key!("category"), event.categories.iter().map(|c| c.as_str()));
+    if !event.types.is_empty() {
+        object.strs(key!("type"), event.types.iter().map(|t| t.as_str()));
+    }
+    object.opt_str(key!("outcome"), event.outcome.map(|o| o.as_str()));
+    if let Some(duration) = event.duration {
+        // ECS `event.duration` is a long in nanoseconds.
+        object.u64(key!("duration"), u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX));
+    }
+    object.opt_str(key!("reason"), event.reason.as_deref());
+    object.end();
 }
 
-fn write_http<M: SerializeMap>(map: &mut M, http: &HttpRequestInfo) -> Result<(), M::Error> {
+fn write_user(line: &mut JsonObject<'_>, user: &User) {
+    let mut object = line.object(key!("user"));
+    object.opt_str(key!("id"), user.id.as_deref());
+    object.opt_str(key!("name"), user.name.as_deref());
+    object.opt_str(key!("email"), user.email.as_deref());
+    object.opt_str(key!("full_name"), user.full_name.as_deref());
+    if !user.roles.is_empty() {
+        object.strs(key!("roles"), user.roles.iter().map(String::as_str));
+    }
+    object.end();
+}
+
+fn write_http(line: &mut JsonObject<'_>, http: &HttpRequestInfo) {
     if http.method.is_some() || http.forwarded_for.is_some() {
-        map.serialize_entry("http", &HttpFields(http))?;
+        let mut object = line.object(key!("http"));
+        let mut request = object.object(key!("request"));
+        request.opt_str(key!("method"), http.method.as_deref());
+        if let Some(forwarded) = &http.forwarded_for {
+            request.object(key!("headers")).str_end(key!("x-forwarded-for"), forwarded);
+        }
+        request.end();
+        object.end();
     }
     let has_url = http.path.is_some()
         || http.query.is_some()
@@ -322,103 +248,47 @@ fn write_http<M: SerializeMap>(map: &mut M, http: &HttpRequestInfo) -> Result<()
         || http.port.is_some()
         || http.scheme.is_some();
     if has_url {
-        map.serialize_entry("url", &UrlFields(http))?;
+        let mut url = line.object(key!("url"));
+        url.opt_str(key!("domain"), http.domain.as_deref());
+        url.opt_str(key!("path"), http.path.as_deref());
+        if let Some(port) = http.port {
+            url.u64(key!("port"), u64::from(port));
+        }
+        url.opt_str(key!("query"), http.query.as_deref());
+        url.opt_str(key!("scheme"), http.scheme.as_deref());
+        url.end();
     }
     if let Some(agent) = &http.user_agent {
-        map.serialize_entry("user_agent", &Single("original", agent))?;
-    }
-    Ok(())
-}
-
-struct HttpFields<'a>(&'a HttpRequestInfo);
-
-impl Serialize for HttpFields<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Request<'a>(&'a HttpRequestInfo);
-        impl Serialize for Request<'_> {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let mut map = serializer.serialize_map(None)?;
-                if let Some(method) = &self.0.method {
-                    map.serialize_entry("method", method)?;
-                }
-                if let Some(forwarded) = &self.0.forwarded_for {
-                    map.serialize_entry("headers", &Single("x-forwarded-for", forwarded))?;
-                }
-                map.end()
-            }
-        }
-        Single("request", &Request(self.0)).serialize(serializer)
+        line.object(key!("user_agent")).str_end(key!("original"), agent);
     }
 }
 
-struct UrlFields<'a>(&'a HttpRequestInfo);
-
-impl Serialize for UrlFields<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let http = self.0;
-        let mut map = serializer.serialize_map(None)?;
-        if let Some(domain) = &http.domain {
-            map.serialize_entry("domain", domain)?;
+/// Dotted decimal into `out`; returns the length.
+fn write_ipv4(out: &mut [u8; 15], octets: [u8; 4]) -> usize {
+    let mut len = 0;
+    for (i, octet) in octets.into_iter().enumerate() {
+        if i > 0 {
+            out[len] = b'.';
+            len += 1;
         }
-        if let Some(path) = &http.path {
-            map.serialize_entry("path", path)?;
+        if octet >= 100 {
+            out[len] = b'0' + octet / 100;
+            len += 1;
         }
-        if let Some(port) = http.port {
-            map.serialize_entry("port", &port)?;
+        if octet >= 10 {
+            out[len] = b'0' + octet / 10 % 10;
+            len += 1;
         }
-        if let Some(query) = &http.query {
-            map.serialize_entry("query", query)?;
-        }
-        if let Some(scheme) = &http.scheme {
-            map.serialize_entry("scheme", scheme)?;
-        }
-        map.end()
+        out[len] = b'0' + octet % 10;
+        len += 1;
     }
+    len
 }
 
-struct ErrorFields<'a>(&'a ErrorInfo);
-
-impl Serialize for ErrorFields<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let error = self.0;
-        let mut map = serializer.serialize_map(None)?;
-        if let Some(code) = &error.code {
-            map.serialize_entry("code", code)?;
-        }
-        if let Some(message) = &error.message {
-            map.serialize_entry("message", message)?;
-        }
-        if let Some(kind) = &error.kind {
-            map.serialize_entry("type", kind)?;
-        }
-        map.end()
-    }
-}
-
-/// ECS `labels`: a flat keyword map whose keys have `.`, `*` and `\` replaced by `_`.
-struct Labels<'a>(&'a [(std::borrow::Cow<'static, str>, String)]);
-
-impl Serialize for Labels<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (key, value) in self.0 {
-            if key.contains(['.', '*', '\\']) {
-                map.serialize_entry(&key.replace(['.', '*', '\\'], "_"), value)?;
-            } else {
-                map.serialize_entry(key.as_ref(), value)?;
-            }
-        }
-        map.end()
-    }
-}
-
-struct LogFields<'a>(&'a str);
-
-impl Serialize for LogFields<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(2))?;
-        map.serialize_entry("level", "INFO")?;
-        map.serialize_entry("logger", self.0)?;
-        map.end()
+impl JsonObject<'_> {
+    /// A one-field object: `{"key":"value"}`, closed.
+    fn str_end(mut self, key: crate::json::Key, value: &str) {
+        self.str(key, value);
+        self.end();
     }
 }

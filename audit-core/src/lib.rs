@@ -46,9 +46,11 @@ mod error_code;
 mod event;
 mod filter;
 mod format;
+mod json;
 mod logger;
 mod refused;
 pub mod sink;
+mod timestamp;
 mod trace;
 mod writer;
 

@@ -320,6 +320,8 @@ impl AuditLogger {
             self.inner.ignored.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
+        // Shared, so that a queueing sink keeps it without a deep copy.
+        let event = Arc::new(event);
         let record = Record::new(&event, &self.inner.format, durability);
         let mut refused = Vec::new();
         let mut unconfirmed = Vec::new();

@@ -106,7 +106,7 @@ impl fmt::Display for SinkError {
 /// sink that formats elsewhere (the [`FileWriter`](crate::FileWriter)'s background thread) costs
 /// the caller no formatting.
 pub struct Record<'a> {
-    event: &'a AuditEvent,
+    event: &'a Arc<AuditEvent>,
     format: &'a Arc<EcsFormat>,
     durability: Durability,
     line: OnceCell<String>,
@@ -114,13 +114,18 @@ pub struct Record<'a> {
 
 impl<'a> Record<'a> {
     /// A record of `event` in `format`, asking for `durability`.
-    pub fn new(event: &'a AuditEvent, format: &'a Arc<EcsFormat>, durability: Durability) -> Record<'a> {
+    pub fn new(event: &'a Arc<AuditEvent>, format: &'a Arc<EcsFormat>, durability: Durability) -> Record<'a> {
         Record { event, format, durability, line: OnceCell::new() }
     }
 
     /// The event.
     pub fn event(&self) -> &'a AuditEvent {
         self.event
+    }
+
+    /// The event, shared: for sinks that keep it past `write` (a queue) without copying it.
+    pub fn shared_event(&self) -> Arc<AuditEvent> {
+        Arc::clone(self.event)
     }
 
     /// The logger's line format.

@@ -24,7 +24,7 @@ impl AuditSink for TracingSink {
             trace_id = event.trace_id.as_deref(),
             json = record.line(),
             "{}",
-            event.rendered_message()
+            event.message_display()
         );
         Ok(())
     }

@@ -73,7 +73,7 @@ pub struct WriterStats {
 
 struct Pending {
     seq: u64,
-    event: AuditEvent,
+    event: Arc<AuditEvent>,
     format: Arc<EcsFormat>,
     durability: Durability,
 }
@@ -266,7 +266,7 @@ impl FileWriter {
         }
         queue.next_seq += 1;
         let seq = queue.next_seq;
-        let pending = Pending { seq, event: record.event().clone(), format: Arc::clone(record.format()), durability };
+        let pending = Pending { seq, event: record.shared_event(), format: Arc::clone(record.format()), durability };
         queue.items.push_back(pending);
         // Waking the writer costs a syscall: only when it sleeps, or when a caller waits for it.
         if queue.writer_idle || durability > Durability::Buffered {

@@ -216,8 +216,7 @@ fn name_parts(active: &Path) -> (String, String) {
 fn rotated_name(active: &Path, index: u64, now: SystemTime) -> PathBuf {
     let (prefix, ext) = name_parts(active);
     // RFC 3339 to seconds, without separators: 20261125T020700Z.
-    let stamp: String =
-        humantime::format_rfc3339_seconds(now).to_string().chars().filter(|c| *c != '-' && *c != ':').collect();
+    let stamp = crate::timestamp::compact_seconds(now);
     parent_dir(active).join(format!("{prefix}{index:08}-{stamp}{ext}"))
 }
 

@@ -22,6 +22,10 @@ pub const AUDIT_EVENTS_DROPPED: Action = Action::new("audit_events_dropped", Cat
     .with_object("audit events");
 
 const FIRST_RETRY: Duration = Duration::from_millis(10);
+/// Lines are formatted and written in chunks of about this size: big enough that the `write`
+/// call's cost is spread, small enough that the bytes are still in the CPU cache when the kernel
+/// copies them (one 30 MB write runs at a fraction of the speed of 256 KiB ones).
+const CHUNK_BYTES: usize = 256 * 1024;
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 
 /// Formatted lines not yet (completely) written.
@@ -46,7 +50,10 @@ struct Worker {
     shared: Arc<Shared>,
     files: Files,
     staged: Staged,
-    spare: VecDeque<Pending>,
+    /// Events taken from the queue and not yet formatted.
+    backlog: VecDeque<Pending>,
+    /// Dropped events to report once the backlog is out.
+    unreported_drops: u64,
     last_format: Option<Arc<EcsFormat>>,
     written_upto: u64,
     synced_upto: u64,
@@ -66,7 +73,8 @@ pub(super) fn run(shared: Arc<Shared>, files: Files) {
         shared,
         files,
         staged: Staged::default(),
-        spare: VecDeque::new(),
+        backlog: VecDeque::new(),
+        unreported_drops: 0,
         last_format: None,
         written_upto: 0,
         synced_upto: 0,
@@ -83,8 +91,6 @@ pub(super) fn run(shared: Arc<Shared>, files: Files) {
 
 /// What one turn of the loop has to do.
 struct Turn {
-    batch: VecDeque<Pending>,
-    dropped: u64,
     flush_upto: u64,
     shutdown: bool,
 }
@@ -97,20 +103,8 @@ impl Worker {
             if turn.shutdown && shutdown_since.is_none() {
                 shutdown_since = Some(Instant::now());
             }
-            let mut batch = turn.batch;
-            for pending in batch.drain(..) {
-                self.stage(pending);
-            }
-            self.spare = batch;
-            if turn.dropped > 0 {
-                self.stage_drop_report(turn.dropped);
-            }
-
-            if !self.staged.is_empty() && self.retry_due() {
-                match self.write_staged() {
-                    Ok(()) => self.recovered(),
-                    Err(error) => self.failed(error),
-                }
+            if self.retry_due() {
+                self.write_backlog();
             }
             let sync_wanted = self.durable_pending
                 || turn.flush_upto > self.synced_upto
@@ -122,10 +116,61 @@ impl Worker {
             self.publish();
 
             if let Some(since) = shutdown_since {
-                let drained = self.staged.is_empty() && !self.unsynced && lock(&self.shared.queue).items.is_empty();
+                let drained = self.is_idle() && !self.unsynced && lock(&self.shared.queue).items.is_empty();
                 if drained || since.elapsed() >= self.shared.config.shutdown_grace {
                     self.stop(drained);
                     return;
+                }
+            }
+        }
+    }
+
+    /// Nothing taken from the queue is waiting to be written.
+    fn is_idle(&self) -> bool {
+        self.staged.is_empty() && self.backlog.is_empty() && self.unreported_drops == 0
+    }
+
+    /// Formats and writes the backlog chunk by chunk, publishing progress after each chunk so
+    /// that `Flushed` callers go on as early as possible. Stops at the first I/O error.
+    fn write_backlog(&mut self) {
+        let mut wrote = false;
+        loop {
+            if self.staged.is_empty() {
+                self.stage_chunk();
+            }
+            if self.staged.is_empty() {
+                break;
+            }
+            match self.write_staged() {
+                Ok(()) => {
+                    wrote = true;
+                    if !self.backlog.is_empty() {
+                        self.publish();
+                    }
+                }
+                Err(error) => {
+                    self.failed(error);
+                    return;
+                }
+            }
+        }
+        if wrote {
+            self.recovered();
+        }
+    }
+
+    /// Formats backlog events until about [`CHUNK_BYTES`] are staged; once the backlog is out,
+    /// the report of dropped events.
+    fn stage_chunk(&mut self) {
+        while self.staged.bytes.len() < CHUNK_BYTES {
+            match self.backlog.pop_front() {
+                Some(pending) => self.stage(pending),
+                None => {
+                    if self.unreported_drops > 0 {
+                        let dropped = std::mem::take(&mut self.unreported_drops);
+                        self.stage_drop_report(dropped);
+                    }
+                    break;
                 }
             }
         }
@@ -144,7 +189,7 @@ impl Worker {
         loop {
             let now = Instant::now();
             let retry_due = self.retry_due();
-            let can_take = self.staged.is_empty();
+            let can_take = self.is_idle();
             let has_new = !queue.items.is_empty() || queue.dropped_unreported > 0;
             let flush_pending = queue.flush_upto > self.synced_upto;
             let sync_due = self.unsynced && now.duration_since(self.last_sync) >= interval;
@@ -165,25 +210,20 @@ impl Worker {
             queue = shared.work.wait_timeout(queue, timeout).unwrap_or_else(|p| p.into_inner()).0;
             queue.writer_idle = false;
         }
-        let mut batch = std::mem::take(&mut self.spare);
-        let mut dropped = 0;
-        if self.staged.is_empty() && self.retry_due() {
-            std::mem::swap(&mut batch, &mut queue.items);
-            dropped = std::mem::take(&mut queue.dropped_unreported);
-            if !batch.is_empty() {
+        if self.is_idle() && self.retry_due() {
+            // The backlog is empty: swapping hands its allocation back to the queue.
+            std::mem::swap(&mut self.backlog, &mut queue.items);
+            self.unreported_drops = std::mem::take(&mut queue.dropped_unreported);
+            if !self.backlog.is_empty() {
                 shared.room.notify_all();
             }
         }
-        Turn { batch, dropped, flush_upto: queue.flush_upto, shutdown: queue.shutdown }
+        Turn { flush_upto: queue.flush_upto, shutdown: queue.shutdown }
     }
 
     fn stage(&mut self, pending: Pending) {
         let bytes = &mut self.staged.bytes;
-        if let Err(error) = pending.format.write_line(&pending.event, bytes) {
-            // Formatting strings and numbers cannot fail; if it ever does, say so and write what
-            // identifies the event rather than nothing.
-            report_sink_failure("file-writer", &format_args!("cannot format `{}`: {error}", pending.event.action));
-        }
+        pending.format.write_line(&pending.event, bytes);
         bytes.push(b'\n');
         self.staged.lines.push_back((pending.seq, bytes.len(), pending.durability));
         self.last_format = Some(pending.format);
@@ -191,13 +231,15 @@ impl Worker {
 
     fn stage_drop_report(&mut self, dropped: u64) {
         let format = self.last_format.clone().unwrap_or_default();
-        let event = AuditEvent::new(&AUDIT_EVENTS_DROPPED)
-            .with_outcome(Outcome::Failure)
-            .with_message(format!(
-                "{dropped} audit events were lost: the audit queue was full or the audit file was failing"
-            ))
-            .with_reason("audit queue full or audit file failing")
-            .with_label("dropped", dropped.to_string());
+        let event = Arc::new(
+            AuditEvent::new(&AUDIT_EVENTS_DROPPED)
+                .with_outcome(Outcome::Failure)
+                .with_message(format!(
+                    "{dropped} audit events were lost: the audit queue was full or the audit file was failing"
+                ))
+                .with_reason("audit queue full or audit file failing")
+                .with_label("dropped", dropped.to_string()),
+        );
         self.stage(Pending { seq: 0, event, format, durability: Durability::Buffered });
     }
 
