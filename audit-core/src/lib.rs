@@ -77,6 +77,6 @@ pub use sink::{
 };
 pub use trace::{is_valid_trace_id, new_trace_id};
 pub use writer::{
-    read_audit_trail, rotated_files, AuditTrail, Backpressure, FileWriter, FileWriterBuilder, FsStorage, Rotation,
-    Storage, StorageFile, TornLine, WriterGuard, WriterStats,
+    read_audit_trail, rotated_files, Acknowledgement, AuditTrail, Backpressure, FileWriter, FileWriterBuilder,
+    FsStorage, Rotation, Storage, StorageFile, TornLine, WriterGuard, WriterStats,
 };

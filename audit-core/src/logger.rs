@@ -14,7 +14,7 @@ use crate::context::AuditContext;
 use crate::event::AuditEvent;
 use crate::filter::{FilterSubject, IgnoreFilter};
 use crate::format::EcsFormat;
-use crate::sink::{report_sink_failure, AuditSink, Durability, MemorySink, Record, SinkError};
+use crate::sink::{report_sink_failure, AuditSink, Durability, MemorySink, Record, SinkError, Submission};
 
 /// The audit logger. Cheap to clone (one reference count); clones share sinks and counters.
 ///
@@ -323,19 +323,52 @@ impl AuditLogger {
         // Shared, so that a queueing sink keeps it without a deep copy.
         let event = Arc::new(event);
         let record = Record::new(&event, &self.inner.format, durability);
+        let results: Vec<Result<(), SinkError>> = self.inner.sinks.iter().map(|sink| sink.write(&record)).collect();
+        self.settle(&event.action, results)
+    }
+
+    /// [`log`](AuditLogger::log) for async code.
+    pub async fn log_async(&self, event: AuditEvent) -> Result<(), LogError> {
+        self.log_with_durability_async(event, Durability::Buffered).await
+    }
+
+    /// [`log_with_durability`](AuditLogger::log_with_durability) for async code: waiting for
+    /// `Flushed` or `Durable` suspends the task instead of blocking its thread.
+    pub async fn log_with_durability_async(&self, event: AuditEvent, durability: Durability) -> Result<(), LogError> {
+        if self.ignores(&event) {
+            self.inner.ignored.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let event = Arc::new(event);
+        let mut results = Vec::with_capacity(self.inner.sinks.len());
+        let mut pending = Vec::new();
+        {
+            let record = Record::new(&event, &self.inner.format, durability);
+            for (index, sink) in self.inner.sinks.iter().enumerate() {
+                match sink.submit(&record) {
+                    Submission::Done(result) => results.push((index, result)),
+                    Submission::Pending(acknowledgement) => pending.push((index, acknowledgement)),
+                }
+            }
+        }
+        for (index, acknowledgement) in pending {
+            results.push((index, acknowledgement.await));
+        }
+        results.sort_by_key(|(index, _)| *index);
+        self.settle(&event.action, results.into_iter().map(|(_, result)| result))
+    }
+
+    /// Reports, counts and combines the sinks' answers for one event.
+    fn settle(&self, action: &str, results: impl IntoIterator<Item = Result<(), SinkError>>) -> Result<(), LogError> {
         let mut refused = Vec::new();
         let mut unconfirmed = Vec::new();
-        for sink in &self.inner.sinks {
-            match sink.write(&record) {
-                Ok(()) => {}
-                Err(error) => {
-                    let name = sink.describe();
-                    report_sink_failure(&name, &format_args!("{} (event.action={})", error, event.action));
-                    match error {
-                        SinkError::Refused(error) => refused.push((name, error)),
-                        SinkError::Unconfirmed(error) => unconfirmed.push((name, error)),
-                    }
-                }
+        for (sink, result) in self.inner.sinks.iter().zip(results) {
+            let Err(error) = result else { continue };
+            let name = sink.describe();
+            report_sink_failure(&name, &format_args!("{error} (event.action={action})"));
+            match error {
+                SinkError::Refused(error) => refused.push((name, error)),
+                SinkError::Unconfirmed(error) => unconfirmed.push((name, error)),
             }
         }
         if !refused.is_empty() {

@@ -87,6 +87,11 @@ struct Queue {
     flush_upto: u64,
     /// Events dropped and not yet reported by an event of their own.
     dropped_unreported: u64,
+    /// `Durable` events in `items`.
+    durable_items: usize,
+    /// While the writer gathers a group commit: how many durable events it waits for (0: not
+    /// gathering). Callers wake it only once that many are queued.
+    gather_target: usize,
 }
 
 struct Progress {
@@ -95,6 +100,83 @@ struct Progress {
     /// The writer's current I/O failure, cleared when a write succeeds again.
     failure: Option<(io::ErrorKind, String)>,
     stopped: bool,
+    /// Callers waiting for their event to be written or synced.
+    waiters: Vec<Arc<Waiter>>,
+}
+
+/// A caller parked until its event is written (or synced, when `durable`). Each is woken only
+/// when its own event gets there: with many concurrent durable callers, waking all of them at
+/// every batch would make them fight for the lock instead of letting the writer go on.
+struct Waiter {
+    seq: u64,
+    durable: bool,
+    wakeup: Wakeup,
+    /// Set by the waker: `WOKEN_DONE` (the event got there) or `WOKEN_CHECK` (failure or stop).
+    woken: std::sync::atomic::AtomicU8,
+}
+
+/// How a waiter is woken: a blocked thread is unparked, an async task's waker is called.
+enum Wakeup {
+    Thread(std::thread::Thread),
+    Task(Mutex<std::task::Waker>),
+}
+
+const WOKEN_DONE: u8 = 1;
+const WOKEN_CHECK: u8 = 2;
+
+impl Progress {
+    /// Takes the waiters whose events got far enough (all of them if the writer failed or
+    /// stopped), each marked with why it is woken.
+    fn take_ready(&mut self) -> Vec<Arc<Waiter>> {
+        let everyone = self.failure.is_some() || self.stopped;
+        let (written, synced) = (self.written, self.synced);
+        let mut ready = Vec::new();
+        self.waiters.retain(|waiter| {
+            let reached = waiter.seq <= if waiter.durable { synced } else { written };
+            if reached || everyone {
+                waiter.woken.store(if reached { WOKEN_DONE } else { WOKEN_CHECK }, Ordering::Relaxed);
+                ready.push(Arc::clone(waiter));
+            }
+            !(reached || everyone)
+        });
+        ready
+    }
+}
+
+/// Waiters to unpark. Waking is a fan-out: whoever wakes (the writer, then each woken waiter)
+/// unparks two more, so the writer pays for two syscalls rather than one per waiter and can
+/// start on the next batch while the rest wake each other.
+#[derive(Default)]
+struct WakeQueue(Mutex<Vec<Arc<Waiter>>>);
+
+impl WakeQueue {
+    fn add(&self, ready: Vec<Arc<Waiter>>) {
+        let mut threads = Vec::new();
+        for waiter in ready {
+            match &waiter.wakeup {
+                // Waking a task only schedules it: cheap enough for the writer to do itself.
+                Wakeup::Task(waker) => lock(waker).wake_by_ref(),
+                Wakeup::Thread(_) => threads.push(waiter),
+            }
+        }
+        if !threads.is_empty() {
+            lock(&self.0).extend(threads);
+            self.wake_some();
+        }
+    }
+
+    fn wake_some(&self) {
+        let next: Vec<Arc<Waiter>> = {
+            let mut queue = lock(&self.0);
+            let keep = queue.len().saturating_sub(2);
+            queue.split_off(keep)
+        };
+        for waiter in next {
+            if let Wakeup::Thread(thread) = &waiter.wakeup {
+                thread.unpark();
+            }
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -128,8 +210,7 @@ struct Shared {
     /// Blocked callers wait here for room.
     room: Condvar,
     progress: Mutex<Progress>,
-    /// Callers waiting for `Flushed`/`Durable` wait here.
-    progressed: Condvar,
+    to_wake: WakeQueue,
     failing: AtomicBool,
     counters: Counters,
 }
@@ -140,6 +221,28 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// Whether event `seq` got as far as it must (`Some(Ok)`), never will for now (`Some(Err)`:
+    /// the writer is failing or stopped), or is still on its way (`None`).
+    fn check(&self, progress: &Progress, seq: u64, durable: bool) -> Option<Result<(), SinkError>> {
+        if (if durable { progress.synced } else { progress.written }) >= seq {
+            return Some(Ok(()));
+        }
+        if let Some((kind, message)) = &progress.failure {
+            let error = io::Error::new(*kind, format!("not yet recorded: {message}"));
+            return Some(Err(match self.config.on_io_error {
+                FailurePolicy::FailClosed => {
+                    self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                    SinkError::Refused(error)
+                }
+                FailurePolicy::FailOpen => SinkError::Unconfirmed(error),
+            }));
+        }
+        if progress.stopped {
+            return Some(Err(self.config.on_io_error.failure(io::Error::other("the audit file writer has shut down"))));
+        }
+        None
+    }
+
     fn failure_error(&self) -> io::Error {
         match &lock(&self.progress).failure {
             Some((kind, message)) => io::Error::new(*kind, message.clone()),
@@ -268,8 +371,14 @@ impl FileWriter {
         let seq = queue.next_seq;
         let pending = Pending { seq, event: record.shared_event(), format: Arc::clone(record.format()), durability };
         queue.items.push_back(pending);
-        // Waking the writer costs a syscall: only when it sleeps, or when a caller waits for it.
-        if queue.writer_idle || durability > Durability::Buffered {
+        if durability == Durability::Durable {
+            queue.durable_items += 1;
+        }
+        // Waking the writer costs a syscall: only when it sleeps (and, while it gathers a group
+        // commit, once the group is complete). A busy writer takes the queue after its batch.
+        let group_complete = queue.gather_target == 0 || queue.durable_items >= queue.gather_target;
+        if queue.writer_idle && group_complete {
+            queue.writer_idle = false;
             shared.work.notify_one();
         }
         drop(queue);
@@ -277,31 +386,115 @@ impl FileWriter {
         Ok(seq)
     }
 
-    /// Waits until `seq` is written (`Flushed`) or synced (`Durable`), or the writer fails.
+    /// Waits until `seq` is written (`Flushed`) or synced (`Durable`), or the writer fails,
+    /// blocking the calling thread.
     fn wait_for(&self, seq: u64, durability: Durability) -> Result<(), SinkError> {
         let shared = &self.shared;
-        let mut progress = lock(&shared.progress);
+        let durable = durability == Durability::Durable;
+        let waiter = Arc::new(Waiter {
+            seq,
+            durable,
+            wakeup: Wakeup::Thread(std::thread::current()),
+            woken: std::sync::atomic::AtomicU8::new(0),
+        });
         loop {
-            let reached = if durability == Durability::Durable { progress.synced } else { progress.written };
-            if reached >= seq {
+            {
+                let mut progress = lock(&shared.progress);
+                if let Some(result) = shared.check(&progress, seq, durable) {
+                    return result;
+                }
+                progress.waiters.push(Arc::clone(&waiter));
+            }
+            // `park` may return spuriously: only the waker sets `woken`.
+            let why = loop {
+                match waiter.woken.swap(0, Ordering::Acquire) {
+                    0 => std::thread::park(),
+                    why => break why,
+                }
+            };
+            shared.to_wake.wake_some();
+            if why == WOKEN_DONE {
                 return Ok(());
             }
-            if let Some((kind, message)) = &progress.failure {
-                let error = io::Error::new(*kind, format!("not yet recorded: {message}"));
-                return Err(match shared.config.on_io_error {
-                    FailurePolicy::FailClosed => self.refuse(error),
-                    FailurePolicy::FailOpen => SinkError::Unconfirmed(error),
-                });
-            }
-            if progress.stopped {
-                return Err(shared.config.on_io_error.failure(io::Error::other("the audit file writer has shut down")));
-            }
-            progress = shared.progressed.wait(progress).unwrap_or_else(|p| p.into_inner());
         }
+    }
+
+    /// Enqueues the record's event and returns an [`Acknowledgement`] that completes when the
+    /// event reaches the durability asked for (at once for `Buffered`): the way for async code
+    /// to wait for `Durable` without blocking its executor thread.
+    pub fn submit(&self, record: &Record<'_>) -> Result<Acknowledgement, SinkError> {
+        let durability = record.durability().max(self.shared.config.durability);
+        let seq = self.enqueue(record, durability)?;
+        Ok(Acknowledgement {
+            shared: Arc::clone(&self.shared),
+            seq,
+            durable: durability == Durability::Durable,
+            needed: durability > Durability::Buffered,
+            waiter: None,
+        })
+    }
+}
+
+/// Completes when an event handed to [`FileWriter::submit`] is written (`Flushed`) or synced
+/// (`Durable`), or with the writer's error.
+#[must_use = "an acknowledgement does nothing unless awaited"]
+pub struct Acknowledgement {
+    shared: Arc<Shared>,
+    seq: u64,
+    durable: bool,
+    needed: bool,
+    waiter: Option<Arc<Waiter>>,
+}
+
+impl std::future::Future for Acknowledgement {
+    type Output = Result<(), SinkError>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        if !self.needed || self.waiter.as_ref().is_some_and(|w| w.woken.load(Ordering::Acquire) == WOKEN_DONE) {
+            return Poll::Ready(Ok(()));
+        }
+        let shared = Arc::clone(&self.shared);
+        let mut progress = lock(&shared.progress);
+        if let Some(result) = shared.check(&progress, self.seq, self.durable) {
+            return Poll::Ready(result);
+        }
+        match &self.waiter {
+            // Still registered: keep its waker current.
+            Some(waiter) if waiter.woken.load(Ordering::Acquire) == 0 => {
+                if let Wakeup::Task(waker) = &waiter.wakeup {
+                    let mut waker = lock(waker);
+                    if !waker.will_wake(cx.waker()) {
+                        *waker = cx.waker().clone();
+                    }
+                }
+            }
+            // Not registered yet, or woken to check again: register anew.
+            _ => {
+                let waiter = Arc::new(Waiter {
+                    seq: self.seq,
+                    durable: self.durable,
+                    wakeup: Wakeup::Task(Mutex::new(cx.waker().clone())),
+                    woken: std::sync::atomic::AtomicU8::new(0),
+                });
+                progress.waiters.push(Arc::clone(&waiter));
+                drop(progress);
+                self.waiter = Some(waiter);
+            }
+        }
+        Poll::Pending
     }
 }
 
 impl AuditSink for FileWriter {
+    fn submit(&self, record: &Record<'_>) -> crate::sink::Submission {
+        match FileWriter::submit(self, record) {
+            Ok(ack) if ack.needed => crate::sink::Submission::Pending(Box::pin(ack)),
+            Ok(_) => crate::sink::Submission::Done(Ok(())),
+            Err(error) => crate::sink::Submission::Done(Err(error)),
+        }
+    }
+
     fn write(&self, record: &Record<'_>) -> Result<(), SinkError> {
         let durability = record.durability().max(self.shared.config.durability);
         let seq = self.enqueue(record, durability)?;
@@ -448,11 +641,19 @@ impl FileWriterBuilder {
                 shutdown: false,
                 flush_upto: 0,
                 dropped_unreported: 0,
+                durable_items: 0,
+                gather_target: 0,
             }),
             work: Condvar::new(),
             room: Condvar::new(),
-            progress: Mutex::new(Progress { written: 0, synced: 0, failure: None, stopped: false }),
-            progressed: Condvar::new(),
+            progress: Mutex::new(Progress {
+                written: 0,
+                synced: 0,
+                failure: None,
+                stopped: false,
+                waiters: Vec::new(),
+            }),
+            to_wake: WakeQueue::default(),
             failing: AtomicBool::new(false),
             counters: Counters {
                 accepted: AtomicU64::new(0),

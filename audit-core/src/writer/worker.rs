@@ -62,6 +62,13 @@ struct Worker {
     /// A written line asked for `Durable`.
     durable_pending: bool,
     last_sync: Instant,
+    /// How long the last `fsync` took: the window for gathering the next group commit.
+    last_sync_took: Duration,
+    /// After waking `gather_target` durable callers, wait until as many durable events are
+    /// queued again (they are coming back with their next event), or `gather_until`: then they
+    /// share one `fsync` instead of splitting into alternating half-size groups.
+    gather_target: usize,
+    gather_until: Option<Instant>,
     retry_delay: Duration,
     next_retry: Option<Instant>,
     last_report: Option<Instant>,
@@ -81,6 +88,9 @@ pub(super) fn run(shared: Arc<Shared>, files: Files) {
         unsynced: false,
         durable_pending: false,
         last_sync: Instant::now(),
+        last_sync_took: Duration::ZERO,
+        gather_target: 0,
+        gather_until: None,
         retry_delay: FIRST_RETRY,
         next_retry: None,
         last_report: None,
@@ -193,12 +203,20 @@ impl Worker {
             let has_new = !queue.items.is_empty() || queue.dropped_unreported > 0;
             let flush_pending = queue.flush_upto > self.synced_upto;
             let sync_due = self.unsynced && now.duration_since(self.last_sync) >= interval;
+            let gathering = self.gather_target > 0
+                && self.gather_until.is_some_and(|until| now < until)
+                && queue.durable_items < self.gather_target;
             // With lines still staged (a failing file), only a retry is work; new events wait.
-            let ready = queue.shutdown || (retry_due && (!can_take || has_new || sync_due || flush_pending));
+            let ready =
+                queue.shutdown || (retry_due && (!can_take || (has_new && !gathering) || sync_due || flush_pending));
             if ready {
                 break;
             }
             let mut timeout = interval;
+            if gathering {
+                queue.gather_target = self.gather_target;
+                timeout = timeout.min(self.gather_until.map_or(timeout, |until| until.saturating_duration_since(now)));
+            }
             if let Some(at) = self.next_retry {
                 timeout = timeout.min(at.saturating_duration_since(now));
             }
@@ -206,13 +224,16 @@ impl Worker {
                 timeout = timeout.min(interval.saturating_sub(now.duration_since(self.last_sync)));
             }
             queue.writer_idle = true;
-            let timeout = timeout.max(Duration::from_micros(100));
+            let timeout = timeout.max(Duration::from_micros(20));
             queue = shared.work.wait_timeout(queue, timeout).unwrap_or_else(|p| p.into_inner()).0;
             queue.writer_idle = false;
         }
+        queue.gather_target = 0;
+        self.gather_target = 0;
         if self.is_idle() && self.retry_due() {
             // The backlog is empty: swapping hands its allocation back to the queue.
             std::mem::swap(&mut self.backlog, &mut queue.items);
+            queue.durable_items = 0;
             self.unreported_drops = std::mem::take(&mut queue.dropped_unreported);
             if !self.backlog.is_empty() {
                 shared.room.notify_all();
@@ -309,8 +330,10 @@ impl Worker {
             self.last_sync = Instant::now();
             return;
         }
+        let started = Instant::now();
         match self.files.sync() {
             Ok(()) => {
+                self.last_sync_took = started.elapsed();
                 self.shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
                 self.synced_upto = self.written_upto;
                 self.unsynced = false;
@@ -325,13 +348,19 @@ impl Worker {
     }
 
     /// Tells waiting callers how far the file got.
-    fn publish(&self) {
-        let mut progress = lock(&self.shared.progress);
-        if progress.written != self.written_upto || progress.synced != self.synced_upto || progress.failure.is_some() {
+    fn publish(&mut self) {
+        let ready = {
+            let mut progress = lock(&self.shared.progress);
             progress.written = self.written_upto;
             progress.synced = self.synced_upto;
-            self.shared.progressed.notify_all();
+            progress.take_ready()
+        };
+        let durable_woken = ready.iter().filter(|waiter| waiter.durable).count();
+        if durable_woken > 1 {
+            self.gather_target = durable_woken;
+            self.gather_until = Some(Instant::now() + self.last_sync_took.min(Duration::from_millis(2)));
         }
+        self.shared.to_wake.add(ready);
     }
 
     fn failed(&mut self, error: io::Error) {
@@ -350,11 +379,12 @@ impl Worker {
             self.last_report = Some(Instant::now());
             self.failures_since_report = 0;
         }
-        {
+        let ready = {
             let mut progress = lock(&shared.progress);
             progress.failure = Some((error.kind(), error.to_string()));
-            shared.progressed.notify_all();
-        }
+            progress.take_ready()
+        };
+        self.shared.to_wake.add(ready);
         self.next_retry = Some(Instant::now() + self.retry_delay);
         self.retry_delay = (self.retry_delay * 2).min(shared.config.retry_max);
     }
@@ -370,17 +400,20 @@ impl Worker {
 
     fn stop(&mut self, drained: bool) {
         if !drained {
-            let lost =
-                self.staged.lines.iter().filter(|(seq, _, _)| *seq > 0).count() + lock(&self.shared.queue).items.len();
+            let staged = self.staged.lines.iter().filter(|(seq, _, _)| *seq > 0).count();
+            let lost = staged + self.backlog.len() + lock(&self.shared.queue).items.len();
             report_sink_failure(
                 &format!("file-writer:{}", self.shared.path.display()),
                 &format_args!("stopped while the file was failing: {lost} events could not be written"),
             );
         }
-        let mut progress = lock(&self.shared.progress);
-        progress.written = self.written_upto;
-        progress.synced = self.synced_upto;
-        progress.stopped = true;
-        self.shared.progressed.notify_all();
+        let ready = {
+            let mut progress = lock(&self.shared.progress);
+            progress.written = self.written_upto;
+            progress.synced = self.synced_upto;
+            progress.stopped = true;
+            progress.take_ready()
+        };
+        self.shared.to_wake.add(ready);
     }
 }
