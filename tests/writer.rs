@@ -280,3 +280,46 @@ fn a_torn_line_from_a_crash_is_terminated_and_reported() {
     assert_eq!(trail.torn[0].line, 2);
     assert_eq!(trail.torn[0].text, "{\"@timestamp\":\"2026-");
 }
+
+static ASYNC_RAN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[audited(action = "dashboard_update", category = "database", resource(type = "dashboard", id = id))]
+async fn update_async(id: u32) -> Result<(), ServiceError> {
+    ASYNC_RAN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    Ok(())
+}
+
+#[test]
+fn an_async_durable_write_waits_without_blocking_its_thread() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let dir = TempDir::new("async-durable");
+        let faults = Faults::default();
+        let (writer, guard) =
+            FileWriter::builder(dir.path("audit.log")).storage(FaultyStorage(faults.clone())).build().unwrap();
+        let logger = AuditLogger::builder().sink(writer.clone()).durable_intents().build();
+        let ctx = AuditContext::builder().logger(logger).build();
+        faults.hold();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let before = ASYNC_RAN.load(std::sync::atomic::Ordering::SeqCst);
+        runtime.block_on(async {
+            let write = tokio::spawn(ctx.scope(update_async(7)));
+            // The write's intent cannot reach the (held) disk: it must be waiting, not blocking.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(!write.is_finished());
+            assert_eq!(
+                ASYNC_RAN.load(std::sync::atomic::Ordering::SeqCst),
+                before,
+                "no body before its durable intent"
+            );
+            faults.release(); // this task ran on the same thread: it was not blocked
+            write.await.unwrap().unwrap();
+        });
+        drop(guard);
+        let trail = read_audit_trail(dir.path("audit.log")).unwrap();
+        done.send((trail.events.len(), writer.stats().syncs)).unwrap();
+    });
+    let (events, syncs) = finished.recv_timeout(Duration::from_secs(20)).expect("the executor thread was blocked");
+    assert_eq!(events, 1);
+    assert!(syncs >= 1);
+}

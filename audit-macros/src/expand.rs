@@ -59,8 +59,14 @@ fn prelude(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream) -> TokenStream {
     // A fail-closed sink that cannot take the intent (writes), or is failing before a read runs,
     // refuses the call: the body does not run.
     let refuse = refusal(shape, p);
+    // Async functions wait for their events' durability without blocking their thread.
+    let log_intent = if shape.is_async() {
+        quote!(log_intent_async(&__audit_targets).await)
+    } else {
+        quote!(log_intent(&__audit_targets))
+    };
     let intent = quote! {
-        if let #p::Result::Err(__audit_refused) = __audit_call.log_intent(&__audit_targets) {
+        if let #p::Result::Err(__audit_refused) = __audit_call.#log_intent {
             #refuse
         }
     };
@@ -263,15 +269,17 @@ fn run_body(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream, block: &Block, is
         );
     }
     let run = if is_async { quote!(async move #body.await) } else { quote!((move || #body)()) };
+    let (complete, awaited) =
+        if is_async { (quote!(complete_with_async), quote!(.await)) } else { (quote!(complete_with), quote!()) };
     let refuse = refusal(shape, p);
     quote! {
         #[allow(clippy::redundant_closure_call, clippy::let_unit_value)]
         let __audit_ret = #run;
-        let __audit_recorded = __audit_guard.complete_with(|| {
+        let __audit_recorded = __audit_guard.#complete(|| {
             #[allow(unused_imports)]
             use #p::probe::*;
             (&&&&&#p::probe::OutcomeProbe(&__audit_ret)).audit_completion()
-        });
+        })#awaited;
         if let #p::Result::Err(__audit_refused) = __audit_recorded {
             #refuse
         }

@@ -99,6 +99,11 @@ fn async_trait_body(block: &Block) -> Option<&Block> {
 }
 
 impl FnShape<'_> {
+    /// Whether the body runs as a future (an `async fn`, or an `#[async_trait]` method).
+    pub fn is_async(&self) -> bool {
+        matches!(self.body, BodyKind::Async(_) | BodyKind::AsyncTrait(_))
+    }
+
     /// The type the function's body evaluates to (its future's output for async functions),
     /// with `impl Trait` erased: what a refusal must be turned into. `None` when it cannot be
     /// named (`!`, or an async-trait signature of an unexpected form).

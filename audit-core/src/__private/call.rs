@@ -151,28 +151,29 @@ impl Call {
         Guard { call: self, targets, finished: false }
     }
 
-    fn emit(
+    /// The events of this call for `outcome`, one per target, and the durability they ask
+    /// for; `None` when nothing is to be written (ignored, or no logger: counted).
+    fn events(
         &self,
         targets: &Targets,
         outcome: Outcome,
         error: Option<&ErrorInfo>,
         timed: bool,
         reason: Option<&str>,
-    ) -> Result<(), AuditRefused> {
+    ) -> Option<(&AuditLogger, Vec<AuditEvent>, Durability)> {
         let logger = match &self.destination {
             Destination::Logger(logger) => logger,
-            Destination::Ignored => return Ok(()),
+            Destination::Ignored => return None,
             Destination::Missing => {
                 report_no_logger(self.action.name());
-                return Ok(());
+                return None;
             }
         };
         let requested = self.durability.unwrap_or_default();
         let is_intent = outcome == Outcome::Unknown && !timed;
         let durability = if is_intent { requested.max(logger.intent_durability()) } else { requested };
         let duration = self.started.filter(|_| timed).map(|started| started.elapsed());
-        let mut refusal = None;
-        let mut each = |resource: Option<&Resource>| {
+        let event = |resource: Option<&Resource>| {
             let mut event = AuditEvent::new(self.action).with_outcome(outcome);
             if let Some(context) = &self.context {
                 event = event.with_context(context);
@@ -190,19 +191,72 @@ impl Call {
             if let Some(message) = explicit {
                 event.message.clone_from(message);
             }
-            // The logger reports failures itself (tracing + counters). Only a refusal (a sink
-            // failing closed) stops the operation; every target is still attempted.
-            if let Err(LogError::Refused(failures)) = logger.log_with_durability(event, durability) {
-                let reason: Vec<String> = failures.iter().map(|(sink, e)| format!("{sink}: {e}")).collect();
-                refusal.get_or_insert(AuditRefused::new(self.action.name(), reason.join("; ")));
-            }
+            event
         };
-        if targets.resources.is_empty() {
-            each(None);
+        let events = if targets.resources.is_empty() {
+            vec![event(None)]
         } else {
-            targets.resources.iter().for_each(|resource| each(Some(resource)));
+            targets.resources.iter().map(|resource| event(Some(resource))).collect()
+        };
+        Some((logger, events, durability))
+    }
+
+    /// Logs the call's events. The logger reports failures itself (tracing + counters); only a
+    /// refusal (a sink failing closed) stops the operation, and every target is still attempted.
+    fn emit(
+        &self,
+        targets: &Targets,
+        outcome: Outcome,
+        error: Option<&ErrorInfo>,
+        timed: bool,
+        reason: Option<&str>,
+    ) -> Result<(), AuditRefused> {
+        let Some((logger, events, durability)) = self.events(targets, outcome, error, timed, reason) else {
+            return Ok(());
+        };
+        let mut refusal = None;
+        for event in events {
+            if let Err(error) = logger.log_with_durability(event, durability) {
+                self.note_refusal(&mut refusal, error);
+            }
         }
         refusal.map_or(Ok(()), Err)
+    }
+
+    /// [`emit`](Call::emit) for async functions: waiting for durability suspends the task.
+    async fn emit_async(
+        &self,
+        targets: &Targets,
+        outcome: Outcome,
+        error: Option<&ErrorInfo>,
+        timed: bool,
+    ) -> Result<(), AuditRefused> {
+        let Some((logger, events, durability)) = self.events(targets, outcome, error, timed, None) else {
+            return Ok(());
+        };
+        let mut refusal = None;
+        for event in events {
+            if let Err(error) = logger.log_with_durability_async(event, durability).await {
+                self.note_refusal(&mut refusal, error);
+            }
+        }
+        refusal.map_or(Ok(()), Err)
+    }
+
+    fn note_refusal(&self, refusal: &mut Option<AuditRefused>, error: LogError) {
+        if let LogError::Refused(failures) = error {
+            let reason: Vec<String> = failures.iter().map(|(sink, e)| format!("{sink}: {e}")).collect();
+            refusal.get_or_insert(AuditRefused::new(self.action.name(), reason.join("; ")));
+        }
+    }
+
+    /// [`log_intent`](Call::log_intent) for async functions.
+    pub async fn log_intent_async(&self, targets: &Targets) -> Result<(), AuditRefused> {
+        if self.timing == Timing::Before && !matches!(self.destination, Destination::Ignored) {
+            self.emit_async(targets, Outcome::Unknown, None, false).await
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -232,6 +286,24 @@ impl Guard<'_> {
                 Ok(())
             }
             // Before-timing was logged at the intent; an ignored call was counted at `begin`.
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Guard<'_> {
+    /// [`complete_with`](Guard::complete_with) for async functions.
+    pub async fn complete_with_async(mut self, judge: impl FnOnce() -> Completion) -> Result<(), AuditRefused> {
+        self.finished = true;
+        match (&self.call.destination, self.call.timing) {
+            (Destination::Logger(_), Timing::After) => {
+                let completion = judge();
+                self.call.emit_async(self.targets, completion.outcome, completion.error.as_ref(), true).await
+            }
+            (Destination::Missing, Timing::After) => {
+                report_no_logger(self.call.action.name());
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
