@@ -12,7 +12,8 @@ use serde::Deserialize;
 use crate::filter::IgnoreFilter;
 use crate::format::EcsFormat;
 use crate::logger::AuditLogger;
-use crate::sink::{ConsoleSink, FileSink, TracingSink};
+use crate::sink::{ConsoleSink, Durability, FailurePolicy, FileSink, TracingSink};
+use crate::writer::{Backpressure, FileWriter, Rotation, WriterGuard};
 use crate::{Category, EventType, Outcome};
 
 /// Audit logging settings.
@@ -25,7 +26,7 @@ use crate::{Category, EventType, Outcome};
 ///     "ignore_filters": [{ "actions": ["http_request"], "outcomes": ["unknown"] }],
 ///     "sinks": [{ "type": "console" }]
 /// }"#).unwrap();
-/// let logger = config.build().unwrap();
+/// let (logger, _guards) = config.build().unwrap();
 /// assert_eq!(logger.format().namespace(), "shop");
 ///
 /// let bad: AuditConfig = serde_json::from_str(r#"{ "ignore_filters": [{ "categories": ["databse"] }] }"#).unwrap();
@@ -104,6 +105,62 @@ pub enum SinkConfig {
     },
     /// [`TracingSink`].
     Tracing,
+    /// [`FileWriter`]: the non-blocking, durable writer, with optional rotation (Kibana's
+    /// `rolling-file` appender and more).
+    RollingFile {
+        /// The active file.
+        path: PathBuf,
+        /// Rotate when the file would grow past this size: bytes, or with a unit (`100mb`, `1gb`).
+        #[serde(default)]
+        max_size: Option<String>,
+        /// Rotate at every multiple of this interval (UTC): `24h`, `1h`, `30m`.
+        #[serde(default)]
+        interval: Option<String>,
+        /// Rotated files to keep (default: all).
+        #[serde(default)]
+        keep: Option<usize>,
+        /// Gzip rotated files (needs the `compression` feature).
+        #[serde(default)]
+        compress: bool,
+        /// `buffered` (default), `flushed` or `durable`.
+        #[serde(default)]
+        durability: Option<String>,
+        /// When the queue is full: `block` (default), `fail_closed` or `drop`.
+        #[serde(default)]
+        when_full: Option<String>,
+        /// On I/O errors: `fail_open` (default) or `fail_closed`.
+        #[serde(default)]
+        on_io_error: Option<String>,
+        /// Events the queue holds (default 65536).
+        #[serde(default)]
+        queue_capacity: Option<usize>,
+    },
+}
+
+/// Stops the background writers a configuration started, after writing out everything they
+/// accepted. Keep it alive as long as events may be logged (typically until the end of `main`).
+#[must_use = "dropping the guards stops the configured file writers"]
+#[derive(Default)]
+pub struct WriterGuards(Vec<WriterGuard>);
+
+impl std::fmt::Debug for WriterGuards {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WriterGuards({} writers)", self.0.len())
+    }
+}
+
+impl WriterGuards {
+    /// Writes out everything accepted, then stops every writer; the first error is returned.
+    pub fn shutdown(self) -> std::io::Result<()> {
+        let mut first = Ok(());
+        for guard in self.0 {
+            let result = guard.shutdown();
+            if first.is_ok() {
+                first = result;
+            }
+        }
+        first
+    }
 }
 
 /// The console stream of a console sink.
@@ -175,8 +232,9 @@ const RESERVED_NAMESPACES: &[&str] = &[
 
 impl AuditConfig {
     /// Checks every setting and builds the logger (opening files now, so a bad path fails at
-    /// start-up).
-    pub fn build(&self) -> Result<AuditLogger, ConfigError> {
+    /// start-up), with the guards of the file writers it started.
+    pub fn build(&self) -> Result<(AuditLogger, WriterGuards), ConfigError> {
+        let mut guards = WriterGuards::default();
         let mut builder = AuditLogger::builder().enabled(self.enabled).format(self.format()?);
         for filter in self.ignore_filters()? {
             builder = builder.ignore(filter);
@@ -194,9 +252,14 @@ impl AuditConfig {
                     })?;
                     builder.sink(sink.sync_every_event(*sync_every_event))
                 }
+                SinkConfig::RollingFile { .. } => {
+                    let (writer, guard) = rolling_file(sink, &format!("sinks[{i}]"))?;
+                    guards.0.push(guard);
+                    builder.sink(writer)
+                }
             };
         }
-        Ok(builder.build())
+        Ok((builder.build(), guards))
     }
 
     /// The line format these settings describe.
@@ -310,6 +373,36 @@ mod tests {
     }
 
     #[test]
+    fn rolling_file_settings_are_checked() {
+        let dir = std::env::temp_dir().join(format!("audit-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("audit.log").display().to_string().replace('\\', "/");
+        let cases = [
+            (format!(r#"{{"type":"rolling_file","path":"{path}","max_size":"10 parsecs"}}"#), "sinks[0].max_size"),
+            (format!(r#"{{"type":"rolling_file","path":"{path}","interval":"0h"}}"#), "sinks[0].interval"),
+            (format!(r#"{{"type":"rolling_file","path":"{path}","keep":3}}"#), "sinks[0].keep"),
+            (format!(r#"{{"type":"rolling_file","path":"{path}","durability":"fsync"}}"#), "sinks[0].durability"),
+            (format!(r#"{{"type":"rolling_file","path":"{path}","when_full":"wait"}}"#), "sinks[0].when_full"),
+            (format!(r#"{{"type":"rolling_file","path":"{path}","on_io_error":"panic"}}"#), "sinks[0].on_io_error"),
+            (r#"{"type":"rolling_file","path":"/nonexistent-dir/x/audit.log"}"#.to_owned(), "sinks[0].path"),
+        ];
+        for (sink, setting) in cases {
+            let error = parse(&format!(r#"{{"sinks":[{sink}]}}"#)).build().err().expect(&sink);
+            assert_eq!(error.setting(), setting, "{sink}: {error}");
+        }
+        let good = format!(
+            r#"{{"sinks":[{{"type":"rolling_file","path":"{path}","max_size":"100mb","interval":"24h","keep":7,"durability":"durable","when_full":"fail_closed","on_io_error":"fail_closed","queue_capacity":1024}}]}}"#
+        );
+        let (logger, guards) = parse(&good).build().unwrap();
+        logger.log(crate::AuditEvent::new(&crate::kibana::SPACE_GET).with_outcome(crate::Outcome::Success)).unwrap();
+        guards.shutdown().unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("audit.log")).unwrap().lines().count(), 1);
+        std::fs::remove_dir_all(dir).unwrap();
+        assert_eq!(parse_size("512kb"), Ok(512 * 1024));
+        assert_eq!(parse_duration("15m"), Ok(std::time::Duration::from_secs(900)));
+    }
+
+    #[test]
     fn a_valid_config_builds_filters() {
         let config = parse(
             r#"{"ignore_filters":[{"categories":["database"],"types":["access"],"outcomes":["success"]}],"sinks":[]}"#,
@@ -323,5 +416,114 @@ mod tests {
                 .outcomes([Outcome::Success])]
         );
         config.build().unwrap();
+    }
+}
+
+/// Builds a [`FileWriter`] from its configuration, naming the setting at fault.
+fn rolling_file(sink: &SinkConfig, at: &str) -> Result<(FileWriter, WriterGuard), ConfigError> {
+    let SinkConfig::RollingFile {
+        path,
+        max_size,
+        interval,
+        keep,
+        compress,
+        durability,
+        when_full,
+        on_io_error,
+        queue_capacity,
+    } = sink
+    else {
+        unreachable!("called for rolling_file sinks")
+    };
+    let mut rotation: Option<Rotation> = None;
+    if let Some(size) = max_size {
+        let bytes = parse_size(size).map_err(|problem| ConfigError::new(format!("{at}.max_size"), problem))?;
+        rotation = Some(Rotation::by_size(bytes));
+    }
+    if let Some(interval) = interval {
+        let every = parse_duration(interval).map_err(|problem| ConfigError::new(format!("{at}.interval"), problem))?;
+        rotation = Some(match rotation {
+            Some(by_size) => Rotation { every: Some(every), ..by_size },
+            None => Rotation::every(every),
+        });
+    }
+    if keep.is_some() || *compress {
+        let base = rotation.take().ok_or_else(|| {
+            ConfigError::new(
+                format!("{at}.keep"),
+                "`keep` and `compress` need a rotation: set `max_size` or `interval`",
+            )
+        })?;
+        rotation = Some(Rotation { keep: *keep, compress: *compress, ..base });
+    }
+    let choice = |field: &str, value: &Option<String>, options: &[&str]| -> Result<Option<usize>, ConfigError> {
+        value
+            .as_deref()
+            .map(|v| {
+                options.iter().position(|o| *o == v).ok_or_else(|| {
+                    ConfigError::new(format!("{at}.{field}"), format!("`{v}` is not one of: {}", options.join(", ")))
+                })
+            })
+            .transpose()
+    };
+    let mut builder = FileWriter::builder(path);
+    if let Some(rotation) = rotation {
+        builder = builder.rotation(rotation);
+    }
+    if let Some(i) = choice("durability", durability, &["buffered", "flushed", "durable"])? {
+        builder = builder.durability([Durability::Buffered, Durability::Flushed, Durability::Durable][i]);
+    }
+    if let Some(i) = choice("when_full", when_full, &["block", "fail_closed", "drop"])? {
+        builder = builder.when_full([Backpressure::Block, Backpressure::FailClosed, Backpressure::Drop][i]);
+    }
+    if let Some(i) = choice("on_io_error", on_io_error, &["fail_open", "fail_closed"])? {
+        builder = builder.on_io_error([FailurePolicy::FailOpen, FailurePolicy::FailClosed][i]);
+    }
+    if let Some(capacity) = queue_capacity {
+        if *capacity == 0 {
+            return Err(ConfigError::new(format!("{at}.queue_capacity"), "must be at least 1"));
+        }
+        builder = builder.queue_capacity(*capacity);
+    }
+    builder.build().map_err(|e| {
+        let setting = if e.kind() == std::io::ErrorKind::Unsupported { "compress" } else { "path" };
+        ConfigError { setting: format!("{at}.{setting}"), problem: e.to_string(), source: Some(e) }
+    })
+}
+
+/// `1048576`, `512kb`, `100mb`, `1gb` (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let (digits, unit) = lower.split_at(lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len()));
+    let value: u64 = digits.parse().map_err(|_| format!("`{text}` is not a size like `100mb`"))?;
+    let scale = match unit.trim() {
+        "" | "b" => 1,
+        "kb" | "k" => 1 << 10,
+        "mb" | "m" => 1 << 20,
+        "gb" | "g" => 1 << 30,
+        _ => return Err(format!("`{text}`: the unit is b, kb, mb or gb")),
+    };
+    match value.checked_mul(scale) {
+        Some(0) | None => Err(format!("`{text}` is not a usable size")),
+        Some(bytes) => Ok(bytes),
+    }
+}
+
+/// `500ms`, `30s`, `15m`, `24h`, `7d`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let (digits, unit) = lower.split_at(lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len()));
+    let value: u64 = digits.parse().map_err(|_| format!("`{text}` is not a duration like `24h`"))?;
+    let millis = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("`{text}`: the unit is ms, s, m, h or d")),
+    };
+    match value.checked_mul(millis) {
+        Some(0) | None => Err(format!("`{text}` is not a usable duration")),
+        Some(ms) => Ok(std::time::Duration::from_millis(ms)),
     }
 }

@@ -61,7 +61,7 @@ pub mod __private;
 pub use audit_macros::audited;
 pub use audit_schema::{kibana, Action, Category, EventType, Outcome, Timing, Verbs, ECS_VERSION};
 
-pub use config::{AuditConfig, ConfigError, ConsoleStream, IgnoreFilterConfig, SinkConfig};
+pub use config::{AuditConfig, ConfigError, ConsoleStream, IgnoreFilterConfig, SinkConfig, WriterGuards};
 pub use context::{AuditContext, AuditContextBuilder, ContextGuard, Scoped, WithAuditContext};
 pub use error_code::AuditErrorCode;
 pub use event::{AuditEvent, AuthenticationInfo, ErrorInfo, HttpRequestInfo, Resource, User};

@@ -340,6 +340,15 @@ impl AuditLogger {
             return Ok(());
         }
         let event = Arc::new(event);
+        if let [sink] = self.inner.sinks.as_slice() {
+            // One sink, the common case: no bookkeeping.
+            let submission = sink.submit(&Record::new(&event, &self.inner.format, durability));
+            let result = match submission {
+                Submission::Done(result) => result,
+                Submission::Pending(acknowledgement) => acknowledgement.await,
+            };
+            return self.settle(&event.action, [result]);
+        }
         let mut results = Vec::with_capacity(self.inner.sinks.len());
         let mut pending = Vec::new();
         {
