@@ -340,85 +340,6 @@ fn check_key(setting: &str, key: &str) -> Result<(), ConfigError> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(json: &str) -> AuditConfig {
-        serde_json::from_str(json).unwrap()
-    }
-
-    #[test]
-    fn errors_name_the_setting() {
-        let cases = [
-            (r#"{"ignore_filters":[{},{"outcomes":["success","maybe"]}]}"#, "ignore_filters[1].outcomes[1]"),
-            (r#"{"ignore_filters":[{"actions":[]}]}"#, "ignore_filters[0].actions"),
-            (r#"{"ignore_filters":[{"actions":["Saved Object"]}]}"#, "ignore_filters[0].actions[0]"),
-            (r#"{"ignore_filters":[{"types":["creaton"]}]}"#, "ignore_filters[0].types[0]"),
-            (r#"{"namespace":"event"}"#, "namespace"),
-            (r#"{"namespace":"a.b"}"#, "namespace"),
-            (r#"{"sinks":[{"type":"file","path":"/nonexistent-dir/x/audit.log"}]}"#, "sinks[0].path"),
-        ];
-        for (json, setting) in cases {
-            let error = parse(json).build().unwrap_err();
-            assert_eq!(error.setting(), setting, "{json}: {error}");
-            assert!(error.to_string().starts_with(&format!("audit setting `{setting}`")));
-        }
-    }
-
-    #[test]
-    fn unknown_settings_are_rejected_by_serde() {
-        let error = serde_json::from_str::<AuditConfig>(r#"{"ignore_filter":[]}"#).unwrap_err();
-        assert!(error.to_string().contains("unknown field `ignore_filter`"), "{error}");
-    }
-
-    #[test]
-    fn rolling_file_settings_are_checked() {
-        let dir = std::env::temp_dir().join(format!("audit-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("audit.log").display().to_string().replace('\\', "/");
-        let cases = [
-            (format!(r#"{{"type":"rolling_file","path":"{path}","max_size":"10 parsecs"}}"#), "sinks[0].max_size"),
-            (format!(r#"{{"type":"rolling_file","path":"{path}","interval":"0h"}}"#), "sinks[0].interval"),
-            (format!(r#"{{"type":"rolling_file","path":"{path}","keep":3}}"#), "sinks[0].keep"),
-            (format!(r#"{{"type":"rolling_file","path":"{path}","durability":"fsync"}}"#), "sinks[0].durability"),
-            (format!(r#"{{"type":"rolling_file","path":"{path}","when_full":"wait"}}"#), "sinks[0].when_full"),
-            (format!(r#"{{"type":"rolling_file","path":"{path}","on_io_error":"panic"}}"#), "sinks[0].on_io_error"),
-            (r#"{"type":"rolling_file","path":"/nonexistent-dir/x/audit.log"}"#.to_owned(), "sinks[0].path"),
-        ];
-        for (sink, setting) in cases {
-            let error = parse(&format!(r#"{{"sinks":[{sink}]}}"#)).build().err().expect(&sink);
-            assert_eq!(error.setting(), setting, "{sink}: {error}");
-        }
-        let good = format!(
-            r#"{{"sinks":[{{"type":"rolling_file","path":"{path}","max_size":"100mb","interval":"24h","keep":7,"durability":"durable","when_full":"fail_closed","on_io_error":"fail_closed","queue_capacity":1024}}]}}"#
-        );
-        let (logger, guards) = parse(&good).build().unwrap();
-        logger.log(crate::AuditEvent::new(&crate::kibana::SPACE_GET).with_outcome(crate::Outcome::Success)).unwrap();
-        guards.shutdown().unwrap();
-        assert_eq!(std::fs::read_to_string(dir.join("audit.log")).unwrap().lines().count(), 1);
-        std::fs::remove_dir_all(dir).unwrap();
-        assert_eq!(parse_size("512kb"), Ok(512 * 1024));
-        assert_eq!(parse_duration("15m"), Ok(std::time::Duration::from_secs(900)));
-    }
-
-    #[test]
-    fn a_valid_config_builds_filters() {
-        let config = parse(
-            r#"{"ignore_filters":[{"categories":["database"],"types":["access"],"outcomes":["success"]}],"sinks":[]}"#,
-        );
-        let filters = config.ignore_filters().unwrap();
-        assert_eq!(
-            filters,
-            [IgnoreFilter::new()
-                .categories([Category::Database])
-                .types([EventType::Access])
-                .outcomes([Outcome::Success])]
-        );
-        config.build().unwrap();
-    }
-}
-
 /// Builds a [`FileWriter`] from its configuration, naming the setting at fault.
 fn rolling_file(sink: &SinkConfig, at: &str) -> Result<(FileWriter, WriterGuard), ConfigError> {
     let SinkConfig::RollingFile {
@@ -525,5 +446,84 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     match value.checked_mul(millis) {
         Some(0) | None => Err(format!("`{text}` is not a usable duration")),
         Some(ms) => Ok(std::time::Duration::from_millis(ms)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> AuditConfig {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let cases = [
+            (r#"{"ignore_filters":[{},{"outcomes":["success","maybe"]}]}"#, "ignore_filters[1].outcomes[1]"),
+            (r#"{"ignore_filters":[{"actions":[]}]}"#, "ignore_filters[0].actions"),
+            (r#"{"ignore_filters":[{"actions":["Saved Object"]}]}"#, "ignore_filters[0].actions[0]"),
+            (r#"{"ignore_filters":[{"types":["creaton"]}]}"#, "ignore_filters[0].types[0]"),
+            (r#"{"namespace":"event"}"#, "namespace"),
+            (r#"{"namespace":"a.b"}"#, "namespace"),
+            (r#"{"sinks":[{"type":"file","path":"/nonexistent-dir/x/audit.log"}]}"#, "sinks[0].path"),
+        ];
+        for (json, setting) in cases {
+            let error = parse(json).build().unwrap_err();
+            assert_eq!(error.setting(), setting, "{json}: {error}");
+            assert!(error.to_string().starts_with(&format!("audit setting `{setting}`")));
+        }
+    }
+
+    #[test]
+    fn unknown_settings_are_rejected_by_serde() {
+        let error = serde_json::from_str::<AuditConfig>(r#"{"ignore_filter":[]}"#).unwrap_err();
+        assert!(error.to_string().contains("unknown field `ignore_filter`"), "{error}");
+    }
+
+    #[test]
+    fn rolling_file_settings_are_checked() {
+        let dir = std::env::temp_dir().join(format!("audit-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("audit.log").display().to_string().replace('\\', "/");
+        let cases = [
+            (format!(r#"{{"type":"rolling_file","path":"{path}","max_size":"10 parsecs"}}"#), "sinks[0].max_size"),
+            (format!(r#"{{"type":"rolling_file","path":"{path}","interval":"0h"}}"#), "sinks[0].interval"),
+            (format!(r#"{{"type":"rolling_file","path":"{path}","keep":3}}"#), "sinks[0].keep"),
+            (format!(r#"{{"type":"rolling_file","path":"{path}","durability":"fsync"}}"#), "sinks[0].durability"),
+            (format!(r#"{{"type":"rolling_file","path":"{path}","when_full":"wait"}}"#), "sinks[0].when_full"),
+            (format!(r#"{{"type":"rolling_file","path":"{path}","on_io_error":"panic"}}"#), "sinks[0].on_io_error"),
+            (r#"{"type":"rolling_file","path":"/nonexistent-dir/x/audit.log"}"#.to_owned(), "sinks[0].path"),
+        ];
+        for (sink, setting) in cases {
+            let Err(error) = parse(&format!(r#"{{"sinks":[{sink}]}}"#)).build() else { panic!("{sink} was accepted") };
+            assert_eq!(error.setting(), setting, "{sink}: {error}");
+        }
+        let good = format!(
+            r#"{{"sinks":[{{"type":"rolling_file","path":"{path}","max_size":"100mb","interval":"24h","keep":7,"durability":"durable","when_full":"fail_closed","on_io_error":"fail_closed","queue_capacity":1024}}]}}"#
+        );
+        let (logger, guards) = parse(&good).build().unwrap();
+        logger.log(crate::AuditEvent::new(&crate::kibana::SPACE_GET).with_outcome(crate::Outcome::Success)).unwrap();
+        guards.shutdown().unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("audit.log")).unwrap().lines().count(), 1);
+        std::fs::remove_dir_all(dir).unwrap();
+        assert_eq!(parse_size("512kb"), Ok(512 * 1024));
+        assert_eq!(parse_duration("15m"), Ok(std::time::Duration::from_secs(900)));
+    }
+
+    #[test]
+    fn a_valid_config_builds_filters() {
+        let config = parse(
+            r#"{"ignore_filters":[{"categories":["database"],"types":["access"],"outcomes":["success"]}],"sinks":[]}"#,
+        );
+        let filters = config.ignore_filters().unwrap();
+        assert_eq!(
+            filters,
+            [IgnoreFilter::new()
+                .categories([Category::Database])
+                .types([EventType::Access])
+                .outcomes([Outcome::Success])]
+        );
+        config.build().unwrap();
     }
 }
