@@ -524,6 +524,6 @@ mod tests {
                 .types([EventType::Access])
                 .outcomes([Outcome::Success])]
         );
-        config.build().unwrap();
+        let (_logger, _guards) = config.build().unwrap();
     }
 }
