@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use crate::event::{AuditEvent, HttpRequestInfo, User};
+use crate::event::{HttpRequestInfo, User};
 use crate::logger::AuditLogger;
 use crate::trace::new_trace_id;
 
@@ -117,37 +117,9 @@ impl AuditContext {
         self.inner.trace_id.as_deref()
     }
 
-    /// The trace id as a shared string, for events.
-    pub(crate) fn trace_id_arc(&self) -> Option<&Arc<str>> {
-        self.inner.trace_id.as_ref()
-    }
-
     /// The logger this context overrides the default with, if any.
     pub fn logger(&self) -> Option<&AuditLogger> {
         self.inner.logger.as_ref()
-    }
-
-    /// Copies this context's who and where into `event` (values the context lacks are left alone).
-    pub(crate) fn fill(&self, event: &mut AuditEvent) {
-        let fields = &*self.inner;
-        if fields.user.is_some() {
-            event.user.clone_from(&fields.user);
-        }
-        if fields.session_id.is_some() {
-            event.session_id.clone_from(&fields.session_id);
-        }
-        if fields.space_id.is_some() {
-            event.space_id.clone_from(&fields.space_id);
-        }
-        if fields.client_ip.is_some() {
-            event.client_ip = fields.client_ip;
-        }
-        if fields.http.is_some() {
-            event.http.clone_from(&fields.http);
-        }
-        if fields.trace_id.is_some() {
-            event.trace_id.clone_from(&fields.trace_id);
-        }
     }
 
     /// The ambient context of this thread (or of the future being polled on it), if any.

@@ -169,7 +169,7 @@ pub struct AuthenticationInfo {
 /// assert_eq!(event.action, "saved_object_get");
 /// assert_eq!(event.default_message(), "User has accessed dashboard [id=123]");
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct AuditEvent {
     /// `@timestamp`.
     pub timestamp: SystemTime,
@@ -187,7 +187,11 @@ pub struct AuditEvent {
     pub duration: Option<Duration>,
     /// `event.reason`.
     pub reason: Option<String>,
-    /// `user.*`.
+    /// Who and where, unless the fields below say otherwise: `user.*`, the session and space,
+    /// `client.ip`, the HTTP request and `trace.id` come from here. Held whole (one reference
+    /// count) rather than copied field by field, which keeps a hot path cheap.
+    pub context: Option<AuditContext>,
+    /// `user.*`, overriding the context's.
     pub user: Option<Arc<User>>,
     /// `<namespace>.session_id`.
     pub session_id: Option<Arc<str>>,
@@ -201,14 +205,14 @@ pub struct AuditEvent {
     pub trace_id: Option<Arc<str>>,
     /// `<namespace>.saved_object.*` (Kibana's name for the resource).
     pub resource: Option<Resource>,
-    /// `<namespace>.authentication_*`.
-    pub authentication: Option<AuthenticationInfo>,
+    /// `<namespace>.authentication_*` (boxed: rarely set, and events are moved by value).
+    pub authentication: Option<Box<AuthenticationInfo>>,
     /// `<namespace>.add_to_spaces`: spaces a resource is being shared to.
     pub add_to_spaces: Vec<String>,
     /// `<namespace>.delete_from_spaces`: spaces a resource is being removed from.
     pub delete_from_spaces: Vec<String>,
-    /// `error.*`.
-    pub error: Option<ErrorInfo>,
+    /// `error.*` (boxed: rarely set, and events are moved by value).
+    pub error: Option<Box<ErrorInfo>>,
     /// `labels`: extra named values (`#[audited(fields(...))]`), ECS's place for custom keywords.
     pub labels: Vec<(Cow<'static, str>, String)>,
     /// The action's verbs and object, for the default message.
@@ -218,9 +222,35 @@ pub struct AuditEvent {
 impl AuditEvent {
     /// An event for `action`, stamped now, with no outcome yet and no context.
     pub fn new(action: &'static Action) -> AuditEvent {
-        let mut event = AuditEvent::custom(action.name(), action.categories(), action.types());
-        event.grammar = Some(action);
-        event
+        AuditEvent::at(action, SystemTime::now())
+    }
+
+    /// An event for `action` stamped `timestamp` (events of one operation share one clock read).
+    pub(crate) fn at(action: &'static Action, timestamp: SystemTime) -> AuditEvent {
+        AuditEvent {
+            timestamp,
+            message: String::new(),
+            action: Cow::Borrowed(action.name()),
+            categories: Cow::Borrowed(action.categories()),
+            types: Cow::Borrowed(action.types()),
+            outcome: None,
+            duration: None,
+            reason: None,
+            context: None,
+            user: None,
+            session_id: None,
+            space_id: None,
+            client_ip: None,
+            http: None,
+            trace_id: None,
+            resource: None,
+            authentication: None,
+            add_to_spaces: Vec::new(),
+            delete_from_spaces: Vec::new(),
+            error: None,
+            labels: Vec::new(),
+            grammar: Some(action),
+        }
     }
 
     /// An event for an action known only at run time. Its default message conjugates the verb
@@ -251,14 +281,15 @@ impl AuditEvent {
             delete_from_spaces: Vec::new(),
             error: None,
             labels: Vec::new(),
+            context: None,
             grammar: None,
         }
     }
 
-    /// Copies who and where from `context`: user, session, space, source IP, HTTP request and
-    /// trace id. Fields already set on the event are overwritten only where the context has a value.
+    /// Takes who and where from `context`: user, session, space, source IP, HTTP request and
+    /// trace id. Values set on the event itself win over the context's.
     pub fn with_context(mut self, context: &AuditContext) -> AuditEvent {
-        context.fill(&mut self);
+        self.context = Some(context.clone());
         self
     }
 
@@ -288,7 +319,7 @@ impl AuditEvent {
 
     /// Sets `error.*`, and the outcome to `failure`.
     pub fn with_error(mut self, error: ErrorInfo) -> AuditEvent {
-        self.error = Some(error);
+        self.error = Some(Box::new(error));
         self.outcome = Some(Outcome::Failure);
         self
     }
@@ -313,7 +344,7 @@ impl AuditEvent {
 
     /// Sets the authentication details.
     pub fn with_authentication(mut self, authentication: AuthenticationInfo) -> AuditEvent {
-        self.authentication = Some(authentication);
+        self.authentication = Some(Box::new(authentication));
         self
     }
 
@@ -348,7 +379,37 @@ impl AuditEvent {
 
     /// `user.name`, if known.
     pub fn user_name(&self) -> Option<&str> {
-        self.user.as_deref().and_then(|user| user.name.as_deref())
+        self.user().and_then(|user| user.name.as_deref())
+    }
+
+    /// The user: the event's own, else its context's.
+    pub fn user(&self) -> Option<&User> {
+        self.user.as_deref().or_else(|| self.context.as_ref().and_then(AuditContext::user))
+    }
+
+    /// The session id: the event's own, else its context's.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref().or_else(|| self.context.as_ref().and_then(AuditContext::session_id))
+    }
+
+    /// The space or tenant: the event's own, else its context's.
+    pub fn space_id(&self) -> Option<&str> {
+        self.space_id.as_deref().or_else(|| self.context.as_ref().and_then(AuditContext::space_id))
+    }
+
+    /// The client's IP address: the event's own, else its context's.
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.client_ip.or_else(|| self.context.as_ref().and_then(AuditContext::client_ip))
+    }
+
+    /// The HTTP request: the event's own, else its context's.
+    pub fn http(&self) -> Option<&HttpRequestInfo> {
+        self.http.as_deref().or_else(|| self.context.as_ref().and_then(AuditContext::http))
+    }
+
+    /// `trace.id`: the event's own, else its context's.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.trace_id.as_deref().or_else(|| self.context.as_ref().and_then(AuditContext::trace_id))
     }
 }
 

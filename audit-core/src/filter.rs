@@ -98,7 +98,7 @@ impl IgnoreFilter {
             action: &event.action,
             categories: &event.categories,
             types: &event.types,
-            space: event.space_id.as_deref(),
+            space: event.space_id(),
             user: event.user_name(),
         };
         self.matches_subject(&subject) && self.matches_outcome(event.outcome)

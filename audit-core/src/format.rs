@@ -110,11 +110,11 @@ impl EcsFormat {
         line.ascii(key!("@timestamp"), &crate::timestamp::rfc3339_micros(event.timestamp));
         line.string_with(key!("message"), |text| event.write_message(|piece| text.push(piece)));
         write_event_fields(&mut line, event);
-        if let Some(user) = &event.user {
+        if let Some(user) = event.user() {
             write_user(&mut line, user);
         }
         self.write_namespace(&mut line, event);
-        if let Some(ip) = &event.client_ip {
+        if let Some(ip) = event.client_ip() {
             let mut client = line.object(key!("client"));
             match ip {
                 std::net::IpAddr::V4(v4) => {
@@ -126,10 +126,10 @@ impl EcsFormat {
             }
             client.end();
         }
-        if let Some(http) = &event.http {
+        if let Some(http) = event.http() {
             write_http(&mut line, http);
         }
-        if let Some(trace_id) = &event.trace_id {
+        if let Some(trace_id) = event.trace_id() {
             line.object(key!("trace")).str_end(key!("id"), trace_id);
         }
         if let Some(error) = &event.error {
@@ -168,8 +168,9 @@ impl EcsFormat {
     }
 
     fn write_namespace(&self, line: &mut JsonObject<'_>, event: &AuditEvent) {
-        let empty = event.space_id.is_none()
-            && event.session_id.is_none()
+        let (space_id, session_id) = (event.space_id(), event.session_id());
+        let empty = space_id.is_none()
+            && session_id.is_none()
             && event.resource.is_none()
             && event.authentication.is_none()
             && event.add_to_spaces.is_empty()
@@ -178,8 +179,8 @@ impl EcsFormat {
             return;
         }
         let mut namespace = line.dynamic_object(&self.namespace);
-        namespace.opt_str(key!("space_id"), event.space_id.as_deref());
-        namespace.opt_str(key!("session_id"), event.session_id.as_deref());
+        namespace.opt_str(key!("space_id"), space_id);
+        namespace.opt_str(key!("session_id"), session_id);
         if let Some(resource) = &event.resource {
             let mut object = namespace.dynamic_object(&self.resource_key);
             object.str(key!("type"), &resource.kind);

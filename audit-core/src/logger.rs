@@ -323,6 +323,10 @@ impl AuditLogger {
         // Shared, so that a queueing sink keeps it without a deep copy.
         let event = Arc::new(event);
         let record = Record::new(&event, &self.inner.format, durability);
+        if let [sink] = self.inner.sinks.as_slice() {
+            // One sink, the common case: no bookkeeping.
+            return self.settle(&event.action, [sink.write(&record)]);
+        }
         let results: Vec<Result<(), SinkError>> = self.inner.sinks.iter().map(|sink| sink.write(&record)).collect();
         self.settle(&event.action, results)
     }

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::SystemTime;
 
 use super::probe::Completion;
 use crate::event::{AuditEvent, ErrorInfo, Resource};
@@ -28,10 +28,11 @@ pub struct Call {
     timing: Timing,
     context: Option<AuditContext>,
     destination: Destination,
+    /// The trace id made for this call when its context has none.
     trace_id: Option<Arc<str>>,
     durability: Option<Durability>,
-    /// When the call began, for `event.duration`; read only for calls whose events are written.
-    started: Option<Instant>,
+    /// When the call began, for `event.duration`: read only for reads whose events are written.
+    started: Option<SystemTime>,
 }
 
 impl Call {
@@ -86,8 +87,7 @@ impl Call {
         let enabled = matches!(destination, Destination::Logger(_));
         // Related events (a bulk call's events, its denial and its completion) share one trace id:
         // the context's, or one made for this call.
-        let trace_id =
-            enabled.then(|| context.and_then(AuditContext::trace_id_arc).cloned().unwrap_or_else(new_trace_id));
+        let trace_id = (enabled && context.and_then(AuditContext::trace_id).is_none()).then(new_trace_id);
         Call {
             action,
             timing,
@@ -95,7 +95,7 @@ impl Call {
             destination,
             trace_id,
             durability,
-            started: enabled.then(Instant::now),
+            started: (enabled && timing == Timing::After).then(SystemTime::now),
         }
     }
 
@@ -153,14 +153,14 @@ impl Call {
 
     /// The events of this call for `outcome`, one per target, and the durability they ask
     /// for; `None` when nothing is to be written (ignored, or no logger: counted).
-    fn events(
-        &self,
-        targets: &Targets,
+    fn events<'a>(
+        &'a self,
+        targets: &'a Targets,
         outcome: Outcome,
         error: Option<&ErrorInfo>,
         timed: bool,
         reason: Option<&str>,
-    ) -> Option<(&AuditLogger, Vec<AuditEvent>, Durability)> {
+    ) -> Option<(&'a AuditLogger, impl Iterator<Item = AuditEvent> + Send + 'a, Durability)> {
         let logger = match &self.destination {
             Destination::Logger(logger) => logger,
             Destination::Ignored => return None,
@@ -172,17 +172,21 @@ impl Call {
         let requested = self.durability.unwrap_or_default();
         let is_intent = outcome == Outcome::Unknown && !timed;
         let durability = if is_intent { requested.max(logger.intent_durability()) } else { requested };
-        let duration = self.started.filter(|_| timed).map(|started| started.elapsed());
-        let event = |resource: Option<&Resource>| {
-            let mut event = AuditEvent::new(self.action).with_outcome(outcome);
-            if let Some(context) = &self.context {
-                event = event.with_context(context);
-            }
+        // One clock read for all the events of this emission.
+        let now = SystemTime::now();
+        let duration = self.started.filter(|_| timed).map(|started| now.duration_since(started).unwrap_or_default());
+        let error = error.cloned().map(Box::new);
+        let reason = reason.map(str::to_owned);
+        let event = move |resource: Option<&Resource>| {
+            // Built in place, field by field: an event is large, and moving it is not free.
+            let mut event = AuditEvent::at(self.action, now);
+            event.outcome = Some(outcome);
+            event.context.clone_from(&self.context);
             event.trace_id.clone_from(&self.trace_id);
             event.resource = resource.cloned();
-            event.error = error.cloned();
+            event.error.clone_from(&error);
             event.duration = duration;
-            event.reason = reason.map(str::to_owned);
+            event.reason.clone_from(&reason);
             event.labels.clone_from(&targets.labels);
             let explicit = match outcome {
                 Outcome::Failure => targets.failure_message.as_ref().or(targets.message.as_ref()),
@@ -193,12 +197,10 @@ impl Call {
             }
             event
         };
-        let events = if targets.resources.is_empty() {
-            vec![event(None)]
-        } else {
-            targets.resources.iter().map(|resource| event(Some(resource))).collect()
-        };
-        Some((logger, events, durability))
+        // One event per resource, or one without a resource when there is none.
+        let resources = targets.resources.iter().map(Some);
+        let none = targets.resources.is_empty().then_some(None);
+        Some((logger, none.into_iter().chain(resources).map(event), durability))
     }
 
     /// Logs the call's events. The logger reports failures itself (tracing + counters); only a

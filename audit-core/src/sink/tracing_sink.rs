@@ -21,7 +21,7 @@ impl AuditSink for TracingSink {
             action = %event.action,
             outcome = event.outcome.map(|o| o.as_str()),
             user = event.user_name(),
-            trace_id = event.trace_id.as_deref(),
+            trace_id = event.trace_id(),
             json = record.line(),
             "{}",
             event.message_display()
