@@ -40,6 +40,7 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 mod config;
 mod context;
 mod error_code;
@@ -53,6 +54,11 @@ pub mod sink;
 mod timestamp;
 mod trace;
 mod writer;
+
+#[cfg(feature = "tokio")]
+mod spawn;
+#[cfg(feature = "tokio")]
+pub use spawn::spawn;
 
 #[doc(hidden)]
 pub mod __private;
