@@ -55,6 +55,8 @@ mod timestamp;
 mod trace;
 mod writer;
 
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "tokio")]
 mod spawn;
 #[cfg(feature = "tokio")]
