@@ -53,7 +53,7 @@ impl Provider {
     }
 }
 
-/// `user_login`, outcome `success`: "User [alice] has logged in using basic provider [name=basic1]".
+/// `user_login`, outcome `success`: "User \[alice\] has logged in using basic provider \[name=basic1\]".
 /// Carries the new session's id (Kibana once forgot it; its users asked for it).
 pub fn login_success(user: User, provider: &Provider, session_id: &str) -> AuditEvent {
     let name = user.name.clone().unwrap_or_default();
@@ -78,7 +78,7 @@ pub fn login_failure(attempted_user: Option<&str>, provider: &Provider, reason: 
 }
 
 /// `user_logout`, outcome `unknown` (logged before the session is invalidated):
-/// "User [alice] is logging out using basic provider [name=basic1]".
+/// "User \[alice\] is logging out using basic provider \[name=basic1\]".
 pub fn logout(user: User, provider: &Provider, session_id: &str) -> AuditEvent {
     let name = user.name.clone().unwrap_or_default();
     let mut event = AuditEvent::new(&kibana::USER_LOGOUT)
