@@ -74,7 +74,9 @@ pub struct WriterStats {
 struct Pending {
     seq: u64,
     event: Arc<AuditEvent>,
-    format: Arc<EcsFormat>,
+    /// The line format, when it differs from the previous event's: cloning the logger's shared
+    /// format for every event would make every caller and the writer contend for its counter.
+    format: Option<Arc<EcsFormat>>,
     durability: Durability,
 }
 
@@ -89,6 +91,8 @@ struct Queue {
     dropped_unreported: u64,
     /// `Durable` events in `items`.
     durable_items: usize,
+    /// The format of the last event queued.
+    last_format: Option<Arc<EcsFormat>>,
     /// While the writer gathers a group commit: how many durable events it waits for (0: not
     /// gathering). Callers wake it only once that many are queued.
     gather_target: usize,
@@ -369,7 +373,14 @@ impl FileWriter {
         }
         queue.next_seq += 1;
         let seq = queue.next_seq;
-        let pending = Pending { seq, event: record.shared_event(), format: Arc::clone(record.format()), durability };
+        let format = match &queue.last_format {
+            Some(last) if Arc::ptr_eq(last, record.format()) => None,
+            _ => {
+                queue.last_format = Some(Arc::clone(record.format()));
+                queue.last_format.clone()
+            }
+        };
+        let pending = Pending { seq, event: record.shared_event(), format, durability };
         queue.items.push_back(pending);
         if durability == Durability::Durable {
             queue.durable_items += 1;
@@ -642,6 +653,7 @@ impl FileWriterBuilder {
                 flush_upto: 0,
                 dropped_unreported: 0,
                 durable_items: 0,
+                last_format: None,
                 gather_target: 0,
             }),
             work: Condvar::new(),

@@ -54,7 +54,8 @@ struct Worker {
     backlog: VecDeque<Pending>,
     /// Dropped events to report once the backlog is out.
     unreported_drops: u64,
-    last_format: Option<Arc<EcsFormat>>,
+    /// The format of the events being written (events carry it only when it changes).
+    format: Arc<EcsFormat>,
     written_upto: u64,
     synced_upto: u64,
     /// Bytes written since the last `fsync`.
@@ -82,7 +83,7 @@ pub(super) fn run(shared: Arc<Shared>, files: Files) {
         staged: Staged::default(),
         backlog: VecDeque::new(),
         unreported_drops: 0,
-        last_format: None,
+        format: Arc::default(),
         written_upto: 0,
         synced_upto: 0,
         unsynced: false,
@@ -243,15 +244,16 @@ impl Worker {
     }
 
     fn stage(&mut self, pending: Pending) {
+        if let Some(format) = pending.format {
+            self.format = format;
+        }
         let bytes = &mut self.staged.bytes;
-        pending.format.write_line(&pending.event, bytes);
+        self.format.write_line(&pending.event, bytes);
         bytes.push(b'\n');
         self.staged.lines.push_back((pending.seq, bytes.len(), pending.durability));
-        self.last_format = Some(pending.format);
     }
 
     fn stage_drop_report(&mut self, dropped: u64) {
-        let format = self.last_format.clone().unwrap_or_default();
         let event = Arc::new(
             AuditEvent::new(&AUDIT_EVENTS_DROPPED)
                 .with_outcome(Outcome::Failure)
@@ -261,7 +263,7 @@ impl Worker {
                 .with_reason("audit queue full or audit file failing")
                 .with_label("dropped", dropped.to_string()),
         );
-        self.stage(Pending { seq: 0, event, format, durability: Durability::Buffered });
+        self.stage(Pending { seq: 0, event, format: None, durability: Durability::Buffered });
     }
 
     /// Writes staged lines, rotating between lines; a line is never split across files.
