@@ -16,10 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use audit_core::{
-    audited, read_audit_trail, AuditContext, AuditLogger, AuditRefused, FailurePolicy, FileWriter, FileWriterBuilder,
-    User,
+    audited, read_audit_trail, AuditContext, AuditLogger, FailurePolicy, FileWriter, FileWriterBuilder, User,
 };
-use common::{Faults, FaultyStorage, TempDir};
+use common::{Faults, FaultyStorage, ServiceError, TempDir};
 
 /// A disk that can be filled and freed.
 enum Disk {
@@ -90,17 +89,6 @@ impl Drop for Disk {
             let _ = Command::new("umount").arg(&*mount).status();
             let _ = fs::remove_dir(&*mount);
         }
-    }
-}
-
-#[derive(Debug, PartialEq)]
-enum ServiceError {
-    AuditUnavailable,
-}
-
-impl From<AuditRefused> for ServiceError {
-    fn from(_: AuditRefused) -> Self {
-        ServiceError::AuditUnavailable
     }
 }
 

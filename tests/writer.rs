@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use audit_core::{
-    audited, kibana, read_audit_trail, rotated_files, AuditContext, AuditEvent, AuditLogger, AuditRefused,
-    Backpressure, Durability, FileWriter, LogError, Outcome, Resource, Rotation,
+    audited, kibana, read_audit_trail, rotated_files, AuditContext, AuditEvent, AuditLogger, Backpressure, Durability,
+    FileWriter, LogError, Outcome, Resource, Rotation,
 };
-use common::{Faults, FaultyStorage, TempDir};
+use common::{Faults, FaultyStorage, ServiceError, TempDir};
 
 fn event(id: impl Into<String>) -> AuditEvent {
     AuditEvent::new(&kibana::SAVED_OBJECT_GET)
@@ -218,17 +218,6 @@ fn block_policy_waits_for_room_and_loses_nothing() {
     guard.shutdown().unwrap();
     assert_eq!(read_audit_trail(dir.path("audit.log")).unwrap().events.len(), 50);
     assert_eq!(writer.stats().dropped, 0);
-}
-
-#[derive(Debug, PartialEq)]
-enum ServiceError {
-    AuditUnavailable,
-}
-
-impl From<AuditRefused> for ServiceError {
-    fn from(_: AuditRefused) -> Self {
-        ServiceError::AuditUnavailable
-    }
 }
 
 static RAN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

@@ -139,8 +139,9 @@ fn require_editor(ctx: &AuditContext) -> Result<(), ServiceError> {
     }
 }
 
-fn space_of(ctx: &AuditContext) -> String {
-    ctx.space_id().unwrap_or("default").to_owned()
+/// The space of the request being served (the ambient context's).
+fn current_space() -> String {
+    AuditContext::current().and_then(|ctx| ctx.space_id().map(str::to_owned)).unwrap_or_else(|| "default".to_owned())
 }
 
 /// Called with a description of each write once it reached the database.
@@ -174,7 +175,7 @@ impl Store {
 
     #[audited(action = kibana::SAVED_OBJECT_CREATE, authorize = require_editor, resource(type = "dashboard", id = dashboard.id, name = dashboard.title))]
     pub fn create_dashboard(&self, dashboard: &Dashboard) -> Result<(), ServiceError> {
-        let space = AuditContext::current().map(|c| space_of(&c)).unwrap_or_default();
+        let space = current_space();
         let inserted = self.db.lock().unwrap().execute(
             "INSERT OR IGNORE INTO dashboards VALUES (?1, ?2, ?3)",
             params![space, dashboard.id, dashboard.title],
@@ -188,20 +189,12 @@ impl Store {
 
     #[audited(action = kibana::SAVED_OBJECT_GET, authorize = require_viewer, resource(type = "dashboard", id = id))]
     pub fn get_dashboard(&self, id: &str) -> Result<Dashboard, ServiceError> {
-        let space = AuditContext::current().map(|c| space_of(&c)).unwrap_or_default();
-        self.db
-            .lock()
-            .unwrap()
-            .query_row("SELECT id, title FROM dashboards WHERE space = ?1 AND id = ?2", params![space, id], |row| {
-                Ok(Dashboard { id: row.get(0)?, title: row.get(1)? })
-            })
-            .optional()?
-            .ok_or_else(|| ServiceError::NotFound(format!("dashboard {id}")))
+        self.get_dashboard_unaudited(id)
     }
 
     #[audited(action = kibana::SAVED_OBJECT_UPDATE, authorize = require_editor, resource(type = "dashboard", id = id))]
     pub fn update_dashboard(&self, id: &str, title: &str) -> Result<(), ServiceError> {
-        let space = AuditContext::current().map(|c| space_of(&c)).unwrap_or_default();
+        let space = current_space();
         let changed = self
             .db
             .lock()
@@ -216,7 +209,7 @@ impl Store {
 
     #[audited(action = kibana::SAVED_OBJECT_DELETE, authorize = require_editor, resource(type = "dashboard", id = id))]
     pub fn delete_dashboard(&self, id: &str) -> Result<(), ServiceError> {
-        let space = AuditContext::current().map(|c| space_of(&c)).unwrap_or_default();
+        let space = current_space();
         let deleted = self
             .db
             .lock()
@@ -238,7 +231,7 @@ impl Store {
     /// One `saved_object_delete` event per dashboard, all before any is deleted.
     #[audited(action = kibana::SAVED_OBJECT_DELETE, authorize = require_editor, resource(type = "dashboard", each = ids))]
     pub fn bulk_delete_dashboards(&self, ids: &[String]) -> Result<usize, ServiceError> {
-        let space = AuditContext::current().map(|c| space_of(&c)).unwrap_or_default();
+        let space = current_space();
         let db = self.db.lock().unwrap();
         let mut deleted = 0;
         for id in ids {
@@ -251,7 +244,7 @@ impl Store {
 
     /// The read inside a bulk operation, already audited by the bulk call.
     fn get_dashboard_unaudited(&self, id: &str) -> Result<Dashboard, ServiceError> {
-        let space = AuditContext::current().map(|c| space_of(&c)).unwrap_or_default();
+        let space = current_space();
         self.db
             .lock()
             .unwrap()
@@ -271,7 +264,7 @@ impl Store {
     #[audited(action = EXPORT_RUN, resource(type = "dashboard", id = id))]
     pub fn run_export(&self, id: &str) -> Result<usize, ServiceError> {
         let dashboard = self.get_dashboard_unaudited(id)?;
-        let space = AuditContext::current().map(|c| space_of(&c)).unwrap_or_default();
+        let space = current_space();
         let content = serde_json::to_string(&dashboard).map_err(|e| ServiceError::Invalid(e.to_string()))?;
         self.db.lock().unwrap().execute("INSERT INTO exports VALUES (?1, ?2, ?3)", params![space, id, content])?;
         self.effect(&format!("export dashboard {id}"));

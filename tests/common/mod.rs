@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use audit_core::{FsStorage, Storage, StorageFile};
+use audit_core::{AuditRefused, FsStorage, Storage, StorageFile};
 
 /// A fresh directory under the system's temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -98,5 +98,18 @@ impl StorageFile for FaultyFile {
             return Err(io::Error::from_raw_os_error(28));
         }
         self.inner.sync()
+    }
+}
+
+/// A service error type that turns a refused audit into an error (`From<AuditRefused>`), as
+/// `#[audited]` requires for a refusal to be returned rather than panic.
+#[derive(Debug, PartialEq)]
+pub enum ServiceError {
+    AuditUnavailable,
+}
+
+impl From<AuditRefused> for ServiceError {
+    fn from(_: AuditRefused) -> Self {
+        ServiceError::AuditUnavailable
     }
 }
