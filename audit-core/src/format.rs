@@ -32,6 +32,9 @@ pub struct EcsFormat {
     service_name: Option<String>,
     ecs_version: String,
     process_pid: Option<u32>,
+    /// `,"log":{…},"process":{…},"service":{…},"ecs":{…}}`: the same on every line, so it is
+    /// written once here and copied (kept in step by every setter of its parts).
+    tail: Vec<u8>,
 }
 
 impl Default for EcsFormat {
@@ -45,7 +48,9 @@ impl Default for EcsFormat {
             service_name: None,
             ecs_version: ECS_VERSION.to_owned(),
             process_pid: Some(std::process::id()),
+            tail: Vec::new(),
         }
+        .with_tail()
     }
 }
 
@@ -72,18 +77,41 @@ impl EcsFormat {
     /// `log.logger` (default `audit`).
     pub fn with_logger_name(mut self, name: impl Into<String>) -> Self {
         self.logger_name = name.into();
-        self
+        self.with_tail()
     }
 
     /// `service.name` (default: not written).
     pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
-        self
+        self.with_tail()
     }
 
     /// `process.pid` (default: this process's id; `None` leaves it out).
     pub fn with_process_pid(mut self, pid: Option<u32>) -> Self {
         self.process_pid = pid;
+        self.with_tail()
+    }
+
+    fn with_tail(mut self) -> Self {
+        let mut out = Vec::with_capacity(128);
+        let mut tail = JsonObject::begin(&mut out);
+        let mut log = tail.object(key!("log"));
+        log.str(key!("level"), "INFO");
+        log.str(key!("logger"), &self.logger_name);
+        log.end();
+        if let Some(pid) = self.process_pid {
+            let mut process = tail.object(key!("process"));
+            process.u64(key!("pid"), u64::from(pid));
+            process.end();
+        }
+        if let Some(service) = &self.service_name {
+            tail.object(key!("service")).str_end(key!("name"), service);
+        }
+        tail.object(key!("ecs")).str_end(key!("version"), &self.ecs_version);
+        tail.end();
+        // `{…}` becomes `,…}`: fields that follow others and close the line.
+        out[0] = b',';
+        self.tail = out;
         self
     }
 
@@ -151,20 +179,7 @@ impl EcsFormat {
             }
             labels.end();
         }
-        let mut log = line.object(key!("log"));
-        log.str(key!("level"), "INFO");
-        log.str(key!("logger"), &self.logger_name);
-        log.end();
-        if let Some(pid) = self.process_pid {
-            let mut process = line.object(key!("process"));
-            process.u64(key!("pid"), u64::from(pid));
-            process.end();
-        }
-        if let Some(service) = &self.service_name {
-            line.object(key!("service")).str_end(key!("name"), service);
-        }
-        line.object(key!("ecs")).str_end(key!("version"), &self.ecs_version);
-        line.end();
+        line.end_with(&self.tail);
     }
 
     fn write_namespace(&self, line: &mut JsonObject<'_>, event: &AuditEvent) {

@@ -130,6 +130,13 @@ impl<'a> JsonObject<'a> {
     pub(crate) fn end(self) {
         self.out.push(b'}');
     }
+
+    /// Closes the object with `suffix`: prepared fields starting with `,` and ending with `}`,
+    /// after at least one field of this object.
+    pub(crate) fn end_with(self, suffix: &[u8]) {
+        debug_assert!(!self.empty && suffix.first() == Some(&b',') && suffix.last() == Some(&b'}'));
+        self.out.extend_from_slice(suffix);
+    }
 }
 
 /// The inside of a JSON string being written piece by piece.
