@@ -102,7 +102,7 @@ pub enum SessionEnd {
 }
 
 /// `session_cleanup`, outcome `unknown`: a session removed by the system. Like Kibana, the user
-/// is identified by a hash of their name (`user.hash`), not the name itself.
+/// is identified by a hash (`user.hash`), not by name.
 pub fn session_cleanup(user_hash: &str, session_id: &str, provider: &Provider, why: SessionEnd) -> AuditEvent {
     let reason = match why {
         SessionEnd::Expired => "expired",
@@ -114,7 +114,7 @@ pub fn session_cleanup(user_hash: &str, session_id: &str, provider: &Provider, w
         .with_message(format!("Removing {reason} session [id={session_id}]"))
         .with_reason(reason)
         .with_authentication(provider.info())
-        .with_label("user_hash", user_hash);
+        .with_user(User::hashed(user_hash));
     event.session_id = Some(session_id.into());
     event
 }
@@ -148,6 +148,6 @@ mod tests {
         let gone = line(&session_cleanup("a1b2", "s-2", &provider, SessionEnd::ConcurrentLimit));
         assert_eq!(gone["event"]["action"], "session_cleanup");
         assert_eq!(gone["event"]["reason"], "concurrent sessions limit reached");
-        assert!(gone.get("user").is_none());
+        assert_eq!(gone["user"], serde_json::json!({"hash": "a1b2"}));
     }
 }

@@ -24,6 +24,8 @@ pub struct User {
     pub email: Option<String>,
     /// `user.full_name`, when known.
     pub full_name: Option<String>,
+    /// `user.hash`: identifies the user in anonymized form (Kibana's `session_cleanup`).
+    pub hash: Option<String>,
 }
 
 impl User {
@@ -52,6 +54,11 @@ impl User {
     pub fn with_email(mut self, email: impl Into<String>) -> User {
         self.email = Some(email.into());
         self
+    }
+
+    /// A user known only by an anonymizing hash (`user.hash`).
+    pub fn hashed(hash: impl Into<String>) -> User {
+        User { hash: Some(hash.into()), ..User::default() }
     }
 
     /// Sets `user.full_name`.

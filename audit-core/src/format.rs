@@ -241,6 +241,7 @@ fn write_user(line: &mut JsonObject<'_>, user: &User) {
     object.opt_str(key!("name"), user.name.as_deref());
     object.opt_str(key!("email"), user.email.as_deref());
     object.opt_str(key!("full_name"), user.full_name.as_deref());
+    object.opt_str(key!("hash"), user.hash.as_deref());
     if !user.roles.is_empty() {
         object.strs(key!("roles"), user.roles.iter().map(String::as_str));
     }
