@@ -351,7 +351,9 @@ fn durable_group_commit(dir: &Path) {
     let in_fsyncs = |d: Duration| d.as_secs_f64() / fsync_each.as_secs_f64();
     println!("| | events/s | wait p50 | wait p99 | wait max |\n| --- | ---: | ---: | ---: | ---: |");
     println!("| baseline: write + fdatasync per event, 1 thread | {baseline_rate:.0} | {fsync_each:.2?} | | |");
-    println!("| disk ceiling: 64 events' bytes + fdatasync, back to back | {ceiling:.0} | {group_sync:.2?} per group | | |");
+    println!(
+        "| disk ceiling: 64 events' bytes + fdatasync, back to back | {ceiling:.0} | {group_sync:.2?} per group | | |"
+    );
     println!(
         "| `FileWriter` `Durable`, 64 threads | {rate:.0} | {:.2?} ({:.1} fsyncs) | {:.2?} ({:.1} fsyncs) | {:.2?} ({:.1} fsyncs) |",
         pct(0.5),
