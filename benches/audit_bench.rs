@@ -340,29 +340,18 @@ fn durable_group_commit(dir: &Path) {
             })
         })
         .collect();
-    let mut waits: Vec<Duration> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let waits: Vec<Duration> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
     let took = start.elapsed();
     guard.shutdown().unwrap();
     let events = 64 * per_thread;
     assert_eq!(count_lines(&path), events);
-    waits.sort();
-    let pct = |p: f64| waits[((waits.len() - 1) as f64 * p) as usize];
     let rate = events as f64 / took.as_secs_f64();
-    let in_fsyncs = |d: Duration| d.as_secs_f64() / fsync_each.as_secs_f64();
     println!("| | events/s | wait p50 | wait p99 | wait max |\n| --- | ---: | ---: | ---: | ---: |");
     println!("| baseline: write + fdatasync per event, 1 thread | {baseline_rate:.0} | {fsync_each:.2?} | | |");
     println!(
         "| disk ceiling: 64 events' bytes + fdatasync, back to back | {ceiling:.0} | {group_sync:.2?} per group | | |"
     );
-    println!(
-        "| `FileWriter` `Durable`, 64 threads | {rate:.0} | {:.2?} ({:.1} fsyncs) | {:.2?} ({:.1} fsyncs) | {:.2?} ({:.1} fsyncs) |",
-        pct(0.5),
-        in_fsyncs(pct(0.5)),
-        pct(0.99),
-        in_fsyncs(pct(0.99)),
-        waits[waits.len() - 1],
-        in_fsyncs(waits[waits.len() - 1])
-    );
+    println!("{}", wait_row("`FileWriter` `Durable`, 64 threads", rate, &waits, fsync_each));
     let stats = writer.stats();
     let thread_line = format!(
         "threads: **{:.1}x** the baseline's throughput; {} fsyncs for {events} events ({:.1} events per fsync)",
@@ -376,7 +365,7 @@ fn durable_group_commit(dir: &Path) {
     let (writer, guard) = FileWriter::builder(&path).durability(Durability::Durable).build().unwrap();
     let logger = AuditLogger::builder().sink(writer.clone()).build();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
-    let (took, mut waits) = runtime.block_on(async {
+    let (took, waits) = runtime.block_on(async {
         let start = Instant::now();
         let tasks: Vec<_> = (0..64u64)
             .map(|t| {
@@ -405,18 +394,8 @@ fn durable_group_commit(dir: &Path) {
     });
     guard.shutdown().unwrap();
     assert_eq!(count_lines(&path), events);
-    waits.sort();
-    let pct = |p: f64| waits[((waits.len() - 1) as f64 * p) as usize];
     let task_rate = events as f64 / took.as_secs_f64();
-    println!(
-        "| `FileWriter` `Durable`, 64 tokio tasks on 2 threads | {task_rate:.0} | {:.2?} ({:.1} fsyncs) | {:.2?} ({:.1} fsyncs) | {:.2?} ({:.1} fsyncs) |",
-        pct(0.5),
-        in_fsyncs(pct(0.5)),
-        pct(0.99),
-        in_fsyncs(pct(0.99)),
-        waits[waits.len() - 1],
-        in_fsyncs(waits[waits.len() - 1])
-    );
+    println!("{}", wait_row("`FileWriter` `Durable`, 64 tokio tasks on 2 threads", task_rate, &waits, fsync_each));
     let stats = writer.stats();
     println!("\n{thread_line}");
     println!(
@@ -430,6 +409,17 @@ fn durable_group_commit(dir: &Path) {
         ceiling / baseline_rate,
         100.0 * task_rate / ceiling
     );
+}
+
+/// A table row: events/s, then the p50, p99 and longest wait, each also in units of one `fsync`.
+fn wait_row(label: &str, rate: f64, waits: &[Duration], fsync: Duration) -> String {
+    let mut waits = waits.to_vec();
+    waits.sort();
+    let cell = |p: f64| {
+        let wait = waits[((waits.len() - 1) as f64 * p) as usize];
+        format!("{wait:.2?} ({:.1} fsyncs)", wait.as_secs_f64() / fsync.as_secs_f64())
+    };
+    format!("| {label} | {rate:.0} | {} | {} | {} |", cell(0.5), cell(0.99), cell(1.0))
 }
 
 fn sample_event(i: u64) -> AuditEvent {

@@ -56,14 +56,7 @@ impl Provider {
 /// `user_login`, outcome `success`: "User \[alice\] has logged in using basic provider \[name=basic1\]".
 /// Carries the new session's id (Kibana once forgot it; its users asked for it).
 pub fn login_success(user: User, provider: &Provider, session_id: &str) -> AuditEvent {
-    let name = user.name.clone().unwrap_or_default();
-    let mut event = AuditEvent::new(&kibana::USER_LOGIN)
-        .with_outcome(Outcome::Success)
-        .with_message(format!("User [{name}] has logged in using {} provider [name={}]", provider.kind, provider.name))
-        .with_authentication(provider.info());
-    event.user = Some(Arc::new(user));
-    event.session_id = Some(session_id.into());
-    event
+    session_event(&kibana::USER_LOGIN, Outcome::Success, "has logged in", user, provider, session_id)
 }
 
 /// `user_login`, outcome `failure`, with the reason in `error.message`: "Failed attempt to login
@@ -80,11 +73,22 @@ pub fn login_failure(attempted_user: Option<&str>, provider: &Provider, reason: 
 /// `user_logout`, outcome `unknown` (logged before the session is invalidated):
 /// "User \[alice\] is logging out using basic provider \[name=basic1\]".
 pub fn logout(user: User, provider: &Provider, session_id: &str) -> AuditEvent {
-    let name = user.name.clone().unwrap_or_default();
-    let mut event = AuditEvent::new(&kibana::USER_LOGOUT)
-        .with_outcome(Outcome::Unknown)
-        .with_message(format!("User [{name}] is logging out using {} provider [name={}]", provider.kind, provider.name))
-        .with_authentication(provider.info());
+    session_event(&kibana::USER_LOGOUT, Outcome::Unknown, "is logging out", user, provider, session_id)
+}
+
+/// "User [name] {what} using {type} provider [name={name}]", about `user` and their session.
+fn session_event(
+    action: &'static crate::Action,
+    outcome: Outcome,
+    what: &str,
+    user: User,
+    provider: &Provider,
+    session_id: &str,
+) -> AuditEvent {
+    let name = user.name.as_deref().unwrap_or_default();
+    let message = format!("User [{name}] {what} using {} provider [name={}]", provider.kind, provider.name);
+    let mut event =
+        AuditEvent::new(action).with_outcome(outcome).with_message(message).with_authentication(provider.info());
     event.user = Some(Arc::new(user));
     event.session_id = Some(session_id.into());
     event
