@@ -111,11 +111,6 @@ impl Call {
         self.context.as_ref().unwrap_or_else(|| EMPTY.get_or_init(AuditContext::new))
     }
 
-    /// When this call is logged.
-    pub fn timing(&self) -> Timing {
-        self.timing
-    }
-
     /// Authorization failed: one `failure` event per target, carrying the error. (The call fails
     /// anyway, so a sink's refusal changes nothing.)
     pub fn log_denied(&self, targets: &Targets, error: ErrorInfo) {
@@ -126,10 +121,30 @@ impl Call {
     /// intent durability before the body may run. No-op for after-timing.
     #[inline]
     pub fn log_intent(&self, targets: &Targets) -> Result<(), AuditRefused> {
-        if self.timing == Timing::Before && !matches!(self.destination, Destination::Ignored) {
+        if self.intent_due() {
             self.emit(targets, Outcome::Unknown, None, false, None)
         } else {
             Ok(())
+        }
+    }
+
+    /// Whether this call logs an intent: before-timing, and not dropped by a filter.
+    #[inline]
+    fn intent_due(&self) -> bool {
+        self.timing == Timing::Before && !matches!(self.destination, Destination::Ignored)
+    }
+
+    /// Whether this call logs a completion: after-timing with a logger. With no logger the
+    /// event is counted and reported here (an ignored call was counted at `begin`).
+    #[inline]
+    fn completion_due(&self) -> bool {
+        match (&self.destination, self.timing) {
+            (Destination::Logger(_), Timing::After) => true,
+            (Destination::Missing, Timing::After) => {
+                report_no_logger(self.action.name());
+                false
+            }
+            _ => false,
         }
     }
 
@@ -254,7 +269,7 @@ impl Call {
 
     /// [`log_intent`](Call::log_intent) for async functions.
     pub async fn log_intent_async(&self, targets: &Targets) -> Result<(), AuditRefused> {
-        if self.timing == Timing::Before && !matches!(self.destination, Destination::Ignored) {
+        if self.intent_due() {
             self.emit_async(targets, Outcome::Unknown, None, false).await
         } else {
             Ok(())
@@ -278,18 +293,11 @@ impl Guard<'_> {
     #[inline]
     pub fn complete_with(mut self, judge: impl FnOnce() -> Completion) -> Result<(), AuditRefused> {
         self.finished = true;
-        match (&self.call.destination, self.call.timing) {
-            (Destination::Logger(_), Timing::After) => {
-                let completion = judge();
-                self.call.emit(self.targets, completion.outcome, completion.error.as_ref(), true, None)
-            }
-            (Destination::Missing, Timing::After) => {
-                report_no_logger(self.call.action.name());
-                Ok(())
-            }
-            // Before-timing was logged at the intent; an ignored call was counted at `begin`.
-            _ => Ok(()),
+        if !self.call.completion_due() {
+            return Ok(());
         }
+        let completion = judge();
+        self.call.emit(self.targets, completion.outcome, completion.error.as_ref(), true, None)
     }
 }
 
@@ -297,17 +305,11 @@ impl Guard<'_> {
     /// [`complete_with`](Guard::complete_with) for async functions.
     pub async fn complete_with_async(mut self, judge: impl FnOnce() -> Completion) -> Result<(), AuditRefused> {
         self.finished = true;
-        match (&self.call.destination, self.call.timing) {
-            (Destination::Logger(_), Timing::After) => {
-                let completion = judge();
-                self.call.emit_async(self.targets, completion.outcome, completion.error.as_ref(), true).await
-            }
-            (Destination::Missing, Timing::After) => {
-                report_no_logger(self.call.action.name());
-                Ok(())
-            }
-            _ => Ok(()),
+        if !self.call.completion_due() {
+            return Ok(());
         }
+        let completion = judge();
+        self.call.emit_async(self.targets, completion.outcome, completion.error.as_ref(), true).await
     }
 }
 
