@@ -143,6 +143,7 @@ fn caller_cost(dir: &Path) {
     let (writer, guard) = FileWriter::builder(&path).build().unwrap();
     let ctx = context(Some(AuditLogger::builder().sink(writer.clone()).build()));
     let ours = ctx.in_scope(|| per_call(calls, burst, |i| drop(black_box(audited_get(i))), || writer.flush().unwrap()));
+    let formatted_by_callers = writer.stats().formatted_by_callers;
     drop(guard);
     assert_eq!(count_lines(&path), calls as usize);
 
@@ -180,6 +181,9 @@ fn caller_cost(dir: &Path) {
         "\nratio ours / same-content baseline: **{:.3}** (goal ≤ 0.333); ours / lean baseline: {:.3}",
         ours / baseline,
         ours / lean
+    );
+    println!(
+        "lines our callers formatted themselves (the writer being over half a queue behind): {formatted_by_callers}"
     );
 }
 
@@ -430,13 +434,32 @@ fn sample_event(i: u64) -> AuditEvent {
         .with_resource(Resource::new("dashboard", i.to_string()))
 }
 
+/// CPU time this thread has run, from the kernel's scheduler statistics (nanoseconds).
+fn thread_cpu() -> Duration {
+    let stat = fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    Duration::from_nanos(stat.split_whitespace().next().and_then(|ns| ns.parse().ok()).unwrap_or(0))
+}
+
+/// CPU time of this process's thread named `name` (Linux; zero elsewhere).
+fn named_thread_cpu(name: &str) -> Duration {
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else { return Duration::ZERO };
+    tasks
+        .flatten()
+        .filter(|task| fs::read_to_string(task.path().join("comm")).is_ok_and(|comm| comm.trim() == name))
+        .map(|task| {
+            let stat = fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            Duration::from_nanos(stat.split_whitespace().next().and_then(|ns| ns.parse().ok()).unwrap_or(0))
+        })
+        .sum()
+}
+
 fn throughput(dir: &Path) {
     section("5. Sustained throughput of one FileWriter vs. raw sequential writes to the same disk");
     // Best of three rounds on fresh files, for both sides: the first writes into never-touched
     // memory of this virtual machine pay the host's first-touch faults inside the kernel's copy
     // into the page cache, which says nothing about either writer.
     let events = 1_000_000u64;
-    let mut best: Option<(Duration, u64, WriterStats)> = None;
+    let mut best: Option<(Duration, u64, WriterStats, Duration, Duration)> = None;
     for _ in 0..3 {
         let path = fresh(dir, "throughput-ours.log");
         let (writer, guard) = FileWriter::builder(&path).build().unwrap();
@@ -450,27 +473,37 @@ fn throughput(dir: &Path) {
                     let event =
                         AuditEvent::new(&kibana::SAVED_OBJECT_GET).with_context(&ctx).with_outcome(Outcome::Success);
                     let logger = ctx.logger().unwrap();
+                    let cpu = thread_cpu();
                     for i in 0..events / 2 {
                         let id = (t * events + i).to_string();
                         logger.log(event.clone().with_resource(Resource::new("dashboard", id))).unwrap();
                     }
+                    thread_cpu() - cpu
                 })
             })
             .collect();
-        threads.into_iter().for_each(|t| t.join().unwrap());
+        let writer_cpu = named_thread_cpu("audit-file-writ");
+        let producers_cpu: Duration = threads.into_iter().map(|t| t.join().unwrap()).sum();
         let produced = start.elapsed();
         writer.flush().unwrap();
         let took = start.elapsed();
-        eprintln!("round: producers done after {produced:.2?}, written and fsynced after {took:.2?}");
+        let writer_cpu = named_thread_cpu("audit-file-writ") - writer_cpu;
+        let per_event = |cpu: Duration| cpu.as_nanos() as f64 / events as f64;
+        eprintln!(
+            "round: producers done after {produced:.2?}, written and fsynced after {took:.2?}; \
+             CPU per event: producers {:.0} ns, writer {:.0} ns",
+            per_event(producers_cpu),
+            per_event(writer_cpu)
+        );
         guard.shutdown().unwrap();
         let bytes = fs::metadata(&path).unwrap().len();
         assert_eq!(count_lines(&path), events as usize);
-        if best.as_ref().is_none_or(|(t, _, _)| took < *t) {
-            best = Some((took, bytes, writer.stats()));
+        if best.as_ref().is_none_or(|(t, ..)| took < *t) {
+            best = Some((took, bytes, writer.stats(), producers_cpu, writer_cpu));
         }
         let _ = fs::remove_file(&path);
     }
-    let (took, bytes, stats) = best.unwrap();
+    let (took, bytes, stats, producers_cpu, writer_cpu) = best.unwrap();
 
     let mut raw_best = Duration::MAX;
     let chunk = vec![b'x'; 1 << 20];
@@ -503,11 +536,20 @@ fn throughput(dir: &Path) {
         bytes / events
     );
     println!(
-        "writer: {} write calls ({:.0} events, {:.0} KiB each on average), {} fsyncs",
+        "writer: {} write calls ({:.0} events, {:.0} KiB each on average), {} fsyncs; \
+         {:.0}% of the lines formatted by their callers (the writer was over half a queue behind)",
         stats.batches,
         events as f64 / stats.batches as f64,
         bytes as f64 / 1024.0 / stats.batches as f64,
-        stats.syncs
+        stats.syncs,
+        100.0 * stats.formatted_by_callers as f64 / events as f64
+    );
+    let per_event = |cpu: Duration| cpu.as_nanos() as f64 / events as f64;
+    println!(
+        "CPU per event: producers {:.0} ns, writer thread {:.0} ns ({:.1} of 2 cores busy on average)",
+        per_event(producers_cpu),
+        per_event(writer_cpu),
+        (producers_cpu + writer_cpu).as_secs_f64() / took.as_secs_f64()
     );
 }
 

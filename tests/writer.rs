@@ -139,6 +139,38 @@ fn many_threads_with_rotation_every_few_kilobytes_lose_nothing() {
 }
 
 #[test]
+fn callers_format_their_own_lines_when_the_writer_is_far_behind_and_nothing_changes_in_the_file() {
+    let dir = TempDir::new("caller-format");
+    let path = dir.path("audit.log");
+    let faults = Faults::default();
+    let (writer, guard) =
+        FileWriter::builder(&path).storage(FaultyStorage(faults.clone())).queue_capacity(64).build().unwrap();
+    let logger = AuditLogger::builder().sink(writer.clone()).build();
+    let ctx =
+        AuditContext::builder().user(audit_core::User::named("alice").with_roles(["editor"])).new_trace_id().build();
+    let events: Vec<AuditEvent> = (0..64).map(|i| event(i.to_string()).with_context(&ctx)).collect();
+
+    // The writer takes the first event and is then held in `write`: the rest wait in the queue.
+    faults.hold();
+    logger.log(events[0].clone()).unwrap();
+    wait_until_taken(&writer);
+    for event in &events[1..] {
+        logger.log(event.clone()).unwrap();
+    }
+    let stats = writer.stats();
+    // Past half the queue (32 events waiting for the writer to format them), callers format.
+    assert_eq!(stats.formatted_by_callers, 63 - 32, "{stats:?}");
+    faults.release();
+    guard.shutdown().unwrap();
+
+    // Lines formatted by the writer and by callers interleave in order, and are the same bytes
+    // the format gives for each event.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let expected: Vec<String> = events.iter().map(|e| audit_core::EcsFormat::default().to_line(e)).collect();
+    assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+}
+
+#[test]
 fn time_rotation_retention_and_compression() {
     let dir = TempDir::new("retention");
     let path = dir.path("audit.log");

@@ -2,7 +2,10 @@
 //! on durability.
 //!
 //! - The caller only enqueues the event into a bounded queue (no formatting, no I/O); a background
-//!   thread formats whole batches and writes each with one `write` call.
+//!   thread formats whole batches and writes each with one `write` call. Under sustained load,
+//!   once more than half the queue waits to be formatted, callers format their own line instead
+//!   (time they would soon spend waiting for room), so the writer thread is left with copying and
+//!   `write` calls and one file sink keeps up with well over a million events a second.
 //! - [`Durability`] per writer, per action (`#[audited(durability = ...)]`) or for every write's
 //!   intent ([`AuditLoggerBuilder::durable_intents`](crate::AuditLoggerBuilder::durable_intents)):
 //!   `Buffered` returns at once; `Flushed` once the batch is written; `Durable` once it is
@@ -24,10 +27,11 @@ pub use read::{read_audit_trail, AuditTrail, TornLine};
 pub use rolling::{rotated_files, Rotation};
 pub use storage::{FsStorage, Storage, StorageFile};
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -55,6 +59,9 @@ pub struct WriterStats {
     pub accepted: u64,
     /// Events written to the file.
     pub written: u64,
+    /// Events whose line their caller formatted, because the writer was more than half a queue
+    /// behind (the writer formats the others).
+    pub formatted_by_callers: u64,
     /// Events dropped (queue full with [`Backpressure::Drop`], or while failing open).
     pub dropped: u64,
     /// Events refused (failing closed).
@@ -73,15 +80,29 @@ pub struct WriterStats {
 
 struct Pending {
     seq: u64,
-    event: Arc<AuditEvent>,
-    /// The line format, when it differs from the previous event's: cloning the logger's shared
-    /// format for every event would make every caller and the writer contend for its counter.
-    format: Option<Arc<EcsFormat>>,
+    body: Body,
     durability: Durability,
+}
+
+/// What the writer gets for one event.
+enum Body {
+    /// The event, for the writer to format: the caller pays only for queueing it.
+    Event {
+        event: Arc<AuditEvent>,
+        /// The line format, when it differs from the previous event's: cloning the logger's
+        /// shared format for every event would make every caller and the writer contend for its
+        /// counter.
+        format: Option<Arc<EcsFormat>>,
+    },
+    /// A line the caller formatted itself (with its newline), this many bytes at the front of
+    /// the queue's `lines`: what callers do when the writer is far behind.
+    Line { len: usize },
 }
 
 struct Queue {
     items: VecDeque<Pending>,
+    /// The bytes of the [`Body::Line`] items, in queue order.
+    lines: Vec<u8>,
     next_seq: u64,
     writer_idle: bool,
     shutdown: bool,
@@ -91,7 +112,7 @@ struct Queue {
     dropped_unreported: u64,
     /// `Durable` events in `items`.
     durable_items: usize,
-    /// The format of the last event queued.
+    /// The format of the last [`Body::Event`] queued.
     last_format: Option<Arc<EcsFormat>>,
     /// While the writer gathers a group commit: how many durable events it waits for (0: not
     /// gathering). Callers wake it only once that many are queued.
@@ -187,6 +208,10 @@ impl WakeQueue {
 struct Config {
     durability: Durability,
     capacity: usize,
+    /// Callers format their own line once this many queued events wait for the writer to
+    /// format them: half the queue. Below that the queue absorbs bursts and callers pay only for
+    /// queueing; above it they would soon wait for room, and formatting is better use of that time.
+    callers_format_from: usize,
     backpressure: Backpressure,
     on_io_error: FailurePolicy,
     flush_interval: Duration,
@@ -197,6 +222,7 @@ struct Config {
 struct Counters {
     accepted: AtomicU64,
     written: AtomicU64,
+    formatted_by_callers: AtomicU64,
     dropped: AtomicU64,
     refused: AtomicU64,
     io_errors: AtomicU64,
@@ -216,6 +242,8 @@ struct Shared {
     progress: Mutex<Progress>,
     to_wake: WakeQueue,
     failing: AtomicBool,
+    /// Events accepted and not yet formatted (queued, or taken by the writer and waiting).
+    unformatted: AtomicUsize,
     counters: Counters,
 }
 
@@ -255,6 +283,11 @@ impl Shared {
     }
 }
 
+thread_local! {
+    /// Where a caller formats its own line (see [`FileWriter::enqueue`]), reused call after call.
+    static CALLER_LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
 /// The non-blocking, durable audit file sink. Cheap to clone; build it with [`FileWriter::builder`].
 ///
 /// ```no_run
@@ -285,6 +318,7 @@ impl FileWriter {
             config: Config {
                 durability: Durability::Buffered,
                 capacity: 65_536,
+                callers_format_from: 65_536 / 2,
                 backpressure: Backpressure::Block,
                 on_io_error: FailurePolicy::FailOpen,
                 flush_interval: Duration::from_millis(100),
@@ -300,6 +334,7 @@ impl FileWriter {
         WriterStats {
             accepted: c.accepted.load(Ordering::Relaxed),
             written: c.written.load(Ordering::Relaxed),
+            formatted_by_callers: c.formatted_by_callers.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             refused: c.refused.load(Ordering::Relaxed),
             io_errors: c.io_errors.load(Ordering::Relaxed),
@@ -349,6 +384,48 @@ impl FileWriter {
         if config.on_io_error == FailurePolicy::FailClosed && shared.failing.load(Ordering::Acquire) {
             return Err(self.refuse(shared.failure_error()));
         }
+        if shared.unformatted.load(Ordering::Relaxed) >= config.callers_format_from {
+            // The writer is far behind: this caller would soon wait for room anyway, so it
+            // formats its own line (with the event still in its cache, and freed on its own
+            // thread), and the writer only copies the bytes out.
+            let queued = CALLER_LINE.with(|line| {
+                let mut line = line.try_borrow_mut().ok()?;
+                line.clear();
+                record.format().write_line(record.event(), &mut line);
+                line.push(b'\n');
+                Some(self.enqueue_body(durability, |queue| {
+                    queue.lines.extend_from_slice(&line);
+                    Body::Line { len: line.len() }
+                }))
+            });
+            if let Some(queued) = queued {
+                if queued.is_ok() {
+                    shared.counters.formatted_by_callers.fetch_add(1, Ordering::Relaxed);
+                }
+                return queued;
+            }
+        }
+        shared.unformatted.fetch_add(1, Ordering::Relaxed);
+        let queued = self.enqueue_body(durability, |queue| {
+            let format = match &queue.last_format {
+                Some(last) if Arc::ptr_eq(last, record.format()) => None,
+                _ => {
+                    queue.last_format = Some(Arc::clone(record.format()));
+                    queue.last_format.clone()
+                }
+            };
+            Body::Event { event: record.shared_event(), format }
+        });
+        if queued.is_err() {
+            shared.unformatted.fetch_sub(1, Ordering::Relaxed);
+        }
+        queued
+    }
+
+    /// Waits for room (per the backpressure policy), then queues the body `make` returns.
+    fn enqueue_body(&self, durability: Durability, make: impl FnOnce(&mut Queue) -> Body) -> Result<u64, SinkError> {
+        let shared = &self.shared;
+        let config = &shared.config;
         let mut queue = lock(&shared.queue);
         while queue.items.len() >= config.capacity && !queue.shutdown {
             if shared.failing.load(Ordering::Acquire) && config.on_io_error == FailurePolicy::FailOpen {
@@ -373,15 +450,8 @@ impl FileWriter {
         }
         queue.next_seq += 1;
         let seq = queue.next_seq;
-        let format = match &queue.last_format {
-            Some(last) if Arc::ptr_eq(last, record.format()) => None,
-            _ => {
-                queue.last_format = Some(Arc::clone(record.format()));
-                queue.last_format.clone()
-            }
-        };
-        let pending = Pending { seq, event: record.shared_event(), format, durability };
-        queue.items.push_back(pending);
+        let body = make(&mut queue);
+        queue.items.push_back(Pending { seq, body, durability });
         if durability == Durability::Durable {
             queue.durable_items += 1;
         }
@@ -596,9 +666,11 @@ impl FileWriterBuilder {
         self
     }
 
-    /// How many events the queue holds (default 65,536).
+    /// How many events the queue holds (default 65,536). Once half of it waits for the writer
+    /// to format, callers format their own lines.
     pub fn queue_capacity(mut self, events: usize) -> Self {
         self.config.capacity = events.max(1);
+        self.config.callers_format_from = (self.config.capacity / 2).max(1);
         self
     }
 
@@ -647,6 +719,7 @@ impl FileWriterBuilder {
             path: self.path,
             queue: Mutex::new(Queue {
                 items: VecDeque::new(),
+                lines: Vec::new(),
                 next_seq: 0,
                 writer_idle: false,
                 shutdown: false,
@@ -667,9 +740,11 @@ impl FileWriterBuilder {
             }),
             to_wake: WakeQueue::default(),
             failing: AtomicBool::new(false),
+            unformatted: AtomicUsize::new(0),
             counters: Counters {
                 accepted: AtomicU64::new(0),
                 written: AtomicU64::new(0),
+                formatted_by_callers: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
                 refused: AtomicU64::new(0),
                 io_errors: AtomicU64::new(0),

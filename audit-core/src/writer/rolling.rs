@@ -151,6 +151,12 @@ impl Files {
         self.ensure_open()?.sync()
     }
 
+    pub(crate) fn start_writeback(&mut self) {
+        if let Some(file) = &mut self.file {
+            file.start_writeback();
+        }
+    }
+
     /// Closes the active file under a rotated name and starts a new one. The old file is synced
     /// first, and the rename made durable, so rotation loses nothing. Returns the rotated path.
     pub(crate) fn rotate(&mut self, now: SystemTime) -> io::Result<PathBuf> {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::rolling::Files;
-use super::{lock, Pending, Shared};
+use super::{lock, Body, Pending, Shared};
 use crate::event::AuditEvent;
 use crate::format::EcsFormat;
 use crate::sink::{report_sink_failure, Durability};
@@ -52,6 +52,9 @@ struct Worker {
     staged: Staged,
     /// Events taken from the queue and not yet formatted.
     backlog: VecDeque<Pending>,
+    /// The bytes of the backlog's caller-formatted lines, and how far they are staged.
+    backlog_lines: Vec<u8>,
+    backlog_lines_read: usize,
     /// Dropped events to report once the backlog is out.
     unreported_drops: u64,
     /// The format of the events being written (events carry it only when it changes).
@@ -82,6 +85,8 @@ pub(super) fn run(shared: Arc<Shared>, files: Files) {
         files,
         staged: Staged::default(),
         backlog: VecDeque::new(),
+        backlog_lines: Vec::new(),
+        backlog_lines_read: 0,
         unreported_drops: 0,
         format: Arc::default(),
         written_upto: 0,
@@ -173,9 +178,10 @@ impl Worker {
     /// Formats backlog events until about [`CHUNK_BYTES`] are staged; once the backlog is out,
     /// the report of dropped events.
     fn stage_chunk(&mut self) {
+        let mut formatted = 0;
         while self.staged.bytes.len() < CHUNK_BYTES {
             match self.backlog.pop_front() {
-                Some(pending) => self.stage(pending),
+                Some(pending) => formatted += usize::from(self.stage(pending)),
                 None => {
                     if self.unreported_drops > 0 {
                         let dropped = std::mem::take(&mut self.unreported_drops);
@@ -185,6 +191,7 @@ impl Worker {
                 }
             }
         }
+        self.shared.unformatted.fetch_sub(formatted, Ordering::Relaxed);
     }
 
     fn retry_due(&self) -> bool {
@@ -234,6 +241,9 @@ impl Worker {
         if self.is_idle() && self.retry_due() {
             // The backlog is empty: swapping hands its allocation back to the queue.
             std::mem::swap(&mut self.backlog, &mut queue.items);
+            self.backlog_lines.clear();
+            std::mem::swap(&mut self.backlog_lines, &mut queue.lines);
+            self.backlog_lines_read = 0;
             queue.durable_items = 0;
             self.unreported_drops = std::mem::take(&mut queue.dropped_unreported);
             if !self.backlog.is_empty() {
@@ -243,14 +253,27 @@ impl Worker {
         Turn { flush_upto: queue.flush_upto, shutdown: queue.shutdown }
     }
 
-    fn stage(&mut self, pending: Pending) {
-        if let Some(format) = pending.format {
-            self.format = format;
-        }
+    /// Stages one queued event; whether this thread formatted it (rather than its caller).
+    fn stage(&mut self, pending: Pending) -> bool {
         let bytes = &mut self.staged.bytes;
-        self.format.write_line(&pending.event, bytes);
-        bytes.push(b'\n');
+        let formatted = match pending.body {
+            Body::Event { event, format } => {
+                if let Some(format) = format {
+                    self.format = format;
+                }
+                self.format.write_line(&event, bytes);
+                bytes.push(b'\n');
+                true
+            }
+            Body::Line { len } => {
+                let start = self.backlog_lines_read;
+                bytes.extend_from_slice(&self.backlog_lines[start..start + len]);
+                self.backlog_lines_read += len;
+                false
+            }
+        };
         self.staged.lines.push_back((pending.seq, bytes.len(), pending.durability));
+        formatted
     }
 
     fn stage_drop_report(&mut self, dropped: u64) {
@@ -263,7 +286,7 @@ impl Worker {
                 .with_reason("audit queue full or audit file failing")
                 .with_label("dropped", dropped.to_string()),
         );
-        self.stage(Pending { seq: 0, event, format: None, durability: Durability::Buffered });
+        self.stage(Pending { seq: 0, body: Body::Event { event, format: None }, durability: Durability::Buffered });
     }
 
     /// Writes staged lines, rotating between lines; a line is never split across files.
@@ -303,6 +326,10 @@ impl Worker {
                 self.complete_lines();
             }
             counters.batches.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.staged.bytes.len() >= CHUNK_BYTES {
+            // A full chunk: the writer is under sustained load, so get the disk going now.
+            self.files.start_writeback();
         }
         self.staged.bytes.clear();
         self.staged.written_to = 0;
