@@ -293,12 +293,30 @@ fn filter_cost() {
     println!("\noverhead: **{:.2} ns** (goal ≤ 25 ns)", best.1 - best.0);
 }
 
-fn durable_group_commit(dir: &Path) {
-    section("4. `durable` with 64 concurrent callers vs. one fsync per event");
-    let path = fresh(dir, "fsync-baseline.log");
+/// One round of section 4: every figure measured back to back, so that all of them see the same
+/// state of the disk (this virtual machine's `fsync` time drifts by half between minutes).
+struct DurableRound {
+    /// One event written and `fdatasync`ed at a time.
+    fsync_each: Duration,
+    /// 64 events' bytes written and `fdatasync`ed at a time: the disk's own ceiling.
+    group_sync: Duration,
+    threads: DurableRun,
+    tasks: DurableRun,
+}
+
+struct DurableRun {
+    rate: f64,
+    waits: Vec<Duration>,
+    syncs: u64,
+}
+
+const DURABLE_CALLERS: u64 = 64;
+
+fn durable_round(dir: &Path, per_caller: u64) -> DurableRound {
     let line = audit_core::EcsFormat::default().to_line(&sample_event(0));
+    let path = fresh(dir, "fsync-baseline.log");
     let mut file = fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
-    let n = 500;
+    let n = 300;
     let start = Instant::now();
     for _ in 0..n {
         file.write_all(line.as_bytes()).unwrap();
@@ -306,84 +324,78 @@ fn durable_group_commit(dir: &Path) {
         file.sync_data().unwrap();
     }
     let fsync_each = start.elapsed() / n;
-    let baseline_rate = 1.0 / fsync_each.as_secs_f64();
-
-    // The disk's own ceiling for this load: the same bytes as a 64-event group, written and
-    // synced back to back. No writer can commit 64 events faster than the disk syncs them.
-    let group: Vec<u8> = (0..64).flat_map(|_| line.bytes().chain(std::iter::once(b'\n'))).collect();
+    let group: Vec<u8> = (0..DURABLE_CALLERS).flat_map(|_| line.bytes().chain(std::iter::once(b'\n'))).collect();
+    let rounds = 100;
     let start = Instant::now();
-    let rounds = 200;
     for _ in 0..rounds {
         file.write_all(&group).unwrap();
         file.sync_data().unwrap();
     }
     let group_sync = start.elapsed() / rounds;
-    let ceiling = 64.0 / group_sync.as_secs_f64();
+    DurableRound {
+        fsync_each,
+        group_sync,
+        threads: durable_threads(dir, per_caller),
+        tasks: durable_tasks(dir, per_caller),
+    }
+}
 
-    let path = fresh(dir, "durable-ours.log");
+fn durable_event(ctx: &AuditContext, caller: u64, i: u64) -> AuditEvent {
+    AuditEvent::new(&kibana::SAVED_OBJECT_UPDATE)
+        .with_context(ctx)
+        .with_outcome(Outcome::Unknown)
+        .with_resource(Resource::new("dashboard", (caller * 100_000 + i).to_string()))
+}
+
+/// 64 threads, each logging `per_caller` events and blocking until each is `fsync`ed.
+fn durable_threads(dir: &Path, per_caller: u64) -> DurableRun {
+    let path = fresh(dir, "durable-threads.log");
     let (writer, guard) = FileWriter::builder(&path).durability(Durability::Durable).build().unwrap();
     let logger = AuditLogger::builder().sink(writer.clone()).build();
-    let per_thread = 200;
-    let barrier = Arc::new(Barrier::new(64));
-    let start = Instant::now();
-    let threads: Vec<_> = (0..64u64)
+    let barrier = Arc::new(Barrier::new(DURABLE_CALLERS as usize + 1));
+    let threads: Vec<_> = (0..DURABLE_CALLERS)
         .map(|t| {
             let (logger, barrier) = (logger.clone(), Arc::clone(&barrier));
             std::thread::spawn(move || {
                 let ctx = context(None);
                 barrier.wait();
-                let mut waits = Vec::with_capacity(per_thread);
-                for i in 0..per_thread as u64 {
+                let mut waits = Vec::with_capacity(per_caller as usize);
+                for i in 0..per_caller {
                     let began = Instant::now();
-                    let event =
-                        AuditEvent::new(&kibana::SAVED_OBJECT_UPDATE).with_context(&ctx).with_outcome(Outcome::Unknown);
-                    logger.log(event.with_resource(Resource::new("dashboard", (t * 1000 + i).to_string()))).unwrap();
+                    logger.log(durable_event(&ctx, t, i)).unwrap();
                     waits.push(began.elapsed());
                 }
                 waits
             })
         })
         .collect();
+    barrier.wait();
+    let start = Instant::now();
     let waits: Vec<Duration> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
     let took = start.elapsed();
     guard.shutdown().unwrap();
-    let events = 64 * per_thread;
+    let events = (DURABLE_CALLERS * per_caller) as usize;
     assert_eq!(count_lines(&path), events);
-    let rate = events as f64 / took.as_secs_f64();
-    println!("| | events/s | wait p50 | wait p99 | wait max |\n| --- | ---: | ---: | ---: | ---: |");
-    println!("| baseline: write + fdatasync per event, 1 thread | {baseline_rate:.0} | {fsync_each:.2?} | | |");
-    println!(
-        "| disk ceiling: 64 events' bytes + fdatasync, back to back | {ceiling:.0} | {group_sync:.2?} per group | | |"
-    );
-    println!("{}", wait_row("`FileWriter` `Durable`, 64 threads", rate, &waits, fsync_each));
-    let stats = writer.stats();
-    let thread_line = format!(
-        "threads: **{:.1}x** the baseline's throughput; {} fsyncs for {events} events ({:.1} events per fsync)",
-        rate / baseline_rate,
-        stats.syncs,
-        events as f64 / stats.syncs as f64
-    );
+    DurableRun { rate: events as f64 / took.as_secs_f64(), waits, syncs: writer.stats().syncs }
+}
 
-    // The same with 64 tasks on a 2-thread tokio runtime, awaiting durability instead of blocking.
+/// 64 tokio tasks on a 2-thread runtime, each awaiting durability instead of blocking.
+fn durable_tasks(dir: &Path, per_caller: u64) -> DurableRun {
     let path = fresh(dir, "durable-tasks.log");
     let (writer, guard) = FileWriter::builder(&path).durability(Durability::Durable).build().unwrap();
     let logger = AuditLogger::builder().sink(writer.clone()).build();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
     let (took, waits) = runtime.block_on(async {
         let start = Instant::now();
-        let tasks: Vec<_> = (0..64u64)
+        let tasks: Vec<_> = (0..DURABLE_CALLERS)
             .map(|t| {
                 let logger = logger.clone();
                 tokio::spawn(async move {
                     let ctx = context(None);
-                    let mut waits = Vec::with_capacity(per_thread);
-                    for i in 0..per_thread as u64 {
+                    let mut waits = Vec::with_capacity(per_caller as usize);
+                    for i in 0..per_caller {
                         let began = Instant::now();
-                        let event = AuditEvent::new(&kibana::SAVED_OBJECT_UPDATE)
-                            .with_context(&ctx)
-                            .with_outcome(Outcome::Unknown);
-                        let event = event.with_resource(Resource::new("dashboard", (t * 1000 + i).to_string()));
-                        logger.log_async(event).await.unwrap();
+                        logger.log_async(durable_event(&ctx, t, i)).await.unwrap();
                         waits.push(began.elapsed());
                     }
                     waits
@@ -397,33 +409,73 @@ fn durable_group_commit(dir: &Path) {
         (start.elapsed(), waits)
     });
     guard.shutdown().unwrap();
+    let events = (DURABLE_CALLERS * per_caller) as usize;
     assert_eq!(count_lines(&path), events);
-    let task_rate = events as f64 / took.as_secs_f64();
-    println!("{}", wait_row("`FileWriter` `Durable`, 64 tokio tasks on 2 threads", task_rate, &waits, fsync_each));
-    let stats = writer.stats();
-    println!("\n{thread_line}");
-    println!(
-        "tasks: **{:.1}x** the baseline's throughput (goal ≥ 30x); {} fsyncs for {events} events ({:.1} events per fsync)",
-        task_rate / baseline_rate,
-        stats.syncs,
-        events as f64 / stats.syncs as f64
-    );
-    println!(
-        "the disk itself allows at most {:.1}x (64 events' bytes synced back to back); tasks reach {:.0}% of that",
-        ceiling / baseline_rate,
-        100.0 * task_rate / ceiling
-    );
+    DurableRun { rate: events as f64 / took.as_secs_f64(), waits, syncs: writer.stats().syncs }
 }
 
-/// A table row: events/s, then the p50, p99 and longest wait, each also in units of one `fsync`.
-fn wait_row(label: &str, rate: f64, waits: &[Duration], fsync: Duration) -> String {
-    let mut waits = waits.to_vec();
-    waits.sort();
-    let cell = |p: f64| {
-        let wait = waits[((waits.len() - 1) as f64 * p) as usize];
-        format!("{wait:.2?} ({:.1} fsyncs)", wait.as_secs_f64() / fsync.as_secs_f64())
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn durable_group_commit(dir: &Path) {
+    section("4. `durable` with 64 concurrent callers vs. one fsync per event");
+    let (rounds, per_caller) = (7, 100);
+    let all: Vec<DurableRound> = (0..rounds).map(|_| durable_round(dir, per_caller)).collect();
+    let events = (DURABLE_CALLERS * per_caller) as f64;
+
+    println!("{rounds} rounds; in each, every row is measured back to back (64 callers x {per_caller} events each)\n");
+    println!(
+        "| round | fsync per event | 64 events' bytes + fsync | ceiling | threads | tasks | events per fsync (tasks) |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (i, round) in all.iter().enumerate() {
+        let baseline = 1.0 / round.fsync_each.as_secs_f64();
+        println!(
+            "| {} | {:.2?} | {:.2?} | {:.1}x | {:.1}x | {:.1}x | {:.1} |",
+            i + 1,
+            round.fsync_each,
+            round.group_sync,
+            DURABLE_CALLERS as f64 / round.group_sync.as_secs_f64() / baseline,
+            round.threads.rate / baseline,
+            round.tasks.rate / baseline,
+            events / round.tasks.syncs as f64
+        );
+    }
+    let ratio = |pick: &dyn Fn(&DurableRound) -> f64| {
+        let ratios: Vec<f64> = all.iter().map(|r| pick(r) * r.fsync_each.as_secs_f64()).collect();
+        let (low, high) = ratios.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+        (median(ratios), low, high)
     };
-    format!("| {label} | {rate:.0} | {} | {} | {} |", cell(0.5), cell(0.99), cell(1.0))
+    let (tasks, tasks_low, tasks_high) = ratio(&|r| r.tasks.rate);
+    let (threads, threads_low, threads_high) = ratio(&|r| r.threads.rate);
+    let (ceiling, ceiling_low, ceiling_high) = ratio(&|r| DURABLE_CALLERS as f64 / r.group_sync.as_secs_f64());
+
+    // Waits, in units of the same round's one-event fsync, over all rounds.
+    let in_fsyncs = |pick: &dyn Fn(&DurableRound) -> &DurableRun| {
+        let mut waits: Vec<f64> = all
+            .iter()
+            .flat_map(|r| pick(r).waits.iter().map(|w| w.as_secs_f64() / r.fsync_each.as_secs_f64()))
+            .collect();
+        waits.sort_by(f64::total_cmp);
+        let at = |p: f64| waits[((waits.len() - 1) as f64 * p) as usize];
+        format!("p50 {:.1}, p99 {:.1}, max {:.1} fsyncs", at(0.5), at(0.99), at(1.0))
+    };
+    println!("\nmedian over the rounds (lowest to highest round in brackets):");
+    println!(
+        "tasks: **{tasks:.1}x** the baseline's throughput (goal ≥ 30x) [{tasks_low:.1} to {tasks_high:.1}]; waits {}",
+        in_fsyncs(&|r| &r.tasks)
+    );
+    println!(
+        "threads: **{threads:.1}x** [{threads_low:.1} to {threads_high:.1}]; waits {}",
+        in_fsyncs(&|r| &r.threads)
+    );
+    println!(
+        "the disk itself allows at most {ceiling:.1}x [{ceiling_low:.1} to {ceiling_high:.1}] (64 events' bytes synced \
+         back to back); tasks reach {:.0}% of that",
+        100.0 * tasks / ceiling
+    );
 }
 
 fn sample_event(i: u64) -> AuditEvent {
