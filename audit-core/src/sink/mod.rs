@@ -144,6 +144,11 @@ impl<'a> Record<'a> {
         self.line.get_or_init(|| self.format.to_line(self.event))
     }
 
+    /// The line, if a sink already had it formatted (see [`line`](Record::line)).
+    pub fn formatted_line(&self) -> Option<&str> {
+        self.line.get().map(String::as_str)
+    }
+
     /// The line with its trailing newline, as bytes to write in one call.
     pub fn line_with_newline(&self) -> Vec<u8> {
         let line = self.line();

@@ -391,7 +391,11 @@ impl FileWriter {
             let queued = CALLER_LINE.with(|line| {
                 let mut line = line.try_borrow_mut().ok()?;
                 line.clear();
-                record.format().write_line(record.event(), &mut line);
+                match record.formatted_line() {
+                    // Another sink of the logger (the console, say) formatted it already.
+                    Some(formatted) => line.extend_from_slice(formatted.as_bytes()),
+                    None => record.format().write_line(record.event(), &mut line),
+                }
                 line.push(b'\n');
                 Some(self.enqueue_body(durability, |queue| {
                     queue.lines.extend_from_slice(&line);
