@@ -31,7 +31,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -112,6 +112,12 @@ struct Queue {
     dropped_unreported: u64,
     /// `Durable` events in `items`.
     durable_items: usize,
+    /// [`Body::Event`] items queued (for the writer to format).
+    unformatted: usize,
+    /// Events the writer has taken and not formatted yet (it updates this once per chunk).
+    writer_unformatted: usize,
+    /// Lines callers formatted themselves, since the start.
+    formatted_by_callers: u64,
     /// The format of the last [`Body::Event`] queued.
     last_format: Option<Arc<EcsFormat>>,
     /// While the writer gathers a group commit: how many durable events it waits for (0: not
@@ -220,9 +226,7 @@ struct Config {
 }
 
 struct Counters {
-    accepted: AtomicU64,
     written: AtomicU64,
-    formatted_by_callers: AtomicU64,
     dropped: AtomicU64,
     refused: AtomicU64,
     io_errors: AtomicU64,
@@ -242,8 +246,11 @@ struct Shared {
     progress: Mutex<Progress>,
     to_wake: WakeQueue,
     failing: AtomicBool,
-    /// Events accepted and not yet formatted (queued, or taken by the writer and waiting).
-    unformatted: AtomicUsize,
+    /// Whether callers format their own lines: more than half a queue of events waits for the
+    /// writer to format them. Written only when that changes (under the queue's lock), read by
+    /// every call: a flag rather than a counter every call would update, which would bounce its
+    /// cache line between the callers' and the writer's cores.
+    callers_format: AtomicBool,
     counters: Counters,
 }
 
@@ -253,6 +260,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// Sets [`Shared::callers_format`] from the queue's counts (called with the queue locked).
+    fn update_callers_format(&self, queue: &Queue) {
+        let behind = queue.unformatted + queue.writer_unformatted >= self.config.callers_format_from;
+        if self.callers_format.load(Ordering::Relaxed) != behind {
+            self.callers_format.store(behind, Ordering::Relaxed);
+        }
+    }
+
     /// Whether event `seq` got as far as it must (`Some(Ok)`), never will for now (`Some(Err)`:
     /// the writer is failing or stopped), or is still on its way (`None`).
     fn check(&self, progress: &Progress, seq: u64, durable: bool) -> Option<Result<(), SinkError>> {
@@ -331,17 +346,22 @@ impl FileWriter {
     /// What the writer has done so far.
     pub fn stats(&self) -> WriterStats {
         let c = &self.shared.counters;
+        // Counted under the queue's lock, which callers hold anyway: no atomic per event.
+        let (accepted, formatted_by_callers, queued) = {
+            let queue = lock(&self.shared.queue);
+            (queue.next_seq, queue.formatted_by_callers, queue.items.len() as u64)
+        };
         WriterStats {
-            accepted: c.accepted.load(Ordering::Relaxed),
+            accepted,
             written: c.written.load(Ordering::Relaxed),
-            formatted_by_callers: c.formatted_by_callers.load(Ordering::Relaxed),
+            formatted_by_callers,
             dropped: c.dropped.load(Ordering::Relaxed),
             refused: c.refused.load(Ordering::Relaxed),
             io_errors: c.io_errors.load(Ordering::Relaxed),
             batches: c.batches.load(Ordering::Relaxed),
             syncs: c.syncs.load(Ordering::Relaxed),
             rotations: c.rotations.load(Ordering::Relaxed),
-            queued: lock(&self.shared.queue).items.len() as u64,
+            queued,
         }
     }
 
@@ -384,7 +404,7 @@ impl FileWriter {
         if config.on_io_error == FailurePolicy::FailClosed && shared.failing.load(Ordering::Acquire) {
             return Err(self.refuse(shared.failure_error()));
         }
-        if shared.unformatted.load(Ordering::Relaxed) >= config.callers_format_from {
+        if shared.callers_format.load(Ordering::Relaxed) {
             // The writer is far behind: this caller would soon wait for room anyway, so it
             // formats its own line (with the event still in its cache, and freed on its own
             // thread), and the writer only copies the bytes out.
@@ -399,18 +419,16 @@ impl FileWriter {
                 line.push(b'\n');
                 Some(self.enqueue_body(durability, |queue| {
                     queue.lines.extend_from_slice(&line);
+                    queue.formatted_by_callers += 1;
                     Body::Line { len: line.len() }
                 }))
             });
             if let Some(queued) = queued {
-                if queued.is_ok() {
-                    shared.counters.formatted_by_callers.fetch_add(1, Ordering::Relaxed);
-                }
                 return queued;
             }
         }
-        shared.unformatted.fetch_add(1, Ordering::Relaxed);
-        let queued = self.enqueue_body(durability, |queue| {
+        self.enqueue_body(durability, |queue| {
+            queue.unformatted += 1;
             let format = match &queue.last_format {
                 Some(last) if Arc::ptr_eq(last, record.format()) => None,
                 _ => {
@@ -419,11 +437,7 @@ impl FileWriter {
                 }
             };
             Body::Event { event: record.shared_event(), format }
-        });
-        if queued.is_err() {
-            shared.unformatted.fetch_sub(1, Ordering::Relaxed);
-        }
-        queued
+        })
     }
 
     /// Waits for room (per the backpressure policy), then queues the body `make` returns.
@@ -466,8 +480,7 @@ impl FileWriter {
             queue.writer_idle = false;
             shared.work.notify_one();
         }
-        drop(queue);
-        shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        shared.update_callers_format(&queue);
         Ok(seq)
     }
 
@@ -724,6 +737,9 @@ impl FileWriterBuilder {
             queue: Mutex::new(Queue {
                 items: VecDeque::new(),
                 lines: Vec::new(),
+                unformatted: 0,
+                writer_unformatted: 0,
+                formatted_by_callers: 0,
                 next_seq: 0,
                 writer_idle: false,
                 shutdown: false,
@@ -744,11 +760,9 @@ impl FileWriterBuilder {
             }),
             to_wake: WakeQueue::default(),
             failing: AtomicBool::new(false),
-            unformatted: AtomicUsize::new(0),
+            callers_format: AtomicBool::new(false),
             counters: Counters {
-                accepted: AtomicU64::new(0),
                 written: AtomicU64::new(0),
-                formatted_by_callers: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
                 refused: AtomicU64::new(0),
                 io_errors: AtomicU64::new(0),

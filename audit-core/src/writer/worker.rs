@@ -55,6 +55,8 @@ struct Worker {
     /// The bytes of the backlog's caller-formatted lines, and how far they are staged.
     backlog_lines: Vec<u8>,
     backlog_lines_read: usize,
+    /// Events of the backlog that this thread has to format.
+    backlog_unformatted: usize,
     /// Dropped events to report once the backlog is out.
     unreported_drops: u64,
     /// The format of the events being written (events carry it only when it changes).
@@ -87,6 +89,7 @@ pub(super) fn run(shared: Arc<Shared>, files: Files) {
         backlog: VecDeque::new(),
         backlog_lines: Vec::new(),
         backlog_lines_read: 0,
+        backlog_unformatted: 0,
         unreported_drops: 0,
         format: Arc::default(),
         written_upto: 0,
@@ -191,7 +194,13 @@ impl Worker {
                 }
             }
         }
-        self.shared.unformatted.fetch_sub(formatted, Ordering::Relaxed);
+        if formatted > 0 {
+            self.backlog_unformatted -= formatted;
+            // Once per chunk: callers learn whether to keep formatting their own lines.
+            let mut queue = lock(&self.shared.queue);
+            queue.writer_unformatted = self.backlog_unformatted;
+            self.shared.update_callers_format(&queue);
+        }
     }
 
     fn retry_due(&self) -> bool {
@@ -244,6 +253,8 @@ impl Worker {
             self.backlog_lines.clear();
             std::mem::swap(&mut self.backlog_lines, &mut queue.lines);
             self.backlog_lines_read = 0;
+            self.backlog_unformatted = std::mem::take(&mut queue.unformatted);
+            queue.writer_unformatted = self.backlog_unformatted;
             queue.durable_items = 0;
             self.unreported_drops = std::mem::take(&mut queue.dropped_unreported);
             if !self.backlog.is_empty() {
@@ -338,6 +349,7 @@ impl Worker {
     }
 
     fn complete_lines(&mut self) {
+        let mut written = 0;
         while let Some(&(seq, end, durability)) = self.staged.lines.front() {
             if end > self.staged.written_to {
                 break;
@@ -348,9 +360,11 @@ impl Worker {
             self.durable_pending |= durability == Durability::Durable;
             if seq > 0 {
                 self.written_upto = seq;
-                self.shared.counters.written.fetch_add(1, Ordering::Relaxed);
+                written += 1;
             }
         }
+        // Once per `write`, not per line: callers read these counters' neighbours.
+        self.shared.counters.written.fetch_add(written, Ordering::Relaxed);
     }
 
     fn sync(&mut self) {
