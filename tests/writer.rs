@@ -102,33 +102,14 @@ fn many_threads_with_rotation_every_few_kilobytes_lose_nothing() {
         FileWriter::builder(&path).rotation(Rotation::by_size(4 * 1024)).queue_capacity(256).build().unwrap();
     let logger = AuditLogger::builder().sink(writer.clone()).build();
     let (threads, per_thread) = (8, 400);
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let logger = logger.clone();
-            std::thread::spawn(move || {
-                for i in 0..per_thread {
-                    logger.log(event(format!("{t}:{i:04}"))).unwrap();
-                }
-            })
-        })
-        .collect();
-    handles.into_iter().for_each(|h| h.join().unwrap());
+    log_from_threads(&logger, threads, per_thread);
     guard.shutdown().unwrap();
 
     let trail = read_audit_trail(&path).unwrap();
     assert!(trail.torn.is_empty(), "no torn or interleaved line: {:?}", trail.torn.first());
     assert!(trail.files.len() > 10, "rotated into {} files", trail.files.len());
-    let all = ids(&trail.events);
-    assert_eq!(all.len(), threads * per_thread, "no loss, no duplicate");
-    assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), all.len());
     // Read back in file-name order, each thread's events come out in the order it logged them.
-    let mut last: BTreeMap<&str, &str> = BTreeMap::new();
-    for id in &all {
-        let (thread, seq) = id.split_once(':').unwrap();
-        if let Some(previous) = last.insert(thread, seq) {
-            assert!(previous < seq, "thread {thread}: {previous} then {seq}");
-        }
-    }
+    assert_each_once_in_order(&ids(&trail.events), threads * per_thread);
     // Every file but the active one respects the size limit (whole lines only).
     for file in &trail.files[..trail.files.len() - 1] {
         let len = std::fs::metadata(file).unwrap().len();
@@ -168,6 +149,80 @@ fn callers_format_their_own_lines_when_the_writer_is_far_behind_and_nothing_chan
     let text = std::fs::read_to_string(&path).unwrap();
     let expected: Vec<String> = events.iter().map(|e| audit_core::EcsFormat::default().to_line(e)).collect();
     assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+}
+
+/// Logs `per_thread` events from each of `threads` threads (ids `thread:seq`).
+fn log_from_threads(logger: &AuditLogger, threads: usize, per_thread: usize) {
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let logger = logger.clone();
+            std::thread::spawn(move || {
+                for i in 0..per_thread {
+                    logger.log(event(format!("{t}:{i:04}"))).unwrap();
+                }
+            })
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+}
+
+/// Every event once, and each thread's in the order it logged them.
+fn assert_each_once_in_order(all: &[String], expected: usize) {
+    assert_eq!(all.len(), expected, "no loss, no duplicate");
+    assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), all.len());
+    let mut last: BTreeMap<&str, &str> = BTreeMap::new();
+    for id in all {
+        let (thread, seq) = id.split_once(':').unwrap();
+        if let Some(previous) = last.insert(thread, seq) {
+            assert!(previous < seq, "thread {thread}: {previous} then {seq}");
+        }
+    }
+}
+
+#[test]
+fn compression_runs_beside_the_writer_and_loses_nothing_under_concurrency() {
+    let dir = TempDir::new("rotation-gz");
+    let path = dir.path("audit.log");
+    let rotation = Rotation::by_size(64 * 1024).compress(true);
+    let (writer, guard) = FileWriter::builder(&path).rotation(rotation).queue_capacity(256).build().unwrap();
+    let logger = AuditLogger::builder().sink(writer.clone()).build();
+    log_from_threads(&logger, 8, 400);
+    guard.shutdown().unwrap();
+
+    let rotated = rotated_files(&path).unwrap();
+    assert!(rotated.len() > 10, "rotated into {} files", rotated.len());
+    assert!(rotated.iter().all(|p| p.extension().unwrap() == "gz"), "shutdown finishes compression: {rotated:?}");
+    let trail = read_audit_trail(&path).unwrap();
+    assert!(trail.torn.is_empty(), "{:?}", trail.torn.first());
+    assert_each_once_in_order(&ids(&trail.events), 8 * 400);
+}
+
+#[test]
+fn a_compression_cut_short_is_redone_and_never_read_twice() {
+    let dir = TempDir::new("gz-resume");
+    let path = dir.path("audit.log");
+    // A rotated file whose compression a crash interrupted: the `.log` and a partial `.gz`.
+    let rotated = dir.path("audit-00000001-20261125T000000Z.log");
+    let format = audit_core::EcsFormat::default();
+    let lines: String = (0..3).map(|i| format.to_line(&event(format!("old{i}"))) + "\n").collect();
+    std::fs::write(&rotated, &lines).unwrap();
+    std::fs::write(dir.path("audit-00000001-20261125T000000Z.log.gz"), b"\x1f\x8b unfinished").unwrap();
+
+    // Until it is redone, readers take the `.log` and skip the partial copy.
+    assert_eq!(rotated_files(&path).unwrap(), vec![rotated.clone()]);
+    assert_eq!(ids(&read_audit_trail(&path).unwrap().events), ["old0", "old1", "old2"]);
+
+    let rotation = Rotation::by_size(1 << 20).compress(true);
+    let (writer, guard) = FileWriter::builder(&path).rotation(rotation).build().unwrap();
+    AuditLogger::builder().sink(writer).build().log(event("new")).unwrap();
+    guard.shutdown().unwrap();
+
+    let compressed = dir.path("audit-00000001-20261125T000000Z.log.gz");
+    assert_eq!(rotated_files(&path).unwrap(), vec![compressed]);
+    assert!(!rotated.exists());
+    let trail = read_audit_trail(&path).unwrap();
+    assert!(trail.torn.is_empty());
+    assert_eq!(ids(&trail.events), ["old0", "old1", "old2", "new"]);
 }
 
 #[test]

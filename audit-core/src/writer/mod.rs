@@ -18,6 +18,7 @@
 //! - [`Rotation`] by size and/or time, a retention count, optional compression; an event is never
 //!   split across files.
 
+mod compress;
 mod read;
 mod rolling;
 mod storage;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::compress::{gz_path, remove_if_present, Compressor};
 use super::storage::{sync_dir, Storage, StorageFile};
 
 /// When the active file is rotated and what is kept.
@@ -62,7 +63,9 @@ impl Rotation {
         self
     }
 
-    /// Gzips rotated files (needs the `compression` feature).
+    /// Gzips rotated files (needs the `compression` feature), on a thread of their own so that
+    /// writing goes on meanwhile. A rotated file stays readable as `.log` until its `.gz` is
+    /// complete and synced; a compression cut short by a crash is redone at the next start.
     pub fn compress(mut self, compress: bool) -> Rotation {
         self.compress = compress;
         self
@@ -82,6 +85,8 @@ pub(crate) struct Files {
     period_end: Option<SystemTime>,
     next_index: u64,
     pub(crate) rotations: u64,
+    /// Gzips rotated files in the background.
+    compressor: Compressor,
 }
 
 impl Files {
@@ -101,14 +106,36 @@ impl Files {
             .as_ref()
             .and_then(|r| r.every)
             .map(|every| period_end(modified.unwrap_or_else(SystemTime::now), every));
-        let mut files =
-            Files { storage, path, rotation, file: None, len, needs_newline, period_end, next_index, rotations: 0 };
+        let mut files = Files {
+            storage,
+            path,
+            rotation,
+            file: None,
+            len,
+            needs_newline,
+            period_end,
+            next_index,
+            rotations: 0,
+            compressor: Compressor::default(),
+        };
         files.ensure_open()?;
+        if files.compresses() {
+            // Rotated files left uncompressed by a crash or a failed compression.
+            for rotated in rotated_files(&files.path)? {
+                if !is_gz(&rotated) {
+                    files.compressor.compress(rotated);
+                }
+            }
+        }
         Ok(files)
     }
 
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn compresses(&self) -> bool {
+        self.rotation.as_ref().is_some_and(|r| r.compress)
     }
 
     fn ensure_open(&mut self) -> io::Result<&mut Box<dyn StorageFile>> {
@@ -174,11 +201,17 @@ impl Files {
         sync_dir(&dir)?;
         self.ensure_open()?;
         sync_dir(&dir)?;
-        let rotated = if self.rotation.as_ref().is_some_and(|r| r.compress) { compress(&rotated)? } else { rotated };
+        if self.compresses() {
+            self.compressor.compress(rotated.clone());
+        }
         if let Some(keep) = self.rotation.as_ref().and_then(|r| r.keep) {
             let all = rotated_files(&self.path)?;
             for old in &all[..all.len().saturating_sub(keep)] {
-                fs::remove_file(old)?;
+                // Both forms of the file, should it be halfway through compression.
+                remove_if_present(old)?;
+                if !is_gz(old) {
+                    remove_if_present(&gz_path(old))?;
+                }
             }
         }
         Ok(rotated)
@@ -197,7 +230,11 @@ fn last_byte(path: &Path) -> io::Result<Option<u8>> {
     Ok(Some(byte[0]))
 }
 
-fn parent_dir(path: &Path) -> &Path {
+fn is_gz(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "gz")
+}
+
+pub(crate) fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -237,7 +274,8 @@ fn index_of(active: &Path, candidate: &Path) -> Option<u64> {
     (index.len() == 8 && is_stamp).then(|| index.parse().ok()).flatten()
 }
 
-/// The rotated files of `active`, oldest first.
+/// The rotated files of `active`, oldest first. A file being compressed exists twice for a while
+/// (`.log` and an unfinished `.log.gz`): it is listed once, as the `.log`.
 pub fn rotated_files(active: &Path) -> io::Result<Vec<PathBuf>> {
     let dir = parent_dir(active);
     let mut found: Vec<(u64, PathBuf)> = match fs::read_dir(dir) {
@@ -248,40 +286,10 @@ pub fn rotated_files(active: &Path) -> io::Result<Vec<PathBuf>> {
         Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(error) => return Err(error),
     };
+    // By index, the `.log` before the `.log.gz` (shorter name first); then one per index.
     found.sort();
+    found.dedup_by_key(|(index, _)| *index);
     Ok(found.into_iter().map(|(_, path)| path).collect())
-}
-
-#[cfg(feature = "compression")]
-fn compress(path: &Path) -> io::Result<PathBuf> {
-    let mut gz_name = path.as_os_str().to_owned();
-    gz_name.push(".gz");
-    let target = PathBuf::from(gz_name);
-    let mut input = fs::File::open(path)?;
-    let output = create_new_private(&target)?;
-    let mut encoder = flate2::write::GzEncoder::new(output, flate2::Compression::default());
-    io::copy(&mut input, &mut encoder)?;
-    encoder.finish()?.sync_all()?;
-    fs::remove_file(path)?;
-    sync_dir(parent_dir(path))?;
-    Ok(target)
-}
-
-#[cfg(feature = "compression")]
-fn create_new_private(path: &Path) -> io::Result<fs::File> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
-}
-
-#[cfg(not(feature = "compression"))]
-fn compress(_: &Path) -> io::Result<PathBuf> {
-    unreachable!("Files::open rejects compression without the feature")
 }
 
 #[cfg(test)]
