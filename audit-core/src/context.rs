@@ -13,10 +13,12 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 
 use crate::event::{HttpRequestInfo, User};
+use crate::format::ContextJson;
 use crate::logger::AuditLogger;
 use crate::trace::new_trace_id;
 
@@ -41,7 +43,17 @@ use crate::trace::new_trace_id;
 /// ```
 #[derive(Clone, Default)]
 pub struct AuditContext {
-    inner: Arc<ContextFields>,
+    inner: Arc<ContextInner>,
+}
+
+#[derive(Default)]
+struct ContextInner {
+    fields: ContextFields,
+    /// The context's part of an ECS line, serialized when a second event of the context is
+    /// formatted: the later events of a request or a job copy it instead of escaping the same
+    /// strings again, and a context with a single event never pays for keeping it.
+    json: OnceLock<ContextJson>,
+    formatted_once: AtomicBool,
 }
 
 #[derive(Clone, Default)]
@@ -57,7 +69,7 @@ struct ContextFields {
 
 impl fmt::Debug for AuditContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let fields = &self.inner;
+        let fields = &self.inner.fields;
         f.debug_struct("AuditContext")
             .field("user", &fields.user)
             .field("session_id", &fields.session_id)
@@ -84,42 +96,54 @@ impl AuditContext {
     /// A builder holding this context's values, to derive a changed copy
     /// (e.g. a background task's context with its own trace id).
     pub fn to_builder(&self) -> AuditContextBuilder {
-        AuditContextBuilder { fields: (*self.inner).clone() }
+        AuditContextBuilder { fields: self.inner.fields.clone() }
     }
 
     /// The acting user.
     pub fn user(&self) -> Option<&User> {
-        self.inner.user.as_deref()
+        self.inner.fields.user.as_deref()
     }
 
     /// The session id.
     pub fn session_id(&self) -> Option<&str> {
-        self.inner.session_id.as_deref()
+        self.inner.fields.session_id.as_deref()
     }
 
     /// The space or tenant.
     pub fn space_id(&self) -> Option<&str> {
-        self.inner.space_id.as_deref()
+        self.inner.fields.space_id.as_deref()
     }
 
     /// The client's IP address.
     pub fn client_ip(&self) -> Option<IpAddr> {
-        self.inner.client_ip
+        self.inner.fields.client_ip
     }
 
     /// The HTTP request the context belongs to.
     pub fn http(&self) -> Option<&HttpRequestInfo> {
-        self.inner.http.as_deref()
+        self.inner.fields.http.as_deref()
     }
 
     /// The trace id shared by the events of this context.
     pub fn trace_id(&self) -> Option<&str> {
-        self.inner.trace_id.as_deref()
+        self.inner.fields.trace_id.as_deref()
     }
 
     /// The logger this context overrides the default with, if any.
     pub fn logger(&self) -> Option<&AuditLogger> {
-        self.inner.logger.as_ref()
+        self.inner.fields.logger.as_ref()
+    }
+
+    /// This context's fields as ECS JSON (see [`ContextJson`]), from the second time it is
+    /// asked for (`None` the first time: the caller writes the fields itself).
+    pub(crate) fn json(&self) -> Option<&ContextJson> {
+        if let Some(json) = self.inner.json.get() {
+            return Some(json);
+        }
+        if !self.inner.formatted_once.swap(true, Ordering::Relaxed) {
+            return None;
+        }
+        Some(self.inner.json.get_or_init(|| ContextJson::of(self)))
     }
 
     /// The ambient context of this thread (or of the future being polled on it), if any.
@@ -287,7 +311,13 @@ impl AuditContextBuilder {
 
     /// The context.
     pub fn build(self) -> AuditContext {
-        AuditContext { inner: Arc::new(self.fields) }
+        AuditContext {
+            inner: Arc::new(ContextInner {
+                fields: self.fields,
+                json: OnceLock::new(),
+                formatted_once: AtomicBool::new(false),
+            }),
+        }
     }
 }
 

@@ -394,6 +394,22 @@ impl AuditEvent {
         self.user.as_deref().or_else(|| self.context.as_ref().and_then(AuditContext::user))
     }
 
+    /// The event's context, if the event overrides none of the context's fields (then the
+    /// context's serialized JSON can stand for them).
+    pub(crate) fn context_alone(&self) -> Option<&AuditContext> {
+        let overrides = self.user.is_some()
+            || self.session_id.is_some()
+            || self.space_id.is_some()
+            || self.client_ip.is_some()
+            || self.http.is_some()
+            || self.trace_id.is_some();
+        if overrides {
+            None
+        } else {
+            self.context.as_ref()
+        }
+    }
+
     /// The session id: the event's own, else its context's.
     pub fn session_id(&self) -> Option<&str> {
         self.session_id.as_deref().or_else(|| self.context.as_ref().and_then(AuditContext::session_id))

@@ -5,6 +5,10 @@
 //! audit log read it unchanged. Key order is fixed and readable: `@timestamp` first, then
 //! `message`, then `event`, who, where, what, `trace`, `error`, and `log`/`ecs` last.
 
+use std::net::IpAddr;
+use std::ops::Range;
+
+use crate::context::AuditContext;
 use crate::event::{AuditEvent, HttpRequestInfo, User};
 use crate::json::{key, JsonObject};
 use crate::ECS_VERSION;
@@ -138,27 +142,20 @@ impl EcsFormat {
         line.ascii(key!("@timestamp"), &crate::timestamp::rfc3339_micros(event.timestamp));
         line.string_with(key!("message"), |text| event.write_message(|piece| text.push(piece)));
         write_event_fields(&mut line, event);
-        if let Some(user) = event.user() {
-            write_user(&mut line, user);
-        }
-        self.write_namespace(&mut line, event);
-        if let Some(ip) = event.client_ip() {
-            let mut client = line.object(key!("client"));
-            match ip {
-                std::net::IpAddr::V4(v4) => {
-                    let mut text = [0u8; 15];
-                    let len = write_ipv4(&mut text, v4.octets());
-                    client.ascii(key!("ip"), &text[..len]);
+        // Who and where: copied from the context's cached JSON when the event overrides none of it.
+        let cached = event.context_alone().and_then(AuditContext::json);
+        match cached {
+            Some(json) => line.fields(json.user()),
+            None => {
+                if let Some(user) = event.user() {
+                    write_user(&mut line, user);
                 }
-                std::net::IpAddr::V6(v6) => client.display(key!("ip"), v6),
             }
-            client.end();
         }
-        if let Some(http) = event.http() {
-            write_http(&mut line, http);
-        }
-        if let Some(trace_id) = event.trace_id() {
-            line.object(key!("trace")).str_end(key!("id"), trace_id);
+        self.write_namespace(&mut line, event, cached);
+        match cached {
+            Some(json) => line.fields(json.request()),
+            None => write_request(&mut line, event.client_ip(), event.http(), event.trace_id()),
         }
         if let Some(error) = &event.error {
             let mut object = line.object(key!("error"));
@@ -182,7 +179,7 @@ impl EcsFormat {
         line.end_with(&self.tail);
     }
 
-    fn write_namespace(&self, line: &mut JsonObject<'_>, event: &AuditEvent) {
+    fn write_namespace(&self, line: &mut JsonObject<'_>, event: &AuditEvent, cached: Option<&ContextJson>) {
         let (space_id, session_id) = (event.space_id(), event.session_id());
         let empty = space_id.is_none()
             && session_id.is_none()
@@ -194,8 +191,10 @@ impl EcsFormat {
             return;
         }
         let mut namespace = line.dynamic_object(&self.namespace);
-        namespace.opt_str(key!("space_id"), space_id);
-        namespace.opt_str(key!("session_id"), session_id);
+        match cached {
+            Some(json) => namespace.fields(json.namespace()),
+            None => write_space_and_session(&mut namespace, space_id, session_id),
+        }
         if let Some(resource) = &event.resource {
             let mut object = namespace.dynamic_object(&self.resource_key);
             object.str(key!("type"), &resource.kind);
@@ -216,6 +215,86 @@ impl EcsFormat {
             namespace.strs(key!("delete_from_spaces"), event.delete_from_spaces.iter().map(String::as_str));
         }
         namespace.end();
+    }
+}
+
+/// The part of a line that comes from an [`AuditContext`] alone, serialized once per context:
+/// the events of a request or a job share it, and it holds most of a line's strings (user,
+/// roles, session, space, client, HTTP request, trace id). Written by the same functions as
+/// an event's own fields, so a line is the same bytes either way.
+pub(crate) struct ContextJson {
+    bytes: Box<[u8]>,
+    /// `"user":{…}`.
+    user: Range<usize>,
+    /// `"space_id":…,"session_id":…`, inside the namespace object.
+    namespace: Range<usize>,
+    /// `"client":{…}`, `"http":{…}`, `"url":{…}`, `"user_agent":{…}`, `"trace":{…}`.
+    request: Range<usize>,
+}
+
+impl ContextJson {
+    pub(crate) fn of(ctx: &AuditContext) -> ContextJson {
+        let mut bytes = Vec::with_capacity(512);
+        // Each part is written as an object, whose braces are then left out of its range.
+        let mut part = |write: &dyn Fn(&mut JsonObject<'_>)| {
+            let start = bytes.len();
+            let mut object = JsonObject::begin(&mut bytes);
+            write(&mut object);
+            object.end();
+            start + 1..bytes.len() - 1
+        };
+        let user = part(&|object| {
+            if let Some(user) = ctx.user() {
+                write_user(object, user);
+            }
+        });
+        let namespace = part(&|object| write_space_and_session(object, ctx.space_id(), ctx.session_id()));
+        let request = part(&|object| write_request(object, ctx.client_ip(), ctx.http(), ctx.trace_id()));
+        ContextJson { bytes: bytes.into_boxed_slice(), user, namespace, request }
+    }
+
+    fn user(&self) -> &[u8] {
+        &self.bytes[self.user.clone()]
+    }
+
+    fn namespace(&self) -> &[u8] {
+        &self.bytes[self.namespace.clone()]
+    }
+
+    fn request(&self) -> &[u8] {
+        &self.bytes[self.request.clone()]
+    }
+}
+
+fn write_space_and_session(namespace: &mut JsonObject<'_>, space_id: Option<&str>, session_id: Option<&str>) {
+    namespace.opt_str(key!("space_id"), space_id);
+    namespace.opt_str(key!("session_id"), session_id);
+}
+
+/// `client`, `http`, `url`, `user_agent` and `trace`: where the request came from.
+fn write_request(
+    line: &mut JsonObject<'_>,
+    ip: Option<IpAddr>,
+    http: Option<&HttpRequestInfo>,
+    trace_id: Option<&str>,
+) {
+    if let Some(ip) = ip {
+        let mut client = line.object(key!("client"));
+        match ip {
+            IpAddr::V4(v4) => {
+                let mut text = [0u8; 15];
+                let len = write_ipv4(&mut text, v4.octets());
+                client.ascii(key!("ip"), &text[..len]);
+            }
+            IpAddr::V6(v6) => client.display(key!("ip"), v6),
+        }
+        client.end();
+    }
+    if let Some(http) = http {
+        write_http(line, http);
+    }
+    if let Some(trace_id) = trace_id {
+        line.object(key!("trace")).str_end(key!("id"), trace_id);
     }
 }
 
@@ -307,5 +386,69 @@ impl JsonObject<'_> {
     fn str_end(mut self, key: crate::json::Key, value: &str) {
         self.str(key, value);
         self.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::event::Resource;
+    use crate::{kibana, Outcome};
+
+    /// The line written from a context's cached JSON, and the one written field by field (the
+    /// event carrying the same values itself), must be the same bytes.
+    fn assert_cached_line_is_exact(ctx: &AuditContext) {
+        let format = EcsFormat::default();
+        let base = AuditEvent::new(&kibana::SAVED_OBJECT_GET)
+            .with_outcome(Outcome::Success)
+            .with_resource(Resource::new("dashboard", "d\"1"));
+        let cached = base.clone().with_context(ctx);
+        assert!(cached.context_alone().is_some());
+        let mut field_by_field = base.clone();
+        field_by_field.user = ctx.user().cloned().map(Arc::new);
+        field_by_field.session_id = ctx.session_id().map(Arc::from);
+        field_by_field.space_id = ctx.space_id().map(Arc::from);
+        field_by_field.client_ip = ctx.client_ip();
+        field_by_field.http = ctx.http().cloned().map(Arc::new);
+        field_by_field.trace_id = ctx.trace_id().map(Arc::from);
+        field_by_field.timestamp = cached.timestamp;
+        assert!(field_by_field.context_alone().is_none());
+        let line = format.to_line(&cached);
+        assert_eq!(line, format.to_line(&field_by_field));
+        // Again, now from the cache the second line fills, and from the cache.
+        assert_eq!(format.to_line(&cached), line);
+        assert!(ctx.json().is_some());
+        assert_eq!(format.to_line(&cached), line);
+        serde_json::from_str::<serde_json::Value>(&line).expect("valid JSON");
+    }
+
+    #[test]
+    fn a_context_serialized_once_gives_the_same_lines() {
+        assert_cached_line_is_exact(&AuditContext::new());
+        assert_cached_line_is_exact(
+            &AuditContext::builder()
+                .user(User::named("al\"ice").with_id("u1").with_roles(["editor", "viewer\n"]))
+                .session_id("s-1")
+                .space_id("marketing")
+                .client_ip("10.0.0.7".parse().unwrap())
+                .new_trace_id()
+                .build(),
+        );
+        assert_cached_line_is_exact(
+            &AuditContext::builder()
+                .space_id("only-space")
+                .client_ip("2001:db8::1".parse().unwrap())
+                .http(HttpRequestInfo {
+                    method: Some("POST".into()),
+                    path: Some("/api/dashboards".into()),
+                    query: Some("a=1&b=\"2\"".into()),
+                    user_agent: Some("curl/8".into()),
+                    forwarded_for: Some("1.2.3.4".into()),
+                    ..HttpRequestInfo::default()
+                })
+                .build(),
+        );
     }
 }

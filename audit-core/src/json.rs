@@ -49,6 +49,19 @@ impl<'a> JsonObject<'a> {
         self.out.push(b':');
     }
 
+    /// Fields serialized earlier (`"a":…,"b":…`, without braces), copied in; nothing if empty.
+    #[inline]
+    pub(crate) fn fields(&mut self, fields: &[u8]) {
+        if fields.is_empty() {
+            return;
+        }
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        self.out.extend_from_slice(fields);
+    }
+
     /// `"key":"value"`.
     #[inline]
     pub(crate) fn str(&mut self, key: Key, value: &str) {
