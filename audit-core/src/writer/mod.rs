@@ -418,11 +418,16 @@ impl FileWriter {
                     None => record.format().write_line(record.event(), &mut line),
                 }
                 line.push(b'\n');
-                Some(self.enqueue_body(durability, |queue| {
+                let queued = self.enqueue_body(durability, |queue| {
                     queue.lines.extend_from_slice(&line);
                     queue.formatted_by_callers += 1;
                     Body::Line { len: line.len() }
-                }))
+                });
+                // One huge event (large labels, say) must not pin its size to the thread.
+                if line.capacity() > 64 * 1024 {
+                    *line = Vec::new();
+                }
+                Some(queued)
             });
             if let Some(queued) = queued {
                 return queued;
