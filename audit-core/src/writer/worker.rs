@@ -1,6 +1,6 @@
-//! The writer thread: takes the whole queue at once, formats it into one buffer, writes it with as
-//! few `write` calls as rotation allows, and `fsync`s once for every caller waiting on that batch
-//! (group commit). On an I/O error it keeps the unwritten bytes, retries with backoff, and takes no
+//! The writer thread: takes the whole queue at once, formats it (copying the lines callers
+//! formatted themselves) into chunks, writes each with as few `write` calls as rotation allows, and
+//! `fsync`s once for every caller waiting on that batch (group commit). On an I/O error it keeps the unwritten bytes, retries with backoff, and takes no
 //! new events until they are out, so memory stays bounded by the queue.
 
 use std::collections::VecDeque;
@@ -195,7 +195,7 @@ impl Worker {
             }
         }
         if formatted > 0 {
-            self.backlog_unformatted -= formatted;
+            self.backlog_unformatted = self.backlog_unformatted.saturating_sub(formatted);
             // Once per chunk: callers learn whether to keep formatting their own lines.
             let mut queue = lock(&self.shared.queue);
             queue.writer_unformatted = self.backlog_unformatted;
