@@ -574,10 +574,15 @@ fn sample_event(i: u64) -> AuditEvent {
         .with_resource(Resource::new("dashboard", i.to_string()))
 }
 
-/// CPU time this thread has run, from the kernel's scheduler statistics (nanoseconds).
-fn thread_cpu() -> Duration {
-    let stat = fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+/// CPU time a thread has run, from its scheduler statistics file (zero if unreadable).
+fn schedstat_cpu(path: impl AsRef<Path>) -> Duration {
+    let stat = fs::read_to_string(path).unwrap_or_default();
     Duration::from_nanos(stat.split_whitespace().next().and_then(|ns| ns.parse().ok()).unwrap_or(0))
+}
+
+/// CPU time this thread has run (Linux; zero elsewhere).
+fn thread_cpu() -> Duration {
+    schedstat_cpu("/proc/thread-self/schedstat")
 }
 
 /// CPU time of this process's thread named `name` (Linux; zero elsewhere).
@@ -586,10 +591,7 @@ fn named_thread_cpu(name: &str) -> Duration {
     tasks
         .flatten()
         .filter(|task| fs::read_to_string(task.path().join("comm")).is_ok_and(|comm| comm.trim() == name))
-        .map(|task| {
-            let stat = fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-            Duration::from_nanos(stat.split_whitespace().next().and_then(|ns| ns.parse().ok()).unwrap_or(0))
-        })
+        .map(|task| schedstat_cpu(task.path().join("schedstat")))
         .sum()
 }
 

@@ -311,13 +311,7 @@ impl AuditContextBuilder {
 
     /// The context.
     pub fn build(self) -> AuditContext {
-        AuditContext {
-            inner: Arc::new(ContextInner {
-                fields: self.fields,
-                json: OnceLock::new(),
-                formatted_once: AtomicBool::new(false),
-            }),
-        }
+        AuditContext { inner: Arc::new(ContextInner { fields: self.fields, ..ContextInner::default() }) }
     }
 }
 

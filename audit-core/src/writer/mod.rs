@@ -215,15 +215,20 @@ impl WakeQueue {
 struct Config {
     durability: Durability,
     capacity: usize,
-    /// Callers format their own line once this many queued events wait for the writer to
-    /// format them: half the queue. Below that the queue absorbs bursts and callers pay only for
-    /// queueing; above it they would soon wait for room, and formatting is better use of that time.
-    callers_format_from: usize,
     backpressure: Backpressure,
     on_io_error: FailurePolicy,
     flush_interval: Duration,
     retry_max: Duration,
     shutdown_grace: Duration,
+}
+
+impl Config {
+    /// Callers format their own line once this many queued events wait for the writer to
+    /// format them: half the queue. Below that the queue absorbs bursts and callers pay only for
+    /// queueing; above it they would soon wait for room, and formatting is better use of that time.
+    fn callers_format_from(&self) -> usize {
+        (self.capacity / 2).max(1)
+    }
 }
 
 struct Counters {
@@ -263,7 +268,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     /// Sets [`Shared::callers_format`] from the queue's counts (called with the queue locked).
     fn update_callers_format(&self, queue: &Queue) {
-        let behind = queue.unformatted + queue.writer_unformatted >= self.config.callers_format_from;
+        let behind = queue.unformatted + queue.writer_unformatted >= self.config.callers_format_from();
         if self.callers_format.load(Ordering::Relaxed) != behind {
             self.callers_format.store(behind, Ordering::Relaxed);
         }
@@ -334,7 +339,6 @@ impl FileWriter {
             config: Config {
                 durability: Durability::Buffered,
                 capacity: 65_536,
-                callers_format_from: 65_536 / 2,
                 backpressure: Backpressure::Block,
                 on_io_error: FailurePolicy::FailOpen,
                 flush_interval: Duration::from_millis(100),
@@ -693,7 +697,6 @@ impl FileWriterBuilder {
     /// to format, callers format their own lines.
     pub fn queue_capacity(mut self, events: usize) -> Self {
         self.config.capacity = events.max(1);
-        self.config.callers_format_from = (self.config.capacity / 2).max(1);
         self
     }
 
