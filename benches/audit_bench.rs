@@ -19,9 +19,10 @@ use std::process::{Child, Command};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use audit_core::writer::WriterStats;
 use audit_core::{
     audited, kibana, AuditContext, AuditEvent, AuditLogger, Durability, FileWriter, IgnoreFilter, Outcome, Resource,
-    User, WriterStats,
+    User,
 };
 
 fn bench_dir() -> PathBuf {
@@ -706,7 +707,7 @@ fn rotation_stalls(dir: &Path) {
         let sub = dir.join(if compress { "rotation-gz" } else { "rotation-plain" });
         let _ = fs::remove_dir_all(&sub);
         fs::create_dir_all(&sub).unwrap();
-        let rotation = audit_core::Rotation::by_size(64 << 20).compress(compress);
+        let rotation = audit_core::writer::Rotation::by_size(64 << 20).compress(compress);
         let (writer, guard) = FileWriter::builder(sub.join("audit.log")).rotation(rotation).build().unwrap();
         let logger = AuditLogger::builder().sink(writer.clone()).build();
         let ctx = context(None);

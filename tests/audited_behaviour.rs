@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use audit_core::{audited, AuditContext, AuditLogger, FileSink, IgnoreFilter, MemorySink, Outcome, User};
+use audit_core::sink::SyncFileSink;
+use audit_core::{audited, AuditContext, AuditLogger, IgnoreFilter, MemorySink, Outcome, User};
 use serde_json::Value;
 
 fn context_with(memory_or_logger: AuditLogger, user: &str, roles: &[&str]) -> AuditContext {
@@ -67,7 +68,7 @@ fn read_op(id: u32, audit_file: &PathBuf) -> Result<(), String> {
 #[test]
 fn writes_are_on_disk_before_the_body_runs_and_reads_only_after() {
     let file = TempFile::new("timing");
-    let logger = AuditLogger::builder().sink(FileSink::open(&file.0).unwrap()).build();
+    let logger = AuditLogger::builder().sink(SyncFileSink::open(&file.0).unwrap()).build();
     let ctx = context_with(logger, "alice", &["editor"]);
     SEEN_BY_BODY.lock().unwrap().clear();
 

@@ -353,7 +353,7 @@ fn no_context_still_audits_with_a_trace_id_of_its_own() {
     let events = memory.json();
     assert!(events[0].get("user").is_none());
     let (a, b) = (events[0]["trace"]["id"].as_str().unwrap(), events[1]["trace"]["id"].as_str().unwrap());
-    assert!(audit_core::is_valid_trace_id(a));
+    assert!(audit_core::trace::is_valid_trace_id(a));
     assert_ne!(a, b, "separate calls are separate traces");
 }
 

@@ -11,9 +11,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use audit_core::{
-    kibana, read_audit_trail, AuditEvent, AuditLogger, Durability, FileWriter, Outcome, Resource, Rotation,
-};
+use audit_core::trail::read_audit_trail;
+use audit_core::writer::Rotation;
+use audit_core::{kibana, AuditEvent, AuditLogger, Durability, FileWriter, Outcome, Resource};
 use common::TempDir;
 
 const CHILD_FILE: &str = "AUDIT_CRASH_CHILD_FILE";

@@ -15,9 +15,10 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use audit_core::{
-    audited, read_audit_trail, AuditContext, AuditLogger, FailurePolicy, FileWriter, FileWriterBuilder, User,
-};
+use audit_core::sink::FailurePolicy;
+use audit_core::trail::read_audit_trail;
+use audit_core::writer::FileWriterBuilder;
+use audit_core::{audited, AuditContext, AuditLogger, FileWriter, User};
 use common::{Faults, FaultyStorage, ServiceError, TempDir};
 
 /// A disk that can be filled and freed.

@@ -1,7 +1,9 @@
 //! The process-wide logger: before one is installed, events are counted and reported, never
 //! silently lost; `install` works once.
 
-use audit_core::{audited, unlogged_events, AuditLogger, LogError, MemorySink};
+use audit_core::dispatch::unlogged_events;
+use audit_core::logger::LogError;
+use audit_core::{audited, AuditLogger, MemorySink};
 
 #[audited(action = "widget_get", category = "database")]
 fn read_widget() -> u8 {
@@ -15,7 +17,7 @@ fn no_logger_then_global_install() {
     assert_eq!(read_widget(), 7);
     assert_eq!(unlogged_events(), before + 1);
     let event = audit_core::AuditEvent::new(&audit_core::kibana::SPACE_GET);
-    assert!(matches!(audit_core::log(event), Err(LogError::NoLogger)));
+    assert!(matches!(audit_core::dispatch::log(event), Err(LogError::NoLogger)));
 
     let memory = MemorySink::new();
     AuditLogger::builder().sink(memory.clone()).build().install().unwrap();

@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use audit_core::{
-    kibana, AuditContext, AuditEvent, AuditLogger, EcsFormat, FileSink, HttpRequestInfo, Outcome, Resource,
-    TracingSink, User,
-};
+use audit_core::event::HttpRequestInfo;
+use audit_core::sink::SyncFileSink;
+use audit_core::sink::TracingSink;
+use audit_core::{kibana, AuditContext, AuditEvent, AuditLogger, EcsFormat, Outcome, Resource, User};
 use serde_json::Value;
 
 fn temp_path(name: &str) -> std::path::PathBuf {
@@ -21,7 +21,7 @@ fn temp_path(name: &str) -> std::path::PathBuf {
 fn file_sink_appends_whole_lines_from_many_threads() {
     let path = temp_path("concurrent.log");
     std::fs::write(&path, "{\"existing\":true}\n").unwrap();
-    let logger = AuditLogger::builder().sink(FileSink::open(&path).unwrap()).build();
+    let logger = AuditLogger::builder().sink(SyncFileSink::open(&path).unwrap()).build();
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let logger = logger.clone();
@@ -57,7 +57,7 @@ fn file_sink_appends_whole_lines_from_many_threads() {
     {
         use std::os::unix::fs::PermissionsExt;
         let fresh = temp_path("fresh.log");
-        drop(FileSink::open(&fresh).unwrap());
+        drop(SyncFileSink::open(&fresh).unwrap());
         assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o600);
         std::fs::remove_file(fresh).unwrap();
     }
@@ -66,7 +66,7 @@ fn file_sink_appends_whole_lines_from_many_threads() {
 
 #[test]
 fn an_unwritable_file_is_an_error_that_names_it() {
-    let error = FileSink::open("/nonexistent-directory/audit.log").unwrap_err();
+    let error = SyncFileSink::open("/nonexistent-directory/audit.log").unwrap_err();
     assert!(error.to_string().contains("/nonexistent-directory/audit.log"), "{error}");
 }
 
@@ -183,7 +183,7 @@ fn default_lines_have_kibanas_field_shape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawned_tasks_carry_the_context() {
-    use audit_core::WithAuditContext;
+    use audit_core::context::WithAuditContext;
     let (logger, memory) = AuditLogger::capture();
     let ctx = AuditContext::builder().user(User::named("carol")).new_trace_id().logger(logger).build();
     let _scope = ctx.enter();
@@ -192,7 +192,7 @@ async fn spawned_tasks_carry_the_context() {
             tokio::spawn(
                 async move {
                     tokio::task::yield_now().await;
-                    audit_core::log(
+                    audit_core::dispatch::log(
                         AuditEvent::new(&kibana::SPACE_GET)
                             .with_outcome(Outcome::Success)
                             .with_label("task", i.to_string()),

@@ -7,10 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use audit_core::{
-    audited, kibana, read_audit_trail, rotated_files, AuditContext, AuditEvent, AuditLogger, Backpressure, Durability,
-    FileWriter, LogError, Outcome, Resource, Rotation,
-};
+use audit_core::logger::LogError;
+use audit_core::trail::read_audit_trail;
+use audit_core::trail::rotated_files;
+use audit_core::writer::Backpressure;
+use audit_core::writer::Rotation;
+use audit_core::{audited, kibana, AuditContext, AuditEvent, AuditLogger, Durability, FileWriter, Outcome, Resource};
 use common::{Faults, FaultyStorage, ServiceError, TempDir};
 
 fn event(id: impl Into<String>) -> AuditEvent {

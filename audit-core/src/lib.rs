@@ -31,60 +31,118 @@
 //! assert_eq!(line["kibana"]["saved_object"]["id"], "123");
 //! ```
 //!
-//! The parts:
-//! - [`AuditEvent`] and [`EcsFormat`]: the event model and its ECS JSON line.
-//! - [`AuditContext`]: who and where, passed explicitly or made ambient for a thread or a task.
-//! - [`AuditLogger`], [`IgnoreFilter`], [`AuditConfig`]: filtering and configuration.
-//! - [`sink`]: console, append-only file, `tracing`, in-memory capture.
-//! - [`Action`] and [`kibana`]: declared actions and Kibana's catalog of 143.
+//! # What to add, what to call
+//!
+//! 1. **Annotate** the functions that read or change what the trail is about with
+//!    [`#[audited]`](audited). Name the action (a string checked at compile time, an [`Action`]
+//!    constant you declare once, or one of [`kibana`]'s 143), the resource and who may call it.
+//! 2. **Say who is calling**: build an [`AuditContext`] (user, session, space, client, trace id)
+//!    and make it ambient for the request (`ctx.in_scope(…)`, `ctx.scope(future)`), or let the
+//!    [`http`] layer do it for every request.
+//! 3. **Install a logger** once at start-up: [`AuditLogger::builder`] with a sink, or an
+//!    [`AuditConfig`] read from your configuration file. For production, the sink is a
+//!    [`FileWriter`]: non-blocking, durable, rotating; keep its guard until the end of `main`.
+//! 4. **Test the trail**: [`AuditLogger::capture`] gives a logger and the [`MemorySink`] it writes
+//!    to; assert on the lines.
+//!
+//! # Where each part lives
+//!
+//! The crate root holds what nearly every user needs. The rest is in modules named for what they
+//! hold:
+//!
+//! | module | holds |
+//! | --- | --- |
+//! | [`event`] | the parts of an [`AuditEvent`]: [`Origin`](event::Origin) (who and where), errors, HTTP requests, authentication |
+//! | [`context`] | [`AuditContext`]'s builder, its scope guard, and carrying it into futures |
+//! | [`logger`] | [`AuditLogger`]'s builder, its statistics and errors |
+//! | [`dispatch`] | which logger an event goes to: installing, thread defaults, [`dispatch::log`] |
+//! | [`sink`] | the [`AuditSink`] trait, the simple sinks (console, synchronous file, `tracing`, memory), failure policies |
+//! | [`writer`] | [`FileWriter`]'s builder, rotation, backpressure, statistics |
+//! | [`trail`] | reading a trail back, rotated files included |
+//! | [`config`] | [`AuditConfig`]'s parts and errors |
+//! | [`schema`] | the vocabulary: timings, verbs, the ECS version, the keyword parse error |
+//! | [`trace`] | W3C trace ids |
+//! | [`auth`] | login, logout and session events shaped like Kibana's |
+//! | [`http`] | the tower layer that audits every HTTP request (feature `http`) |
+//! | [`task`] | spawning a tokio task that keeps its context (feature `tokio`) |
+//!
+//! Inside, the code is layered, each layer depending only on those below it: leaf (JSON,
+//! timestamps, trace ids, `audit-schema`) → model (event, context) → policy (filters) → output
+//! (format, sinks, writer) → logger and dispatch → edges (config, HTTP, authentication, tasks, the
+//! runtime of `#[audited]`). One loop is there by design: a context may carry its own logger.
 
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
-pub mod auth;
-mod config;
-mod context;
-mod error_code;
-mod event;
-mod filter;
-mod format;
-mod json;
-mod logger;
-mod refused;
-pub mod sink;
-mod timestamp;
-mod trace;
-mod writer;
-
-#[cfg(feature = "http")]
-pub mod http;
-#[cfg(feature = "tokio")]
-mod spawn;
-#[cfg(feature = "tokio")]
-pub use spawn::spawn;
-
-#[doc(hidden)]
-pub mod __private;
+mod edges;
+mod leaf;
+mod logging;
+mod model;
+mod output;
+mod policy;
 
 #[doc = include_str!("audited.md")]
 pub use audit_macros::audited;
-pub use audit_schema::{kibana, Action, Category, EventType, Outcome, Timing, Verbs, ECS_VERSION};
+pub use audit_schema::{kibana, Action, Category, Durability, EventType, Outcome};
 
-pub use config::{AuditConfig, ConfigError, ConsoleStream, IgnoreFilterConfig, SinkConfig, WriterGuards};
-pub use context::{AuditContext, AuditContextBuilder, ContextGuard, Scoped, WithAuditContext};
-pub use error_code::AuditErrorCode;
-pub use event::{AuditEvent, AuthenticationInfo, ErrorInfo, HttpRequestInfo, Resource, User};
-pub use filter::IgnoreFilter;
-pub use format::EcsFormat;
-pub use logger::{
-    log, unlogged_events, AlreadyInstalled, AuditLogger, AuditLoggerBuilder, LogError, LoggerStats, ThreadDefaultGuard,
-};
-pub use refused::AuditRefused;
-pub use sink::{
-    AuditSink, CapturedEvent, ConsoleSink, Durability, FailurePolicy, FileSink, MemorySink, Record, SinkError,
-    TracingSink,
-};
-pub use trace::{is_valid_trace_id, new_trace_id};
-pub use writer::{
-    read_audit_trail, rotated_files, Acknowledgement, AuditTrail, Backpressure, FileWriter, FileWriterBuilder,
-    FsStorage, Rotation, Storage, StorageFile, TornLine, WriterGuard, WriterStats,
-};
+pub use edges::config::AuditConfig;
+pub use logging::AuditLogger;
+pub use model::{AuditContext, AuditErrorCode, AuditEvent, AuditRefused, Resource, User};
+pub use output::format::EcsFormat;
+pub use output::sink::console::ConsoleSink;
+pub use output::sink::contract::AuditSink;
+pub use output::sink::memory::MemorySink;
+pub use output::writer::FileWriter;
+pub use policy::IgnoreFilter;
+
+pub mod event {
+    //! The parts of an [`AuditEvent`](crate::AuditEvent): who and where ([`Origin`], shared
+    //! with [`AuditContext`](crate::AuditContext)), what went wrong ([`ErrorInfo`]), the HTTP
+    //! request ([`HttpRequestInfo`]) and how the user authenticated ([`AuthenticationInfo`]).
+    pub use crate::model::{AuthenticationInfo, ErrorInfo, HttpRequestInfo, Origin};
+}
+
+pub mod context {
+    //! Building an [`AuditContext`](crate::AuditContext), making it ambient for a thread
+    //! ([`ContextGuard`]) or a future ([`Scoped`], [`WithAuditContext`]).
+    pub use crate::model::{AuditContextBuilder, ContextGuard, Scoped, WithAuditContext};
+}
+
+pub mod logger {
+    //! Building an [`AuditLogger`](crate::AuditLogger) ([`AuditLoggerBuilder`]), what it counts
+    //! ([`LoggerStats`]), and why an event was not recorded everywhere ([`LogError`]).
+    pub use crate::logging::{AuditLoggerBuilder, LogError, LoggerStats};
+}
+
+pub use logging::dispatch;
+
+pub use output::{sink, writer};
+
+pub mod trail {
+    //! Reading a trail back: every rotated file in the order written, then the active file, with
+    //! lines torn by a crash reported rather than failing the read.
+    pub use crate::output::writer::read::{read_audit_trail, AuditTrail, TornLine};
+    pub use crate::output::writer::rolling::rotated_files;
+}
+
+pub use edges::config;
+
+pub mod schema {
+    //! The vocabulary every event is made of, declared once in `audit-schema`: when an action is
+    //! logged ([`Timing`]), the verbs of its messages ([`Verbs`]), the ECS version the lines
+    //! follow ([`ECS_VERSION`]), and the error of parsing a keyword ([`UnknownValue`]: a
+    //! category, type, outcome, timing or durability that does not exist, with a suggestion).
+    pub use audit_schema::{Timing, UnknownValue, Verbs, ECS_VERSION};
+}
+
+pub use leaf::trace;
+
+pub use edges::auth;
+#[cfg(feature = "http")]
+pub use edges::http;
+#[cfg(feature = "tokio")]
+pub use edges::task;
+
+/// What `#[audited]` expands to calls. Not a public API: it changes in any release, and its
+/// path carries the version so that an `audit-macros` of another version cannot call it.
+#[doc(hidden)]
+pub use edges::runtime as __private_0_1_0;

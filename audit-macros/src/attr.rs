@@ -10,23 +10,6 @@ use syn::{Expr, ExprLit, Ident, Lit, LitStr, Path, Token};
 
 use crate::errors::Errors;
 
-/// The top-level argument names, for "unknown argument" errors and suggestions.
-pub const ARGUMENTS: &[&str] = &[
-    "action",
-    "category",
-    "type",
-    "timing",
-    "message",
-    "failure_message",
-    "verbs",
-    "resource",
-    "authorize",
-    "ctx",
-    "fields",
-    "durability",
-    "crate",
-];
-
 const RESOURCE_ARGUMENTS: &[&str] = &["type", "id", "name", "each"];
 
 /// `action = "saved_object_update"` or `action = SAVED_OBJECT_UPDATE`.
@@ -125,77 +108,63 @@ fn set<T>(slot: &mut Option<(Ident, T)>, name: Ident, value: T, errors: &mut Err
     }
 }
 
+/// The arguments, each declared once: its name, the slot of [`Args`] it fills, and how its value
+/// is parsed (given the input after the name, the name's span, and the error list).
+macro_rules! arguments {
+    ($($name:literal => $slot:ident: $parse:expr,)*) => {
+        /// The top-level argument names, for "unknown argument" errors and suggestions.
+        pub(crate) const ARGUMENTS: &[&str] = &[$($name),*];
+
+        /// Parses the value of the argument called `name` into its slot; `None` for an unknown name.
+        fn parse_value(name: Ident, input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) -> Option<syn::Result<()>> {
+            let parsed = match name.to_string().as_str() {
+                $($name => ($parse)(input, name.span(), &mut *errors).map(|value| set(&mut args.$slot, name, value, errors)),)*
+                _ => return None,
+            };
+            Some(parsed)
+        }
+    };
+}
+
+arguments! {
+    "action" => action: |input, _, _| parse_action(input),
+    "category" => category: |input, _, _| parse_str_list(input),
+    "type" => event_type: |input, _, _| parse_str_list(input),
+    "timing" => timing: |input, _, _| parse_eq_str(input),
+    "message" => message: |input, _, _| parse_eq_str(input),
+    "failure_message" => failure_message: |input, _, _| parse_eq_str(input),
+    "verbs" => verbs: |input, span, _| parse_verbs(input, span),
+    "resource" => resource: parse_resource,
+    "authorize" => authorize: |input, _, _| parse_eq_expr(input),
+    "ctx" => ctx: |input, _, _| parse_eq_expr(input),
+    "fields" => fields: |input, _, errors| parse_fields(input, errors),
+    "durability" => durability: |input, _, _| parse_eq_str(input),
+    "crate" => krate: |input, _, _| parse_crate_path(input),
+}
+
 fn parse_one(input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) -> syn::Result<()> {
     // `type` and `crate` are keywords: parse any identifier.
     let name = input.call(Ident::parse_any)?;
     let key = name.to_string();
-    match key.as_str() {
-        "action" => {
-            let value = parse_action(input)?;
-            set(&mut args.action, name, value, errors);
-        }
-        "category" => {
-            let value = parse_str_list(input)?;
-            set(&mut args.category, name, value, errors);
-        }
-        "type" => {
-            let value = parse_str_list(input)?;
-            set(&mut args.event_type, name, value, errors);
-        }
-        "timing" => {
-            let value = parse_eq_str(input)?;
-            set(&mut args.timing, name, value, errors);
-        }
-        "message" => {
-            let value = parse_eq_str(input)?;
-            set(&mut args.message, name, value, errors);
-        }
-        "durability" => {
-            let value = parse_eq_str(input)?;
-            set(&mut args.durability, name, value, errors);
-        }
-        "failure_message" => {
-            let value = parse_eq_str(input)?;
-            set(&mut args.failure_message, name, value, errors);
-        }
-        "verbs" => {
-            let value = parse_verbs(input, name.span())?;
-            set(&mut args.verbs, name, value, errors);
-        }
-        "resource" => {
-            let value = parse_resource(input, name.span(), errors)?;
-            set(&mut args.resource, name, value, errors);
-        }
-        "authorize" => {
-            let value = parse_eq_expr(input)?;
-            set(&mut args.authorize, name, value, errors);
-        }
-        "ctx" => {
-            let value = parse_eq_expr(input)?;
-            set(&mut args.ctx, name, value, errors);
-        }
-        "fields" => {
-            let value = parse_fields(input, errors)?;
-            set(&mut args.fields, name, value, errors);
-        }
-        "crate" => {
-            input.parse::<Token![=]>()?;
-            let path = if input.peek(LitStr) {
-                input.parse::<LitStr>()?.parse::<Path>()?
-            } else {
-                input.call(Path::parse_mod_style)?
-            };
-            set(&mut args.krate, name, path, errors);
-        }
-        _ => {
+    match parse_value(name.clone(), input, args, errors) {
+        Some(parsed) => parsed,
+        None => {
             let hint = match audit_schema::suggest::closest(&key, ARGUMENTS.iter().copied()) {
                 Some(close) => format!("; did you mean `{close}`?"),
                 None => format!("; expected one of: {}", ARGUMENTS.join(", ")),
             };
-            return Err(syn::Error::new(name.span(), format!("unknown argument `{key}`{hint}")));
+            Err(syn::Error::new(name.span(), format!("unknown argument `{key}`{hint}")))
         }
     }
-    Ok(())
+}
+
+fn parse_crate_path(input: ParseStream<'_>) -> syn::Result<Path> {
+    input.parse::<Token![=]>()?;
+    if input.peek(LitStr) {
+        input.parse::<LitStr>()?.parse::<Path>()
+    } else {
+        input.call(Path::parse_mod_style)
+    }
 }
 
 fn parse_eq_expr(input: ParseStream<'_>) -> syn::Result<Expr> {

@@ -2,7 +2,7 @@
 //! be settled at compile time into a [`Plan`]. Every problem is a compile error at the token that
 //! caused it.
 
-use audit_schema::{kibana, verbs, Category, EventType, Timing};
+use audit_schema::{kibana, verbs, Action, Category, Durability, EventType, Timing};
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::spanned::Spanned;
@@ -19,8 +19,8 @@ pub struct Plan {
     pub action: ActionPlan,
     /// `timing = "..."` as written, passed to the runtime (it overrides an action constant's).
     pub timing_override: Option<Timing>,
-    /// `durability = "..."`: what this action's events ask of the sinks.
-    pub durability: Option<Ident>,
+    /// `durability = "..."`: what this action's events ask of the sinks, and where it was written.
+    pub durability: Option<(Durability, Span)>,
     /// The timing when known at compile time: decides whether the body needs wrapping.
     pub known_timing: Option<Timing>,
     pub message: Option<Message>,
@@ -80,22 +80,20 @@ pub fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<
         None => quote!(::audit_core),
     };
     let timing_override = args.timing.as_ref().and_then(|(_, lit)| parse_timing(lit, errors));
-    let durability = args.durability.as_ref().and_then(|(_, lit)| match lit.value().as_str() {
-        "buffered" => Some(Ident::new("Buffered", lit.span())),
-        "flushed" => Some(Ident::new("Flushed", lit.span())),
-        "durable" => Some(Ident::new("Durable", lit.span())),
-        other => {
+    let durability = args.durability.as_ref().and_then(|(_, lit)| match Durability::parse(&lit.value()) {
+        Some(durability) => Some((durability, lit.span())),
+        None => {
             errors.error(
                 lit.span(),
                 format!(
                     "durability is \"buffered\", \"flushed\" (handed to the OS) or \"durable\" (fsync'd) \
-                     before the call goes on, not \"{other}\""
+                     before the call goes on, not \"{}\"",
+                    lit.value()
                 ),
             );
             None
         }
     });
-
     let action = match args.action.take() {
         None => {
             errors.error(
@@ -188,20 +186,18 @@ pub fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<
 }
 
 fn parse_timing(lit: &LitStr, errors: &mut Errors) -> Option<Timing> {
-    match lit.value().as_str() {
-        "before" => Some(Timing::Before),
-        "after" => Some(Timing::After),
-        other => {
-            errors.error(
-                lit.span(),
-                format!(
-                    "timing is \"before\" (writes: logged before the body runs, outcome unknown) or \"after\" \
-                     (reads: logged when it completes), not \"{other}\""
-                ),
-            );
-            None
-        }
+    let timing = Timing::parse(&lit.value());
+    if timing.is_none() {
+        errors.error(
+            lit.span(),
+            format!(
+                "timing is \"before\" (writes: logged before the body runs, outcome unknown) or \"after\" \
+                 (reads: logged when it completes), not \"{}\"",
+                lit.value()
+            ),
+        );
     }
+    timing
 }
 
 fn parse_each<T: Copy>(
@@ -251,21 +247,9 @@ fn literal_action(
     });
     let inferred = verbs::infer(&name);
 
-    let categories = match (given_categories, catalog) {
-        (Some((_, None)), _) => return None,
-        (Some((span, Some(given))), Some(entry)) if given != entry.categories() => {
-            errors.error(
-                span,
-                format!(
-                    "`{name}` is a catalog action of category {}; leave `category` out",
-                    list_text(entry.categories(), Category::as_str)
-                ),
-            );
-            return None;
-        }
-        (Some((_, Some(given))), _) => given,
-        (None, Some(entry)) => entry.categories().to_vec(),
-        (None, None) => {
+    let categories = match agree_with_catalog(given_categories, catalog.map(Action::categories), &name, errors)? {
+        Some((given, _)) => given,
+        None => {
             let hint = match audit_schema::suggest::closest(&name, kibana::ALL.iter().map(|a| a.name())) {
                 Some(close) => {
                     format!("did you mean the catalog action `{close}`? Otherwise, ")
@@ -290,21 +274,9 @@ fn literal_action(
         return None;
     }
 
-    let (types, types_span) = match (given_types, catalog) {
-        (Some((_, None)), _) => return None,
-        (Some((span, Some(given))), Some(entry)) if given != entry.types() => {
-            errors.error(
-                span,
-                format!(
-                    "`{name}` is a catalog action of type {}; leave `type` out",
-                    list_text(entry.types(), EventType::as_str)
-                ),
-            );
-            return None;
-        }
-        (Some((span, Some(given))), _) => (given, span),
-        (None, Some(entry)) => (entry.types().to_vec(), lit.span()),
-        (None, None) => match inferred {
+    let (types, types_span) = match agree_with_catalog(given_types, catalog.map(Action::types), &name, errors)? {
+        Some((given, span)) => (given, span.unwrap_or(lit.span())),
+        None => match inferred {
             Some(found) => (vec![found.event_type], lit.span()),
             None => {
                 errors.error(
@@ -355,6 +327,57 @@ fn literal_action(
     };
     let object = catalog.and_then(|entry| entry.declared_object()).map(str::to_owned);
     Some(ActionPlan::Literal { name, categories, types, timing, verbs, object })
+}
+
+/// A list (categories or types) the attribute may give and a catalog action defines: the given
+/// one, with its span, when it agrees with the catalog's; the catalog's when none is given;
+/// `Some(None)` when there is neither. `None` after reporting a value that does not parse or
+/// disagrees with the catalog.
+#[allow(clippy::type_complexity)]
+fn agree_with_catalog<T: Copy + PartialEq + Keyword>(
+    given: Option<(Span, Option<Vec<T>>)>,
+    catalog: Option<&'static [T]>,
+    name: &str,
+    errors: &mut Errors,
+) -> Option<Option<(Vec<T>, Option<Span>)>> {
+    match (given, catalog) {
+        (Some((_, None)), _) => None,
+        (Some((span, Some(given))), Some(entry)) if given != entry => {
+            errors.error(
+                span,
+                format!(
+                    "`{name}` is a catalog action of {} {}; leave `{}` out",
+                    T::KIND,
+                    list_text(entry, T::keyword),
+                    T::KIND
+                ),
+            );
+            None
+        }
+        (Some((span, Some(given))), _) => Some(Some((given, Some(span)))),
+        (None, Some(entry)) => Some(Some((entry.to_vec(), None))),
+        (None, None) => Some(None),
+    }
+}
+
+/// What [`agree_with_catalog`] needs of [`Category`] and [`EventType`].
+trait Keyword: 'static {
+    const KIND: &'static str;
+    fn keyword(self) -> &'static str;
+}
+
+impl Keyword for Category {
+    const KIND: &'static str = Category::KIND;
+    fn keyword(self) -> &'static str {
+        Category::as_str(self)
+    }
+}
+
+impl Keyword for EventType {
+    const KIND: &'static str = EventType::KIND;
+    fn keyword(self) -> &'static str {
+        EventType::as_str(self)
+    }
 }
 
 fn check_message(template: LitStr, shape: &FnShape<'_>, fields: &[Field], errors: &mut Errors) -> Message {

@@ -11,35 +11,46 @@
 //!    `success`/`failure` event from its result. A guard logs a panic either way.
 
 use audit_schema::Timing;
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Block, Expr, ExprLit, Lit};
 
 use crate::check::{ActionPlan, Authorize, ContextSource, Message, Plan, ResourcePlan};
-use crate::shape::{BodyKind, FnShape};
+use crate::shape::{async_trait_body, BodyKind, FnShape};
+
+/// The hidden runtime module of the `audit-core` of this very version (`__private_0_1_0`):
+/// `audit-core` pins this crate with `=`, and an expansion by another version cannot compile
+/// against it by accident.
+fn runtime_module() -> proc_macro2::Ident {
+    let version = env!("CARGO_PKG_VERSION").replace(['.', '-', '+'], "_");
+    format_ident!("__private_{}", version)
+}
 
 pub fn expand(plan: &Plan, shape: &FnShape<'_>) -> TokenStream {
     let krate = &plan.krate;
-    let p = quote!(#krate::__private);
+    let runtime = runtime_module();
+    let p = quote!(#krate::#runtime);
     let function = shape.function;
     let (attrs, vis, sig) = (&function.attrs, &function.vis, &function.sig);
 
     let prelude = prelude(plan, shape, &p);
-    let block = match shape.body {
-        BodyKind::Sync(block) => {
-            let run = run_body(plan, shape, &p, block, false);
+    let block = match &shape.body {
+        BodyKind::Sync => {
+            let run = run_body(plan, shape, &p, &function.body, false);
             quote!({ #prelude #run })
         }
-        BodyKind::Async(block) => {
-            let run = run_body(plan, shape, &p, block, true);
+        BodyKind::Async => {
+            let run = run_body(plan, shape, &p, &function.body, true);
             quote!({ #prelude #run })
         }
-        BodyKind::AsyncTrait(inner) => {
+        BodyKind::AsyncTrait(outer) => {
             // Rebuild `Box::pin(async move { … })` around the instrumented body, keeping the
             // original `Box::pin` path and spans.
-            let run = run_body(plan, shape, &p, inner, true);
-            let mut outer = function.block.clone();
+            let inner = async_trait_body(outer).expect("recognized as an async-trait body");
+            let inner = Group::new(Delimiter::Brace, inner.stmts.iter().map(ToTokens::to_token_stream).collect());
+            let run = run_body(plan, shape, &p, &inner, true);
+            let mut outer = (**outer).clone();
             if let Some(syn::Stmt::Expr(Expr::Call(call), None)) = outer.stmts.first_mut() {
                 if let Some(Expr::Async(async_block)) = call.args.first_mut() {
                     async_block.block = syn::parse_quote!({ #prelude #run });
@@ -78,7 +89,7 @@ fn prelude(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream) -> TokenStream {
     let admission = match plan.known_timing {
         Some(Timing::Before) => intent,
         Some(Timing::After) => admit,
-        None => quote!(#intent #admit),
+        _ => quote!(#intent #admit),
     };
     let action = action_binding(plan, p);
     let timing = match plan.timing_override {
@@ -89,7 +100,10 @@ fn prelude(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream) -> TokenStream {
         None => quote!(#p::Option::None),
     };
     let durability = match &plan.durability {
-        Some(level) => quote!(#p::Option::Some(#p::Durability::#level)),
+        Some((level, span)) => {
+            let level = Ident::new(level.variant_name(), *span);
+            quote!(#p::Option::Some(#p::Durability::#level))
+        }
         None => quote!(#p::Option::None),
     };
     let ctx = match &plan.ctx {
@@ -133,8 +147,8 @@ fn prelude(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream) -> TokenStream {
 fn action_binding(plan: &Plan, p: &TokenStream) -> TokenStream {
     match &plan.action {
         ActionPlan::Literal { name, categories, types, timing, verbs, object } => {
-            let categories = categories.iter().map(|c| variant(c.as_str()));
-            let types = types.iter().map(|t| variant(t.as_str()));
+            let categories = categories.iter().map(|c| Ident::new(c.variant_name(), Span::call_site()));
+            let types = types.iter().map(|t| Ident::new(t.variant_name(), Span::call_site()));
             let timing = timing_tokens(*timing, p);
             let verbs =
                 verbs.as_ref().map(|[present, progressive, past]| quote!(.with_verbs(#present, #progressive, #past)));
@@ -241,15 +255,19 @@ fn message_tokens(message: &Message, p: &TokenStream) -> TokenStream {
 }
 
 /// Step 4.
-fn run_body(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream, block: &Block, is_async: bool) -> TokenStream {
+fn run_body(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream, block: &Group, is_async: bool) -> TokenStream {
     if plan.known_timing == Some(Timing::Before) {
         // A write: its event is out; the body runs as written (early `return` and `?` leave
         // directly). The guard stays alive to log a panic.
         // `{ expr }` as the tail of our block would trip `unused_braces` on the user's code: a
         // block that is one bare expression is emitted as that expression (it has no scope to keep).
-        return match block.stmts.as_slice() {
-            [syn::Stmt::Expr(expr, None)] => quote!(#expr),
-            _ => quote!(#block),
+        return match syn::parse2::<Block>(block.to_token_stream()) {
+            Ok(parsed) => match parsed.stmts.as_slice() {
+                [syn::Stmt::Expr(expr, None)] => quote!(#expr),
+                _ => quote!(#block),
+            },
+            // Emitted as written: the compiler reports the syntax error at its token.
+            Err(_) => quote!(#block),
         };
     }
     // The fake return edge gives the wrapped body the function's return type, so `?` conversions
@@ -257,16 +275,19 @@ fn run_body(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream, block: &Block, is
     // the user's own block (which keeps its scope), not around it.
     let mut body = block.clone();
     if let Some(ty) = shape.body_return_type() {
-        body.stmts.insert(
-            0,
-            syn::parse_quote! {
+        let statements = block.stream();
+        body = Group::new(
+            Delimiter::Brace,
+            quote! {
                 #[allow(unreachable_code, clippy::diverging_sub_expression)]
                 if false {
                     let __audit_fake_return: #ty = ::core::unreachable!();
                     return __audit_fake_return;
                 }
+                #statements
             },
         );
+        body.set_span(block.span());
     }
     let run = if is_async { quote!(async move #body.await) } else { quote!((move || #body)()) };
     let (complete, awaited) =
@@ -303,20 +324,6 @@ fn refusal(shape: &FnShape<'_>, p: &TokenStream) -> TokenStream {
 }
 
 fn timing_tokens(timing: Timing, p: &TokenStream) -> TokenStream {
-    match timing {
-        Timing::Before => quote!(#p::Timing::Before),
-        Timing::After => quote!(#p::Timing::After),
-    }
-}
-
-/// `intrusion_detection` → `IntrusionDetection`.
-fn variant(keyword: &str) -> Ident {
-    let name: String = keyword
-        .split('_')
-        .map(|word| {
-            let mut chars = word.chars();
-            chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
-        })
-        .collect();
-    Ident::new(&name, Span::call_site())
+    let variant = Ident::new(timing.variant_name(), Span::call_site());
+    quote!(#p::Timing::#variant)
 }

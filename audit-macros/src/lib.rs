@@ -23,7 +23,7 @@ pub fn audited(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn audited_impl(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
-    let function: syn::ItemFn = match syn::parse2(item.clone()) {
+    let function: shape::MaybeItemFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
         Err(_) => {
             let message = match syn::parse2::<syn::TraitItemFn>(item.clone()) {

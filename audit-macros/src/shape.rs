@@ -1,32 +1,74 @@
 //! What the annotated function looks like: its parameters, whether it is async (natively or as
 //! rewritten by `#[async_trait]`), and its return type as usable inside the body.
+//!
+//! The body is kept as tokens ([`MaybeItemFn`]) and parsed only where the expansion needs its
+//! statements: a syntax error inside it then reaches the compiler as written, which reports it
+//! at the offending token, instead of failing the whole attribute.
 
+use proc_macro2::{Delimiter, Group, TokenStream};
+use quote::{ToTokens, TokenStreamExt};
+use syn::parse::{Parse, ParseStream};
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
-use syn::{Block, Expr, FnArg, Ident, ItemFn, Pat, ReturnType, Stmt, Type};
+use syn::{Attribute, Block, Expr, FnArg, Ident, Pat, ReturnType, Signature, Stmt, Type, Visibility};
 
-/// How the body runs.
-pub enum BodyKind<'a> {
-    /// A plain `fn`: the body is the function's block.
-    Sync(&'a Block),
-    /// An `async fn`: the body is the function's block, run inside the returned future.
-    Async(&'a Block),
-    /// A method rewritten by `#[async_trait]`: `Box::pin(async move { body })`. The body is the
-    /// inner async block; the instrumented code goes inside a new `Box::pin(async move { … })`.
-    AsyncTrait(&'a Block),
+/// A function whose signature is parsed and whose body is not.
+pub(crate) struct MaybeItemFn {
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) sig: Signature,
+    /// The body, braces included, as written.
+    pub(crate) body: Group,
 }
 
-pub struct FnShape<'a> {
-    pub function: &'a ItemFn,
-    pub body: BodyKind<'a>,
+impl Parse for MaybeItemFn {
+    fn parse(input: ParseStream<'_>) -> syn::Result<MaybeItemFn> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let sig = input.parse()?;
+        let body = input.step(|cursor| match cursor.group(Delimiter::Brace) {
+            Some((inside, span, rest)) => {
+                let mut group = Group::new(Delimiter::Brace, inside.token_stream());
+                group.set_span(span.join());
+                Ok((group, rest))
+            }
+            None => Err(cursor.error("expected the function's body")),
+        })?;
+        Ok(MaybeItemFn { attrs, vis, sig, body })
+    }
+}
+
+impl ToTokens for MaybeItemFn {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.append_all(&self.attrs);
+        self.vis.to_tokens(tokens);
+        self.sig.to_tokens(tokens);
+        self.body.to_tokens(tokens);
+    }
+}
+
+/// How the body runs.
+pub(crate) enum BodyKind {
+    /// A plain `fn`: the body is the function's block, as written.
+    Sync,
+    /// An `async fn`: the body is the function's block, run inside the returned future.
+    Async,
+    /// A method rewritten by `#[async_trait]`: `Box::pin(async move { body })`, parsed. The
+    /// instrumented code goes inside a new `Box::pin(async move { … })`.
+    AsyncTrait(Box<Block>),
+}
+
+pub(crate) struct FnShape<'a> {
+    pub(crate) function: &'a MaybeItemFn,
+    pub(crate) body: BodyKind,
     /// Every name the parameters bind (`self` included), for message placeholders.
-    pub bound_names: Vec<Ident>,
+    pub(crate) bound_names: Vec<Ident>,
     /// Parameters whose type is `AuditContext` (or a reference to one).
-    pub context_params: Vec<Ident>,
+    pub(crate) context_params: Vec<Ident>,
 }
 
 impl<'a> FnShape<'a> {
-    pub fn of(function: &'a ItemFn) -> FnShape<'a> {
+    pub(crate) fn of(function: &'a MaybeItemFn) -> FnShape<'a> {
         let mut bound_names = Vec::new();
         let mut context_params = Vec::new();
         for input in &function.sig.inputs {
@@ -42,18 +84,19 @@ impl<'a> FnShape<'a> {
             }
         }
         let body = if function.sig.asyncness.is_some() {
-            BodyKind::Async(&function.block)
-        } else if let Some(inner) = async_trait_body(&function.block) {
-            BodyKind::AsyncTrait(inner)
+            BodyKind::Async
         } else {
-            BodyKind::Sync(&function.block)
+            match syn::parse2::<Block>(function.body.to_token_stream()) {
+                Ok(block) if async_trait_body(&block).is_some() => BodyKind::AsyncTrait(Box::new(block)),
+                _ => BodyKind::Sync,
+            }
         };
         FnShape { function, body, bound_names, context_params }
     }
 
     /// The declared return type with `impl Trait` replaced by `_`, usable as a `let` type inside
     /// the body. `None` for `()` and `!` (nothing to gain) and for async-trait bodies (already typed).
-    pub fn body_return_type(&self) -> Option<Type> {
+    pub(crate) fn body_return_type(&self) -> Option<Type> {
         if matches!(self.body, BodyKind::AsyncTrait(_)) {
             return None;
         }
@@ -83,7 +126,7 @@ fn is_audit_context(ty: &Type) -> bool {
 
 /// Recognizes `#[async_trait]`'s output: a block whose only statement is
 /// `Box::pin(async move { … })`, and returns the inner block.
-fn async_trait_body(block: &Block) -> Option<&Block> {
+pub(crate) fn async_trait_body(block: &Block) -> Option<&Block> {
     let [Stmt::Expr(Expr::Call(call), None)] = block.stmts.as_slice() else {
         return None;
     };
@@ -100,14 +143,14 @@ fn async_trait_body(block: &Block) -> Option<&Block> {
 
 impl FnShape<'_> {
     /// Whether the body runs as a future (an `async fn`, or an `#[async_trait]` method).
-    pub fn is_async(&self) -> bool {
-        matches!(self.body, BodyKind::Async(_) | BodyKind::AsyncTrait(_))
+    pub(crate) fn is_async(&self) -> bool {
+        matches!(self.body, BodyKind::Async | BodyKind::AsyncTrait(_))
     }
 
     /// The type the function's body evaluates to (its future's output for async functions),
     /// with `impl Trait` erased: what a refusal must be turned into. `None` when it cannot be
     /// named (`!`, or an async-trait signature of an unexpected form).
-    pub fn output_type(&self) -> Option<Type> {
+    pub(crate) fn output_type(&self) -> Option<Type> {
         let ty = match &self.function.sig.output {
             ReturnType::Default => return Some(syn::parse_quote!(())),
             ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => return None,

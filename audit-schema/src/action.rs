@@ -2,39 +2,8 @@
 //! events need: the ECS categorization, when it is logged, and how its default message reads.
 
 use crate::ecs::{Category, EventType};
+use crate::timing::Timing;
 use crate::verbs;
-
-/// When an audited operation is logged, following Kibana's guideline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Timing {
-    /// Writes: logged after authorization passes and before the operation runs, with outcome
-    /// `unknown`, so that the intention is on record even if the process dies mid-way.
-    Before,
-    /// Reads: logged after the operation completes, with outcome `success` or `failure`.
-    After,
-}
-
-impl Timing {
-    /// `"before"` or `"after"`, as written in `#[audited(timing = "...")]`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Timing::Before => "before",
-            Timing::After => "after",
-        }
-    }
-
-    /// The timing ECS's type implies: writes (creation, change, deletion) before, the rest after.
-    pub const fn implied_by(types: &[EventType]) -> Timing {
-        let mut i = 0;
-        while i < types.len() {
-            if types[i].is_write() {
-                return Timing::Before;
-            }
-            i += 1;
-        }
-        Timing::After
-    }
-}
 
 /// The verb triple an action's default messages are built from, as in Kibana:
 /// `User is {progressive} …` (outcome unknown), `User has {past} …` (success),
@@ -95,7 +64,7 @@ impl Action {
     /// `ty` with `category`.
     pub const fn new(name: &'static str, category: Category, ty: EventType) -> Action {
         // `const` promotion needs the slices to be built from the enum values themselves.
-        Action::with_categories(name, category_slice(category), type_slice(ty))
+        Action::with_categories(name, category.as_slice(), ty.as_slice())
     }
 
     /// An action with several categories and types (ECS fields are arrays), or with no type at
@@ -224,64 +193,6 @@ pub const fn check_name(name: &str) -> Result<(), &'static str> {
         i += 1;
     }
     Ok(())
-}
-
-const fn category_slice(category: Category) -> &'static [Category] {
-    macro_rules! slices {
-        ($($variant:ident),*) => {
-            match category { $(Category::$variant => &[Category::$variant],)* }
-        };
-    }
-    slices!(
-        Api,
-        Authentication,
-        Configuration,
-        Database,
-        Driver,
-        Email,
-        File,
-        Host,
-        Iam,
-        IntrusionDetection,
-        Library,
-        Malware,
-        Network,
-        Package,
-        Process,
-        Registry,
-        Session,
-        Threat,
-        Vulnerability,
-        Web
-    )
-}
-
-const fn type_slice(ty: EventType) -> &'static [EventType] {
-    macro_rules! slices {
-        ($($variant:ident),*) => {
-            match ty { $(EventType::$variant => &[EventType::$variant],)* }
-        };
-    }
-    slices!(
-        Access,
-        Admin,
-        Allowed,
-        Change,
-        Connection,
-        Creation,
-        Deletion,
-        Denied,
-        Device,
-        End,
-        Error,
-        Group,
-        Indicator,
-        Info,
-        Installation,
-        Protocol,
-        Start,
-        User
-    )
 }
 
 #[cfg(test)]

@@ -2,60 +2,14 @@
 //!
 //! The lists are tested against `data/ecs_event_allowed.json`, extracted from ECS's `schemas/event.yml`.
 
-use std::fmt;
+use crate::keyword::keyword_enum;
 
 /// The ECS version the emitted lines conform to (`ecs.version`).
 pub const ECS_VERSION: &str = "9.4.0";
 
-/// Declares a fieldless enum whose variants map one-to-one to ECS keyword values.
-macro_rules! ecs_keyword_enum {
-    ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name {
-            $($(#[$vmeta])* #[doc = concat!("`", $text, "`")] $variant,)+
-        }
-
-        impl $name {
-            /// Every value, in ECS's order.
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
-
-            /// The ECS keyword, as written in the JSON line.
-            pub const fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text,)+ }
-            }
-
-            /// Parses the ECS keyword (exact, lower case). `None` when ECS has no such value.
-            pub fn parse(text: &str) -> Option<Self> {
-                match text { $($text => Some($name::$variant),)+ _ => None }
-            }
-
-            /// What this value is, for error messages ("category", "type", "outcome").
-            pub const KIND: &'static str = $what;
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = UnknownValue;
-            fn from_str(text: &str) -> Result<Self, UnknownValue> {
-                Self::parse(text).ok_or_else(|| UnknownValue {
-                    kind: $what,
-                    value: text.to_owned(),
-                    expected: Self::ALL.iter().map(|v| v.as_str()).collect(),
-                })
-            }
-        }
-    };
-}
-
-ecs_keyword_enum!(
+keyword_enum! {
     /// `event.category`: the second level of ECS's categorization hierarchy.
-    Category, "category" {
+    pub enum Category: "category", "an ECS event category" {
         Api = "api",
         Authentication = "authentication",
         Configuration = "configuration",
@@ -77,11 +31,11 @@ ecs_keyword_enum!(
         Vulnerability = "vulnerability",
         Web = "web",
     }
-);
+}
 
-ecs_keyword_enum!(
+keyword_enum! {
     /// `event.type`: the third level of ECS's categorization hierarchy.
-    EventType, "type" {
+    pub enum EventType: "type", "an ECS event type" {
         Access = "access",
         Admin = "admin",
         Allowed = "allowed",
@@ -101,17 +55,17 @@ ecs_keyword_enum!(
         Start = "start",
         User = "user",
     }
-);
+}
 
-ecs_keyword_enum!(
+keyword_enum! {
     /// `event.outcome`: whether the audited operation succeeded, failed, or was logged before its
     /// result was known (writes, which are logged before they happen).
-    Outcome, "outcome" {
+    pub enum Outcome: "outcome", "an ECS event outcome" {
         Success = "success",
         Failure = "failure",
         Unknown = "unknown",
     }
-);
+}
 
 impl Category {
     /// The event types ECS expects with this category (`ecs_event_allowed.json`).
@@ -188,26 +142,3 @@ const fn contains(types: &[EventType], ty: EventType) -> bool {
     }
     false
 }
-
-/// A keyword ECS does not define, with the values it does.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnknownValue {
-    /// "category", "type" or "outcome".
-    pub kind: &'static str,
-    /// What was given.
-    pub value: String,
-    /// What ECS allows.
-    pub expected: Vec<&'static str>,
-}
-
-impl fmt::Display for UnknownValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}` is not an ECS event {}", self.value, self.kind)?;
-        if let Some(close) = crate::suggest::closest(&self.value, self.expected.iter().copied()) {
-            write!(f, "; did you mean `{close}`?")?;
-        }
-        write!(f, " (expected one of: {})", self.expected.join(", "))
-    }
-}
-
-impl std::error::Error for UnknownValue {}

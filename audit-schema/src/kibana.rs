@@ -11,8 +11,9 @@
 //! assert_eq!(kibana::find("space_get"), Some(&kibana::SPACE_GET));
 //! ```
 
-use crate::action::{Action, Timing};
+use crate::action::Action;
 use crate::ecs::{Category, EventType};
+use crate::timing::Timing;
 
 macro_rules! catalog {
     ($($konst:ident = ($name:literal, [$($cat:expr),*], [$($ty:expr),*], $timing:ident,

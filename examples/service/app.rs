@@ -370,7 +370,7 @@ impl AppState {
     }
 
     /// Who is calling: the HTTP layer asks this for every request.
-    fn identity(&self, request: &axum::http::request::Parts) -> audit_core::AuditContextBuilder {
+    fn identity(&self, request: &axum::http::request::Parts) -> audit_core::context::AuditContextBuilder {
         let mut builder = AuditContext::builder().logger(self.logger.clone());
         let space = request.headers.get("x-space").and_then(|v| v.to_str().ok()).unwrap_or("default");
         builder = builder.space_id(space);
@@ -418,14 +418,14 @@ async fn login(State(state): State<Arc<AppState>>, Json(credentials): Json<Crede
     let known = state.users.get(&credentials.username).filter(|(password, _)| *password == credentials.password);
     let Some((_, roles)) = known else {
         let event = auth::login_failure(Some(&credentials.username), &state.provider, "invalid username or password");
-        let _ = audit_core::log(event);
+        let _ = audit_core::dispatch::log(event);
         return ServiceError::Unauthenticated.into_response();
     };
-    let sid = audit_core::new_trace_id().to_string();
+    let sid = audit_core::trace::new_trace_id().to_string();
     let user =
         User::named(&credentials.username).with_id(format!("u_{}", credentials.username)).with_roles(roles.clone());
     // The login is on record before the session exists.
-    let _ = audit_core::log(auth::login_success(user, &state.provider, &sid));
+    let _ = audit_core::dispatch::log(auth::login_success(user, &state.provider, &sid));
     state.sessions.lock().unwrap().insert(sid.clone(), Session { user: credentials.username, roles: roles.clone() });
     (StatusCode::OK, [("set-cookie", format!("sid={sid}; HttpOnly; SameSite=Strict; Path=/"))], "logged in")
         .into_response()
@@ -437,7 +437,7 @@ async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respo
         return ServiceError::Unauthenticated.into_response();
     };
     let user = User::named(&session.user).with_id(format!("u_{}", session.user)).with_roles(session.roles);
-    let _ = audit_core::log(auth::logout(user, &state.provider, &sid));
+    let _ = audit_core::dispatch::log(auth::logout(user, &state.provider, &sid));
     state.sessions.lock().unwrap().remove(&sid);
     (StatusCode::OK, [("set-cookie", "sid=; Max-Age=0; Path=/".to_owned())], "logged out").into_response()
 }
@@ -500,7 +500,7 @@ async fn schedule_export(
 ) -> Result<StatusCode, ServiceError> {
     state.store.schedule_export(&id)?;
     let task_state = Arc::clone(&state);
-    audit_core::spawn(async move {
+    audit_core::task::spawn(async move {
         tokio::task::yield_now().await;
         let _ = task_state.store.run_export(&id);
     });

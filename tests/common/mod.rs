@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use audit_core::{AuditRefused, FsStorage, Storage, StorageFile};
+use audit_core::writer::testing::FsStorage;
+use audit_core::writer::testing::Storage;
+use audit_core::writer::testing::StorageFile;
+use audit_core::AuditRefused;
 
 /// A fresh directory under the system's temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);

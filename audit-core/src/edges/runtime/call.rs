@@ -1,0 +1,369 @@
+//! [`Call`]: one invocation of an audited function, from authorization to completion.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::probe::Completion;
+use crate::leaf::trace::new_trace_id;
+use crate::logging::dispatch::report_no_logger;
+use crate::logging::{AuditLogger, LogError};
+use crate::model::{AuditContext, AuditEvent, AuditRefused, ErrorInfo, Resource};
+use crate::policy::filter::FilterSubject;
+use crate::policy::verdict::Verdict;
+use crate::{Action, Durability, Outcome};
+use audit_schema::Timing;
+
+/// Where this call's events go.
+enum Destination {
+    Logger(AuditLogger),
+    /// An ignore filter drops every event this call could produce: nothing is prepared.
+    Ignored,
+    /// No logger anywhere: counted and reported once.
+    Missing,
+}
+
+/// One invocation of an audited function.
+pub struct Call {
+    action: &'static Action,
+    timing: Timing,
+    context: Option<AuditContext>,
+    destination: Destination,
+    /// The trace id made for this call when its context has none.
+    trace_id: Option<Arc<str>>,
+    durability: Option<Durability>,
+    /// When the call began, for `event.duration`: read only for reads whose events are written.
+    started: Option<SystemTime>,
+}
+
+impl Call {
+    /// Resolves the context (explicit, else ambient) and the logger, and decides whether this
+    /// call's events can be seen at all, before any of them is prepared. A call that a filter
+    /// drops clones nothing, unless `keep_context` (its `authorize` function needs the context).
+    #[inline]
+    pub fn begin(
+        action: &'static Action,
+        timing: Option<Timing>,
+        durability: Option<Durability>,
+        explicit: Option<&AuditContext>,
+        keep_context: bool,
+    ) -> Call {
+        let timing = timing.unwrap_or(action.timing());
+        match explicit {
+            Some(context) => Call::resolve(action, timing, durability, Some(context), keep_context),
+            None => {
+                AuditContext::with_current(|context| Call::resolve(action, timing, durability, context, keep_context))
+            }
+        }
+    }
+
+    fn resolve(
+        action: &'static Action,
+        timing: Timing,
+        durability: Option<Durability>,
+        context: Option<&AuditContext>,
+        keep_context: bool,
+    ) -> Call {
+        let destination = AuditLogger::with_resolved(context, |logger| {
+            let Some(logger) = logger else { return Destination::Missing };
+            let ignored = match logger.verdict(action) {
+                Verdict::Ignored => true,
+                Verdict::Kept => false,
+                Verdict::Dynamic => logger.ignores_any_outcome(&FilterSubject {
+                    action: action.name(),
+                    categories: action.categories(),
+                    types: action.types(),
+                    space: context.and_then(|c| c.space_id()),
+                    user: context.and_then(|c| c.user()).and_then(|u| u.name.as_deref()),
+                }),
+            };
+            if ignored {
+                // Counted once, here: nothing of this call will be prepared or written.
+                logger.count_ignored();
+                Destination::Ignored
+            } else {
+                Destination::Logger(logger.clone())
+            }
+        });
+        let enabled = matches!(destination, Destination::Logger(_));
+        // Related events (a bulk call's events, its denial and its completion) share one trace id:
+        // the context's, or one made for this call.
+        let trace_id = (enabled && context.and_then(|c| c.trace_id()).is_none()).then(new_trace_id);
+        Call {
+            action,
+            timing,
+            context: if enabled || keep_context { context.cloned() } else { None },
+            destination,
+            trace_id,
+            durability,
+            started: (enabled && timing == Timing::After).then(SystemTime::now),
+        }
+    }
+
+    /// Whether events of this call will be written; when not, callers skip preparing [`Targets`].
+    #[inline]
+    pub fn is_enabled(&self) -> bool {
+        matches!(self.destination, Destination::Logger(_))
+    }
+
+    /// The call's context (an empty one when there is none), for `authorize = path`.
+    pub fn context(&self) -> &AuditContext {
+        static EMPTY: std::sync::OnceLock<AuditContext> = std::sync::OnceLock::new();
+        self.context.as_ref().unwrap_or_else(|| EMPTY.get_or_init(AuditContext::new))
+    }
+
+    /// Authorization failed: one `failure` event per target, carrying the error. (The call fails
+    /// anyway, so a sink's refusal changes nothing.)
+    pub fn log_denied(&self, targets: &Targets, error: ErrorInfo) {
+        let _ = self.emit(targets, Outcome::Failure, Some(&error), false, None);
+    }
+
+    /// Before-timing: the intention, outcome `unknown`, one event per target, recorded at the
+    /// intent durability before the body may run. No-op for after-timing.
+    #[inline]
+    pub fn log_intent(&self, targets: &Targets) -> Result<(), AuditRefused> {
+        if self.intent_due() {
+            self.emit(targets, Outcome::Unknown, None, false, None)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether this call logs an intent: before-timing, and not dropped by a filter.
+    #[inline]
+    fn intent_due(&self) -> bool {
+        self.timing == Timing::Before && !matches!(self.destination, Destination::Ignored)
+    }
+
+    /// Whether this call logs a completion: after-timing with a logger. With no logger the
+    /// event is counted and reported here (an ignored call was counted at `begin`).
+    #[inline]
+    fn completion_due(&self) -> bool {
+        match (&self.destination, self.timing) {
+            (Destination::Logger(_), Timing::After) => true,
+            (Destination::Missing, Timing::After) => {
+                report_no_logger(self.action.name());
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// After-timing: refuses a read before it runs when a fail-closed sink is failing, so that no
+    /// data is read without a record. No-op for before-timing (its intent event decides).
+    #[inline]
+    pub fn admit(&self) -> Result<(), AuditRefused> {
+        match &self.destination {
+            Destination::Logger(logger) if self.timing == Timing::After && !logger.is_accepting() => {
+                Err(AuditRefused::new(self.action.name(), "a fail-closed audit sink is not accepting events"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A guard that records the call's end: completion for after-timing, and a panic either way.
+    #[inline]
+    pub fn guard<'a>(&'a self, targets: &'a Targets) -> Guard<'a> {
+        Guard { call: self, targets, finished: false }
+    }
+
+    /// The events of this call for `outcome`, one per target, and the durability they ask
+    /// for; `None` when nothing is to be written (ignored, or no logger: counted).
+    fn events<'a>(
+        &'a self,
+        targets: &'a Targets,
+        outcome: Outcome,
+        error: Option<&ErrorInfo>,
+        timed: bool,
+        reason: Option<&str>,
+    ) -> Option<(&'a AuditLogger, impl Iterator<Item = AuditEvent> + Send + 'a, Durability)> {
+        let logger = match &self.destination {
+            Destination::Logger(logger) => logger,
+            Destination::Ignored => return None,
+            Destination::Missing => {
+                report_no_logger(self.action.name());
+                return None;
+            }
+        };
+        let requested = self.durability.unwrap_or_default();
+        let is_intent = outcome == Outcome::Unknown && !timed;
+        let durability = if is_intent { requested.max(logger.intent_durability()) } else { requested };
+        // One clock read for all the events of this emission.
+        let now = SystemTime::now();
+        let duration = self.started.filter(|_| timed).map(|started| now.duration_since(started).unwrap_or_default());
+        let error = error.cloned().map(Box::new);
+        let reason = reason.map(str::to_owned);
+        let event = move |resource: Option<&Resource>| {
+            // Built in place, field by field: an event is large, and moving it is not free.
+            let mut event = AuditEvent::at(self.action, now);
+            event.outcome = Some(outcome);
+            event.context.clone_from(&self.context);
+            event.origin.trace_id.clone_from(&self.trace_id);
+            event.resource = resource.cloned();
+            event.error.clone_from(&error);
+            event.duration = duration;
+            event.reason.clone_from(&reason);
+            event.labels.clone_from(&targets.labels);
+            let explicit = match outcome {
+                Outcome::Failure => targets.failure_message.as_ref().or(targets.message.as_ref()),
+                _ => targets.message.as_ref(),
+            };
+            if let Some(message) = explicit {
+                event.message.clone_from(message);
+            }
+            event
+        };
+        // One event per resource, or one without a resource when there is none.
+        let resources = targets.resources.iter().map(Some);
+        let none = targets.resources.is_empty().then_some(None);
+        Some((logger, none.into_iter().chain(resources).map(event), durability))
+    }
+
+    /// Logs the call's events. The logger reports failures itself (tracing + counters); only a
+    /// refusal (a sink failing closed) stops the operation, and every target is still attempted.
+    fn emit(
+        &self,
+        targets: &Targets,
+        outcome: Outcome,
+        error: Option<&ErrorInfo>,
+        timed: bool,
+        reason: Option<&str>,
+    ) -> Result<(), AuditRefused> {
+        let Some((logger, events, durability)) = self.events(targets, outcome, error, timed, reason) else {
+            return Ok(());
+        };
+        let mut refusal = None;
+        for event in events {
+            if let Err(error) = logger.log_with_durability(event, durability) {
+                self.note_refusal(&mut refusal, error);
+            }
+        }
+        refusal.map_or(Ok(()), Err)
+    }
+
+    /// [`emit`](Call::emit) for async functions: waiting for durability suspends the task.
+    async fn emit_async(
+        &self,
+        targets: &Targets,
+        outcome: Outcome,
+        error: Option<&ErrorInfo>,
+        timed: bool,
+    ) -> Result<(), AuditRefused> {
+        let Some((logger, events, durability)) = self.events(targets, outcome, error, timed, None) else {
+            return Ok(());
+        };
+        let mut refusal = None;
+        for event in events {
+            if let Err(error) = logger.log_with_durability_async(event, durability).await {
+                self.note_refusal(&mut refusal, error);
+            }
+        }
+        refusal.map_or(Ok(()), Err)
+    }
+
+    fn note_refusal(&self, refusal: &mut Option<AuditRefused>, error: LogError) {
+        if let LogError::Refused(failures) = error {
+            let reason: Vec<String> = failures.iter().map(|(sink, e)| format!("{sink}: {e}")).collect();
+            refusal.get_or_insert(AuditRefused::new(self.action.name(), reason.join("; ")));
+        }
+    }
+
+    /// [`log_intent`](Call::log_intent) for async functions.
+    pub async fn log_intent_async(&self, targets: &Targets) -> Result<(), AuditRefused> {
+        if self.intent_due() {
+            self.emit_async(targets, Outcome::Unknown, None, false).await
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Records how an audited call ended. Dropped without [`Guard::complete_with`] while panicking, it
+/// logs a `failure` with `error.type = "panic"`; dropped otherwise (an async call cancelled before
+/// completing) with after-timing, it logs outcome `unknown` with `event.reason`.
+pub struct Guard<'a> {
+    call: &'a Call,
+    targets: &'a Targets,
+    finished: bool,
+}
+
+impl Guard<'_> {
+    /// The call returned: for after-timing, judges the result (only when its events can be seen)
+    /// and logs the outcome. A refusal means a fail-closed sink could not record the read: its
+    /// result must not be returned.
+    #[inline]
+    pub fn complete_with(mut self, judge: impl FnOnce() -> Completion) -> Result<(), AuditRefused> {
+        self.finished = true;
+        if !self.call.completion_due() {
+            return Ok(());
+        }
+        let completion = judge();
+        self.call.emit(self.targets, completion.outcome, completion.error.as_ref(), true, None)
+    }
+}
+
+impl Guard<'_> {
+    /// [`complete_with`](Guard::complete_with) for async functions.
+    pub async fn complete_with_async(mut self, judge: impl FnOnce() -> Completion) -> Result<(), AuditRefused> {
+        self.finished = true;
+        if !self.call.completion_due() {
+            return Ok(());
+        }
+        let completion = judge();
+        self.call.emit_async(self.targets, completion.outcome, completion.error.as_ref(), true).await
+    }
+}
+
+impl Drop for Guard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if std::thread::panicking() {
+            let error = ErrorInfo::new("the operation panicked before completing").with_kind("panic");
+            let _ = self.call.emit(self.targets, Outcome::Failure, Some(&error), true, None);
+        } else if self.call.timing == Timing::After {
+            let reason = Some("cancelled before completion");
+            let _ = self.call.emit(self.targets, Outcome::Unknown, None, true, reason);
+        }
+    }
+}
+
+/// What a call's events are about, prepared before the body runs (the body may consume the
+/// parameters they are made from): one event per resource, or one without a resource.
+#[derive(Default)]
+pub struct Targets {
+    resources: Vec<Resource>,
+    message: Option<String>,
+    failure_message: Option<String>,
+    labels: Vec<(Cow<'static, str>, String)>,
+}
+
+impl Targets {
+    /// Nothing prepared (the call is not enabled).
+    #[inline]
+    pub fn none() -> Targets {
+        Targets::default()
+    }
+
+    /// Adds a resource.
+    pub fn resource(&mut self, kind: impl Into<Cow<'static, str>>, id: Option<String>, name: Option<String>) {
+        self.resources.push(Resource { kind: kind.into(), id, name });
+    }
+
+    /// Sets the explicit message.
+    pub fn message(&mut self, message: String) {
+        self.message = Some(message);
+    }
+
+    /// Sets the explicit failure message.
+    pub fn failure_message(&mut self, message: String) {
+        self.failure_message = Some(message);
+    }
+
+    /// Adds a label.
+    pub fn label(&mut self, key: &'static str, value: String) {
+        self.labels.push((Cow::Borrowed(key), value));
+    }
+}

@@ -1,0 +1,399 @@
+//! The logger layer: [`AuditLogger`] applies the ignore filters, formats each event once and
+//! hands it to every sink (filter → format → fan out); [`dispatch`] decides which logger an
+//! event goes to. Depends on the output, policy and model layers.
+
+pub mod dispatch;
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::model::AuditEvent;
+use crate::output::format::EcsFormat;
+use crate::output::sink::{report_sink_failure, AuditSink, MemorySink, Record, SinkError, Submission};
+use crate::policy::filter::{FilterSubject, IgnoreFilter};
+use crate::policy::verdict::{Verdict, VerdictCache};
+use crate::Durability;
+
+/// The audit logger. Cheap to clone (one reference count); clones share sinks and counters.
+///
+/// ```
+/// use audit_core::{kibana, AuditEvent, AuditLogger, IgnoreFilter, MemorySink, Outcome};
+///
+/// let memory = MemorySink::new();
+/// let logger = AuditLogger::builder()
+///     .sink(memory.clone())
+///     .ignore(IgnoreFilter::new().actions(["http_request"]))
+///     .build();
+/// logger.log(AuditEvent::new(&kibana::SPACE_GET).with_outcome(Outcome::Success)).unwrap();
+/// logger.log(AuditEvent::new(&kibana::HTTP_REQUEST).with_outcome(Outcome::Unknown)).unwrap();
+/// assert_eq!(memory.actions(), ["space_get"]);
+/// assert_eq!(logger.stats().ignored, 1);
+/// ```
+#[derive(Clone)]
+pub struct AuditLogger {
+    inner: Arc<LoggerInner>,
+}
+
+struct LoggerInner {
+    enabled: bool,
+    sinks: Vec<Box<dyn AuditSink>>,
+    filters: Vec<IgnoreFilter>,
+    format: Arc<EcsFormat>,
+    intent_durability: Durability,
+    written: AtomicU64,
+    ignored: AtomicU64,
+    refused: AtomicU64,
+    unconfirmed: AtomicU64,
+    verdicts: VerdictCache,
+}
+
+impl fmt::Debug for AuditLogger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sinks: Vec<String> = self.inner.sinks.iter().map(|s| s.describe()).collect();
+        f.debug_struct("AuditLogger")
+            .field("enabled", &self.inner.enabled)
+            .field("sinks", &sinks)
+            .field("filters", &self.inner.filters)
+            .field("format", &self.inner.format)
+            .finish()
+    }
+}
+
+// A logger stays consistent across a panic: sinks recover poisoned locks, counters are atomic.
+// Without this, every `AuditContext` would be unusable inside `catch_unwind`.
+impl std::panic::UnwindSafe for AuditLogger {}
+impl std::panic::RefUnwindSafe for AuditLogger {}
+
+/// Counters of what a logger did with the events it was given.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoggerStats {
+    /// Events written to every sink.
+    pub written: u64,
+    /// Events dropped by an ignore filter (or because the logger is disabled).
+    pub ignored: u64,
+    /// Events a fail-closed sink refused (their operations were refused too).
+    pub refused: u64,
+    /// Events a fail-open sink could not confirm (kept for a retry, or counted as lost by it).
+    pub unconfirmed: u64,
+}
+
+/// Why an event was not recorded everywhere.
+#[derive(Debug)]
+pub enum LogError {
+    /// No logger is installed, in the context, the thread or globally.
+    NoLogger,
+    /// A fail-closed sink refused the event: the operation it records must not go on.
+    Refused(Vec<(String, io::Error)>),
+    /// Fail-open sinks could not confirm the event (reported; kept for a retry or counted lost).
+    Unconfirmed(Vec<(String, io::Error)>),
+}
+
+impl LogError {
+    /// Whether the operation this event records must be refused.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, LogError::Refused(_))
+    }
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (what, failures) = match self {
+            LogError::NoLogger => return f.write_str("no audit logger is installed (see AuditLogger::install)"),
+            LogError::Refused(failures) => ("audit sink refused the event:", failures),
+            LogError::Unconfirmed(failures) => ("audit sink could not confirm the event:", failures),
+        };
+        f.write_str(what)?;
+        for (sink, error) in failures {
+            write!(f, " {sink}: {error};")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LogError {}
+
+impl AuditLogger {
+    /// Starts building a logger.
+    pub fn builder() -> AuditLoggerBuilder {
+        AuditLoggerBuilder {
+            enabled: true,
+            sinks: Vec::new(),
+            filters: Vec::new(),
+            format: EcsFormat::default(),
+            intent_durability: Durability::Buffered,
+        }
+    }
+
+    /// A logger writing to a fresh [`MemorySink`], and that sink: for tests.
+    pub fn capture() -> (AuditLogger, MemorySink) {
+        let memory = MemorySink::new();
+        (AuditLogger::builder().sink(memory.clone()).build(), memory)
+    }
+
+    /// The format lines are written in.
+    pub fn format(&self) -> &EcsFormat {
+        &self.inner.format
+    }
+
+    /// What this logger has done so far.
+    pub fn stats(&self) -> LoggerStats {
+        LoggerStats {
+            written: self.inner.written.load(Ordering::Relaxed),
+            ignored: self.inner.ignored.load(Ordering::Relaxed),
+            refused: self.inner.refused.load(Ordering::Relaxed),
+            unconfirmed: self.inner.unconfirmed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether `event` would be dropped (disabled logger or an ignore filter).
+    pub fn ignores(&self, event: &AuditEvent) -> bool {
+        !self.inner.enabled || self.inner.filters.iter().any(|f| f.matches(event))
+    }
+
+    /// Whether an event with these fields is dropped whatever its outcome: lets `#[audited]` skip
+    /// preparing events nobody will see.
+    pub(crate) fn ignores_any_outcome(&self, subject: &FilterSubject<'_>) -> bool {
+        !self.inner.enabled || self.inner.filters.iter().any(|f| f.matches_any_outcome(subject))
+    }
+
+    /// What the filters say of `action` before knowing the call's space, user or outcome.
+    #[inline]
+    pub(crate) fn verdict(&self, action: &'static crate::Action) -> Verdict {
+        self.inner.verdicts.verdict(action, self.inner.enabled, &self.inner.filters)
+    }
+
+    #[inline]
+    /// Counts an event that `#[audited]` did not even prepare because a filter drops it anyway.
+    pub(crate) fn count_ignored(&self) {
+        self.inner.ignored.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The durability asked for events logged before an operation runs (see
+    /// [`AuditLoggerBuilder::durable_intents`]).
+    pub fn intent_durability(&self) -> Durability {
+        self.inner.intent_durability
+    }
+
+    /// Whether every sink would accept an event now (a failing fail-closed sink would not).
+    pub fn is_accepting(&self) -> bool {
+        self.inner.sinks.iter().all(|sink| sink.is_accepting())
+    }
+
+    /// Filters `event` and hands it to every sink, asking for no particular durability.
+    pub fn log(&self, event: AuditEvent) -> Result<(), LogError> {
+        self.log_with_durability(event, Durability::Buffered)
+    }
+
+    /// Filters `event` and hands it to every sink, which must record it at least at `durability`
+    /// before this returns `Ok`. Every sink is tried even if one fails; failures are reported
+    /// through `tracing` (target `audit_core`; stderr without a subscriber), counted, and returned:
+    /// [`LogError::Refused`] if any sink fails closed, else [`LogError::Unconfirmed`].
+    pub fn log_with_durability(&self, event: AuditEvent, durability: Durability) -> Result<(), LogError> {
+        if self.ignores(&event) {
+            self.inner.ignored.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        // Shared, so that a queueing sink keeps it without a deep copy.
+        let event = Arc::new(event);
+        let record = Record::new(&event, &self.inner.format, durability);
+        if let [sink] = self.inner.sinks.as_slice() {
+            // One sink, the common case: no bookkeeping.
+            return self.settle(&event.action, [sink.write(&record)]);
+        }
+        let results: Vec<Result<(), SinkError>> = self.inner.sinks.iter().map(|sink| sink.write(&record)).collect();
+        self.settle(&event.action, results)
+    }
+
+    /// [`log`](AuditLogger::log) for async code.
+    pub async fn log_async(&self, event: AuditEvent) -> Result<(), LogError> {
+        self.log_with_durability_async(event, Durability::Buffered).await
+    }
+
+    /// [`log_with_durability`](AuditLogger::log_with_durability) for async code: waiting for
+    /// `Flushed` or `Durable` suspends the task instead of blocking its thread.
+    pub async fn log_with_durability_async(&self, event: AuditEvent, durability: Durability) -> Result<(), LogError> {
+        if self.ignores(&event) {
+            self.inner.ignored.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let event = Arc::new(event);
+        if let [sink] = self.inner.sinks.as_slice() {
+            // One sink, the common case: no bookkeeping.
+            let submission = sink.submit(&Record::new(&event, &self.inner.format, durability));
+            let result = match submission {
+                Submission::Done(result) => result,
+                Submission::Pending(acknowledgement) => acknowledgement.await,
+            };
+            return self.settle(&event.action, [result]);
+        }
+        let mut results = Vec::with_capacity(self.inner.sinks.len());
+        let mut pending = Vec::new();
+        {
+            let record = Record::new(&event, &self.inner.format, durability);
+            for (index, sink) in self.inner.sinks.iter().enumerate() {
+                match sink.submit(&record) {
+                    Submission::Done(result) => results.push((index, result)),
+                    Submission::Pending(acknowledgement) => pending.push((index, acknowledgement)),
+                }
+            }
+        }
+        for (index, acknowledgement) in pending {
+            results.push((index, acknowledgement.await));
+        }
+        results.sort_by_key(|(index, _)| *index);
+        self.settle(&event.action, results.into_iter().map(|(_, result)| result))
+    }
+
+    /// Reports, counts and combines the sinks' answers for one event.
+    fn settle(&self, action: &str, results: impl IntoIterator<Item = Result<(), SinkError>>) -> Result<(), LogError> {
+        let mut refused = Vec::new();
+        let mut unconfirmed = Vec::new();
+        for (sink, result) in self.inner.sinks.iter().zip(results) {
+            let Err(error) = result else { continue };
+            let name = sink.describe();
+            report_sink_failure(&name, &format_args!("{error} (event.action={action})"));
+            match error {
+                SinkError::Refused(error) => refused.push((name, error)),
+                SinkError::Unconfirmed(error) => unconfirmed.push((name, error)),
+            }
+        }
+        if !refused.is_empty() {
+            self.inner.refused.fetch_add(1, Ordering::Relaxed);
+            refused.extend(unconfirmed);
+            Err(LogError::Refused(refused))
+        } else if !unconfirmed.is_empty() {
+            self.inner.unconfirmed.fetch_add(1, Ordering::Relaxed);
+            Err(LogError::Unconfirmed(unconfirmed))
+        } else {
+            self.inner.written.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    /// Flushes every sink.
+    pub fn flush(&self) -> Result<(), LogError> {
+        let failures: Vec<(String, io::Error)> =
+            self.inner.sinks.iter().filter_map(|sink| sink.flush().err().map(|e| (sink.describe(), e))).collect();
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(LogError::Unconfirmed(failures))
+        }
+    }
+}
+
+/// Builds an [`AuditLogger`].
+pub struct AuditLoggerBuilder {
+    enabled: bool,
+    sinks: Vec<Box<dyn AuditSink>>,
+    filters: Vec<IgnoreFilter>,
+    format: EcsFormat,
+    intent_durability: Durability,
+}
+
+impl fmt::Debug for AuditLoggerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sinks: Vec<String> = self.sinks.iter().map(|s| s.describe()).collect();
+        f.debug_struct("AuditLoggerBuilder")
+            .field("enabled", &self.enabled)
+            .field("sinks", &sinks)
+            .field("filters", &self.filters)
+            .field("format", &self.format)
+            .field("intent_durability", &self.intent_durability)
+            .finish()
+    }
+}
+
+impl AuditLoggerBuilder {
+    /// Adds a sink. Events go to every sink, in the order they were added.
+    pub fn sink(mut self, sink: impl AuditSink) -> Self {
+        self.sinks.push(Box::new(sink));
+        self
+    }
+
+    /// Adds a boxed sink.
+    pub fn boxed_sink(mut self, sink: Box<dyn AuditSink>) -> Self {
+        self.sinks.push(sink);
+        self
+    }
+
+    /// Adds an ignore filter.
+    pub fn ignore(mut self, filter: IgnoreFilter) -> Self {
+        self.filters.push(filter);
+        self
+    }
+
+    /// Sets the line format.
+    pub fn format(mut self, format: EcsFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// A disabled logger drops every event (counted as ignored), like Kibana with audit logging
+    /// turned off.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Events logged *before* an operation runs (writes, outcome `unknown`) must be on disk
+    /// before the operation starts: the intention survives even a crash of the machine. With
+    /// [`FileWriter`](crate::FileWriter), concurrent callers share each `fsync`.
+    pub fn durable_intents(self) -> Self {
+        self.intent_durability(Durability::Durable)
+    }
+
+    /// The durability asked for events logged before an operation runs (default `Buffered`:
+    /// each sink's own setting applies).
+    pub fn intent_durability(mut self, durability: Durability) -> Self {
+        self.intent_durability = durability;
+        self
+    }
+
+    /// The logger.
+    pub fn build(self) -> AuditLogger {
+        AuditLogger {
+            inner: Arc::new(LoggerInner {
+                enabled: self.enabled,
+                sinks: self.sinks,
+                filters: self.filters,
+                format: Arc::new(self.format),
+                intent_durability: self.intent_durability,
+                written: AtomicU64::new(0),
+                ignored: AtomicU64::new(0),
+                refused: AtomicU64::new(0),
+                unconfirmed: AtomicU64::new(0),
+                verdicts: VerdictCache::new(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{kibana, Category, Outcome};
+
+    #[test]
+    fn verdicts_follow_the_filters_and_are_cached_per_action() {
+        let logger = AuditLogger::builder()
+            .ignore(IgnoreFilter::new().actions(["saved_object_get"]))
+            .ignore(IgnoreFilter::new().actions(["saved_object_find"]).outcomes([Outcome::Success]))
+            .ignore(IgnoreFilter::new().categories([Category::Authentication]).users(["kibana_system"]))
+            .build();
+        for _ in 0..2 {
+            assert_eq!(logger.verdict(&kibana::SAVED_OBJECT_GET), Verdict::Ignored);
+            assert_eq!(
+                logger.verdict(&kibana::SAVED_OBJECT_FIND),
+                Verdict::Kept,
+                "success-only filter needs the outcome"
+            );
+            assert_eq!(logger.verdict(&kibana::USER_LOGIN), Verdict::Dynamic, "depends on the user");
+            assert_eq!(logger.verdict(&kibana::SPACE_CREATE), Verdict::Kept);
+        }
+        let disabled = AuditLogger::builder().enabled(false).build();
+        assert_eq!(disabled.verdict(&kibana::SPACE_CREATE), Verdict::Ignored);
+    }
+}

@@ -1,0 +1,243 @@
+//! [`AuditEvent`]: one audit record, "who did what to which resource, when, and was it allowed".
+//!
+//! Events are usually made by `#[audited]`; build one by hand for anything the attribute does not
+//! cover (see [`AuditEvent::new`]). Its message follows Kibana's grammar ([`AuditEvent::default_message`]); how
+//! it becomes an ECS JSON line is the output layer's job ([`EcsFormat`](crate::EcsFormat)).
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::context::AuditContext;
+use super::origin::Origin;
+use super::parts::{AuthenticationInfo, ErrorInfo, HttpRequestInfo, Resource, User};
+use crate::{Action, Category, EventType, Outcome};
+
+/// One audit event. Serialized by [`EcsFormat`](crate::EcsFormat) to one ECS JSON line.
+///
+/// ```
+/// use audit_core::{kibana, AuditEvent, Outcome, Resource};
+///
+/// let event = AuditEvent::new(&kibana::SAVED_OBJECT_GET)
+///     .with_outcome(Outcome::Success)
+///     .with_resource(Resource::new("dashboard", "123"));
+/// assert_eq!(event.action, "saved_object_get");
+/// assert_eq!(event.default_message(), "User has accessed dashboard [id=123]");
+/// ```
+#[derive(Clone, Debug)]
+pub struct AuditEvent {
+    /// `@timestamp`.
+    pub timestamp: SystemTime,
+    /// `message`. Empty means "the default message of the action" ([`AuditEvent::default_message`]).
+    pub message: String,
+    /// `event.action`.
+    pub action: Cow<'static, str>,
+    /// `event.category`.
+    pub categories: Cow<'static, [Category]>,
+    /// `event.type` (omitted from the line when empty, as Kibana does for authentication events).
+    pub types: Cow<'static, [EventType]>,
+    /// `event.outcome`.
+    pub outcome: Option<Outcome>,
+    /// `event.duration`, for events logged after the operation completed.
+    pub duration: Option<Duration>,
+    /// `event.reason`.
+    pub reason: Option<String>,
+    /// Who and where, unless [`origin`](AuditEvent::origin) says otherwise: the user, session,
+    /// space, client, HTTP request and trace id of the context the event happened in. Held whole
+    /// (one reference count) rather than copied field by field, which keeps a hot path cheap.
+    pub context: Option<AuditContext>,
+    /// Who and where, set on the event itself: each field set here wins over the context's.
+    pub origin: Origin,
+    /// `<namespace>.saved_object.*` (Kibana's name for the resource).
+    pub resource: Option<Resource>,
+    /// `<namespace>.authentication_*` (boxed: rarely set, and events are moved by value).
+    pub authentication: Option<Box<AuthenticationInfo>>,
+    /// `<namespace>.add_to_spaces`: spaces a resource is being shared to.
+    pub add_to_spaces: Vec<String>,
+    /// `<namespace>.delete_from_spaces`: spaces a resource is being removed from.
+    pub delete_from_spaces: Vec<String>,
+    /// `error.*` (boxed: rarely set, and events are moved by value).
+    pub error: Option<Box<ErrorInfo>>,
+    /// `labels`: extra named values (`#[audited(fields(...))]`), ECS's place for custom keywords.
+    pub labels: Vec<(Cow<'static, str>, String)>,
+    /// The action's verbs and object, for the default message.
+    pub(crate) grammar: Option<&'static Action>,
+}
+
+impl AuditEvent {
+    /// An event for `action`, stamped now, with no outcome yet and no context.
+    pub fn new(action: &'static Action) -> AuditEvent {
+        AuditEvent::at(action, SystemTime::now())
+    }
+
+    /// An event for `action` stamped `timestamp` (events of one operation share one clock read).
+    pub(crate) fn at(action: &'static Action, timestamp: SystemTime) -> AuditEvent {
+        AuditEvent {
+            timestamp,
+            message: String::new(),
+            action: Cow::Borrowed(action.name()),
+            categories: Cow::Borrowed(action.categories()),
+            types: Cow::Borrowed(action.types()),
+            outcome: None,
+            duration: None,
+            reason: None,
+            context: None,
+            origin: Origin::default(),
+            resource: None,
+            authentication: None,
+            add_to_spaces: Vec::new(),
+            delete_from_spaces: Vec::new(),
+            error: None,
+            labels: Vec::new(),
+            grammar: Some(action),
+        }
+    }
+
+    /// An event for an action known only at run time. Its default message conjugates the verb
+    /// its name ends in (`…_export`), or reads "performed \[action\] on …" when there is none.
+    pub fn custom(
+        action: impl Into<Cow<'static, str>>,
+        categories: impl Into<Cow<'static, [Category]>>,
+        types: impl Into<Cow<'static, [EventType]>>,
+    ) -> AuditEvent {
+        AuditEvent {
+            timestamp: SystemTime::now(),
+            message: String::new(),
+            action: action.into(),
+            categories: categories.into(),
+            types: types.into(),
+            outcome: None,
+            duration: None,
+            reason: None,
+            origin: Origin::default(),
+            resource: None,
+            authentication: None,
+            add_to_spaces: Vec::new(),
+            delete_from_spaces: Vec::new(),
+            error: None,
+            labels: Vec::new(),
+            context: None,
+            grammar: None,
+        }
+    }
+
+    /// Takes who and where from `context`: user, session, space, source IP, HTTP request and
+    /// trace id. Values set on the event itself win over the context's.
+    pub fn with_context(mut self, context: &AuditContext) -> AuditEvent {
+        self.context = Some(context.clone());
+        self
+    }
+
+    /// Sets `event.outcome`.
+    pub fn with_outcome(mut self, outcome: Outcome) -> AuditEvent {
+        self.outcome = Some(outcome);
+        self
+    }
+
+    /// Sets `message`.
+    pub fn with_message(mut self, message: impl Into<String>) -> AuditEvent {
+        self.message = message.into();
+        self
+    }
+
+    /// Sets the resource.
+    pub fn with_resource(mut self, resource: Resource) -> AuditEvent {
+        self.resource = Some(resource);
+        self
+    }
+
+    /// Sets `user.*`.
+    pub fn with_user(mut self, user: User) -> AuditEvent {
+        self.origin.user = Some(Arc::new(user));
+        self
+    }
+
+    /// Sets `error.*`, and the outcome to `failure`.
+    pub fn with_error(mut self, error: ErrorInfo) -> AuditEvent {
+        self.error = Some(Box::new(error));
+        self.outcome = Some(Outcome::Failure);
+        self
+    }
+
+    /// Sets `trace.id`.
+    pub fn with_trace_id(mut self, trace_id: impl Into<Arc<str>>) -> AuditEvent {
+        self.origin.trace_id = Some(trace_id.into());
+        self
+    }
+
+    /// Sets `event.duration`.
+    pub fn with_duration(mut self, duration: Duration) -> AuditEvent {
+        self.duration = Some(duration);
+        self
+    }
+
+    /// Sets `event.reason`.
+    pub fn with_reason(mut self, reason: impl Into<String>) -> AuditEvent {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// Sets the authentication details.
+    pub fn with_authentication(mut self, authentication: AuthenticationInfo) -> AuditEvent {
+        self.authentication = Some(Box::new(authentication));
+        self
+    }
+
+    /// Adds a label (`labels.<key>`). ECS label keys may not contain `.`, `*` or `\`; those are
+    /// replaced by `_` when the line is written.
+    pub fn with_label(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) -> AuditEvent {
+        self.labels.push((key.into(), value.into()));
+        self
+    }
+
+    /// `user.name`, if known.
+    pub fn user_name(&self) -> Option<&str> {
+        self.user().and_then(|user| user.name.as_deref())
+    }
+
+    /// A field of who and where: the event's own, else its context's.
+    fn pick<'a, T: 'a>(&'a self, field: impl Fn(&'a Origin) -> Option<T>) -> Option<T> {
+        field(&self.origin).or_else(|| self.context.as_deref().and_then(field))
+    }
+
+    /// The user: the event's own, else its context's.
+    pub fn user(&self) -> Option<&User> {
+        self.pick(Origin::user)
+    }
+
+    /// The session id: the event's own, else its context's.
+    pub fn session_id(&self) -> Option<&str> {
+        self.pick(Origin::session_id)
+    }
+
+    /// The space or tenant: the event's own, else its context's.
+    pub fn space_id(&self) -> Option<&str> {
+        self.pick(Origin::space_id)
+    }
+
+    /// The client's IP address: the event's own, else its context's.
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.pick(Origin::client_ip)
+    }
+
+    /// The HTTP request: the event's own, else its context's.
+    pub fn http(&self) -> Option<&HttpRequestInfo> {
+        self.pick(Origin::http)
+    }
+
+    /// `trace.id`: the event's own, else its context's.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.pick(Origin::trace_id)
+    }
+
+    /// The event's context, if the event sets none of who and where itself (then the context's
+    /// serialized fields can stand for them).
+    pub(crate) fn context_alone(&self) -> Option<&AuditContext> {
+        if self.origin.is_empty() {
+            self.context.as_ref()
+        } else {
+            None
+        }
+    }
+}

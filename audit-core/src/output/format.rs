@@ -1,0 +1,503 @@
+//! [`EcsFormat`]: how an [`AuditEvent`] becomes one ECS JSON line.
+//!
+//! The default is field for field the shape of Kibana's audit lines (nested objects, the
+//! application's own fields under `kibana.*`), so pipelines and dashboards built for Kibana's
+//! audit log read it unchanged. Key order is fixed and readable: `@timestamp` first, then
+//! `message`, then `event`, who, where, what, `trace`, `error`, and `log`/`ecs` last.
+
+use std::net::IpAddr;
+use std::ops::Range;
+
+use crate::leaf::json::{key, JsonObject};
+use crate::model::{AuditContext, AuditEvent, HttpRequestInfo, User};
+use audit_schema::ECS_VERSION;
+
+/// How events are written as ECS JSON lines.
+///
+/// ```
+/// use audit_core::{kibana, AuditEvent, EcsFormat, Outcome, Resource};
+///
+/// let format = EcsFormat::default().with_namespace("shop").with_resource_key("resource");
+/// let event = AuditEvent::new(&kibana::SAVED_OBJECT_DELETE)
+///     .with_outcome(Outcome::Unknown)
+///     .with_resource(Resource::new("order", "42"));
+/// let line = format.to_line(&event);
+/// let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+/// assert_eq!(json["shop"]["resource"]["id"], "42");
+/// assert_eq!(json["message"], "User is deleting order [id=42]");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EcsFormat {
+    namespace: String,
+    resource_key: String,
+    include_resource_names: bool,
+    logger_name: String,
+    service_name: Option<String>,
+    ecs_version: String,
+    process_pid: Option<u32>,
+    /// `,"log":{…},"process":{…},"service":{…},"ecs":{…}}`: the same on every line, so it is
+    /// written once here and copied (kept in step by every setter of its parts).
+    tail: Vec<u8>,
+    /// Identifies these settings, for the context's cache of its serialized fields: a context
+    /// shared by loggers of different formats keeps one format's bytes, and the others write the
+    /// fields themselves (see [`AuditContext`]'s render cache).
+    key: u64,
+}
+
+impl Default for EcsFormat {
+    /// Kibana's shape: application fields under `kibana`, the resource under `saved_object`.
+    fn default() -> Self {
+        EcsFormat {
+            namespace: "kibana".to_owned(),
+            resource_key: "saved_object".to_owned(),
+            include_resource_names: true,
+            logger_name: "audit".to_owned(),
+            service_name: None,
+            ecs_version: ECS_VERSION.to_owned(),
+            process_pid: Some(std::process::id()),
+            tail: Vec::new(),
+            key: 0,
+        }
+        .settled()
+    }
+}
+
+impl EcsFormat {
+    /// The object that holds what ECS has no field for: space, session, resource, authentication
+    /// details (default `kibana`, as Kibana does).
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self.settled()
+    }
+
+    /// The key of the resource inside the namespace (default `saved_object`, as Kibana does).
+    pub fn with_resource_key(mut self, key: impl Into<String>) -> Self {
+        self.resource_key = key.into();
+        self.settled()
+    }
+
+    /// Whether resource names are written (default true, like Kibana's `include_saved_object_names`).
+    pub fn with_resource_names(mut self, include: bool) -> Self {
+        self.include_resource_names = include;
+        self.settled()
+    }
+
+    /// `log.logger` (default `audit`).
+    pub fn with_logger_name(mut self, name: impl Into<String>) -> Self {
+        self.logger_name = name.into();
+        self.settled()
+    }
+
+    /// `service.name` (default: not written).
+    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self.settled()
+    }
+
+    /// `process.pid` (default: this process's id; `None` leaves it out).
+    pub fn with_process_pid(mut self, pid: Option<u32>) -> Self {
+        self.process_pid = pid;
+        self.settled()
+    }
+
+    /// Recomputes what is derived from the settings: the constant tail and the settings' key.
+    /// Every setter ends here.
+    fn settled(mut self) -> Self {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        let EcsFormat {
+            namespace,
+            resource_key,
+            include_resource_names,
+            logger_name,
+            service_name,
+            ecs_version,
+            process_pid,
+            tail: _,
+            key: _,
+        } = &self;
+        (namespace, resource_key, include_resource_names, logger_name, service_name, ecs_version, process_pid)
+            .hash(&mut hasher);
+        self.key = hasher.finish();
+        self.with_tail()
+    }
+
+    fn with_tail(mut self) -> Self {
+        let mut out = Vec::with_capacity(128);
+        let mut tail = JsonObject::begin(&mut out);
+        let mut log = tail.object(key!("log"));
+        log.str(key!("level"), "INFO");
+        log.str(key!("logger"), &self.logger_name);
+        log.end();
+        if let Some(pid) = self.process_pid {
+            let mut process = tail.object(key!("process"));
+            process.u64(key!("pid"), u64::from(pid));
+            process.end();
+        }
+        if let Some(service) = &self.service_name {
+            tail.object(key!("service")).str_end(key!("name"), service);
+        }
+        tail.object(key!("ecs")).str_end(key!("version"), &self.ecs_version);
+        tail.end();
+        // `{…}` becomes `,…}`: fields that follow others and close the line.
+        out[0] = b',';
+        self.tail = out;
+        self
+    }
+
+    /// The namespace in use.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Whether resource names are written.
+    pub fn includes_resource_names(&self) -> bool {
+        self.include_resource_names
+    }
+
+    /// The event as one JSON line, without the trailing newline.
+    pub fn to_line(&self, event: &AuditEvent) -> String {
+        let mut out = Vec::with_capacity(640);
+        self.write_line(event, &mut out);
+        String::from_utf8(out).expect("the writer writes UTF-8")
+    }
+
+    /// Appends the event as one JSON line, without the trailing newline, to `out`.
+    pub fn write_line(&self, event: &AuditEvent, out: &mut Vec<u8>) {
+        let mut line = JsonObject::begin(out);
+        line.ascii(key!("@timestamp"), &crate::leaf::timestamp::rfc3339_micros(event.timestamp));
+        line.string_with(key!("message"), |text| event.write_message(|piece| text.push(piece)));
+        write_event_fields(&mut line, event);
+        // Who and where: copied from the context's cached JSON when the event overrides none of it.
+        let cached = event.context_alone().and_then(|context| context.rendered(self.key, || ContextJson::of(context)));
+        match cached {
+            Some(json) => line.fields(json.user()),
+            None => {
+                if let Some(user) = event.user() {
+                    write_user(&mut line, user);
+                }
+            }
+        }
+        self.write_namespace(&mut line, event, cached);
+        match cached {
+            Some(json) => line.fields(json.request()),
+            None => write_request(&mut line, event.client_ip(), event.http(), event.trace_id()),
+        }
+        if let Some(error) = &event.error {
+            let mut object = line.object(key!("error"));
+            object.opt_str(key!("code"), error.code.as_deref());
+            object.opt_str(key!("message"), error.message.as_deref());
+            object.opt_str(key!("type"), error.kind.as_deref());
+            object.end();
+        }
+        if !event.labels.is_empty() {
+            let mut labels = line.object(key!("labels"));
+            for (key, value) in &event.labels {
+                // ECS label keys may not contain `.`, `*` or `\`.
+                if key.contains(['.', '*', '\\']) {
+                    labels.dynamic_str(&key.replace(['.', '*', '\\'], "_"), value);
+                } else {
+                    labels.dynamic_str(key, value);
+                }
+            }
+            labels.end();
+        }
+        line.end_with(&self.tail);
+    }
+
+    fn write_namespace(&self, line: &mut JsonObject<'_>, event: &AuditEvent, cached: Option<&ContextJson>) {
+        let (space_id, session_id) = (event.space_id(), event.session_id());
+        let empty = space_id.is_none()
+            && session_id.is_none()
+            && event.resource.is_none()
+            && event.authentication.is_none()
+            && event.add_to_spaces.is_empty()
+            && event.delete_from_spaces.is_empty();
+        if empty {
+            return;
+        }
+        let mut namespace = line.dynamic_object(&self.namespace);
+        match cached {
+            Some(json) => namespace.fields(json.namespace()),
+            None => write_space_and_session(&mut namespace, space_id, session_id),
+        }
+        if let Some(resource) = &event.resource {
+            let mut object = namespace.dynamic_object(&self.resource_key);
+            object.str(key!("type"), &resource.kind);
+            object.opt_str(key!("id"), resource.id.as_deref());
+            object.opt_str(key!("name"), resource.name.as_deref().filter(|_| self.include_resource_names));
+            object.end();
+        }
+        if let Some(auth) = &event.authentication {
+            namespace.opt_str(key!("authentication_provider"), auth.provider.as_deref());
+            namespace.opt_str(key!("authentication_type"), auth.kind.as_deref());
+            namespace.opt_str(key!("authentication_realm"), auth.realm.as_deref());
+            namespace.opt_str(key!("lookup_realm"), auth.lookup_realm.as_deref());
+        }
+        if !event.add_to_spaces.is_empty() {
+            namespace.strs(key!("add_to_spaces"), event.add_to_spaces.iter().map(String::as_str));
+        }
+        if !event.delete_from_spaces.is_empty() {
+            namespace.strs(key!("delete_from_spaces"), event.delete_from_spaces.iter().map(String::as_str));
+        }
+        namespace.end();
+    }
+}
+
+/// The part of a line that comes from an [`AuditContext`] alone, serialized once per context:
+/// the events of a request or a job share it, and it holds most of a line's strings (user,
+/// roles, session, space, client, HTTP request, trace id). Written by the same functions as
+/// an event's own fields, so a line is the same bytes either way.
+pub(crate) struct ContextJson {
+    bytes: Box<[u8]>,
+    /// `"user":{…}`.
+    user: Range<usize>,
+    /// `"space_id":…,"session_id":…`, inside the namespace object.
+    namespace: Range<usize>,
+    /// `"client":{…}`, `"http":{…}`, `"url":{…}`, `"user_agent":{…}`, `"trace":{…}`.
+    request: Range<usize>,
+}
+
+impl ContextJson {
+    pub(crate) fn of(ctx: &AuditContext) -> ContextJson {
+        let mut bytes = Vec::with_capacity(512);
+        // Each part is written as an object, whose braces are then left out of its range.
+        let mut part = |write: &dyn Fn(&mut JsonObject<'_>)| {
+            let start = bytes.len();
+            let mut object = JsonObject::begin(&mut bytes);
+            write(&mut object);
+            object.end();
+            start + 1..bytes.len() - 1
+        };
+        let user = part(&|object| {
+            if let Some(user) = ctx.user() {
+                write_user(object, user);
+            }
+        });
+        let namespace = part(&|object| write_space_and_session(object, ctx.space_id(), ctx.session_id()));
+        let request = part(&|object| write_request(object, ctx.client_ip(), ctx.http(), ctx.trace_id()));
+        ContextJson { bytes: bytes.into_boxed_slice(), user, namespace, request }
+    }
+
+    fn user(&self) -> &[u8] {
+        &self.bytes[self.user.clone()]
+    }
+
+    fn namespace(&self) -> &[u8] {
+        &self.bytes[self.namespace.clone()]
+    }
+
+    fn request(&self) -> &[u8] {
+        &self.bytes[self.request.clone()]
+    }
+}
+
+fn write_space_and_session(namespace: &mut JsonObject<'_>, space_id: Option<&str>, session_id: Option<&str>) {
+    namespace.opt_str(key!("space_id"), space_id);
+    namespace.opt_str(key!("session_id"), session_id);
+}
+
+/// `client`, `http`, `url`, `user_agent` and `trace`: where the request came from.
+fn write_request(
+    line: &mut JsonObject<'_>,
+    ip: Option<IpAddr>,
+    http: Option<&HttpRequestInfo>,
+    trace_id: Option<&str>,
+) {
+    if let Some(ip) = ip {
+        let mut client = line.object(key!("client"));
+        match ip {
+            IpAddr::V4(v4) => {
+                let mut text = [0u8; 15];
+                let len = write_ipv4(&mut text, v4.octets());
+                client.ascii(key!("ip"), &text[..len]);
+            }
+            IpAddr::V6(v6) => client.display(key!("ip"), v6),
+        }
+        client.end();
+    }
+    if let Some(http) = http {
+        write_http(line, http);
+    }
+    if let Some(trace_id) = trace_id {
+        line.object(key!("trace")).str_end(key!("id"), trace_id);
+    }
+}
+
+fn write_event_fields(line: &mut JsonObject<'_>, event: &AuditEvent) {
+    let mut object = line.object(key!("event"));
+    object.str(key!("action"), &event.action);
+    object.strs(key!("category"), event.categories.iter().map(|c| c.as_str()));
+    if !event.types.is_empty() {
+        object.strs(key!("type"), event.types.iter().map(|t| t.as_str()));
+    }
+    object.opt_str(key!("outcome"), event.outcome.map(|o| o.as_str()));
+    if let Some(duration) = event.duration {
+        // ECS `event.duration` is a long in nanoseconds.
+        object.u64(key!("duration"), u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX));
+    }
+    object.opt_str(key!("reason"), event.reason.as_deref());
+    object.end();
+}
+
+fn write_user(line: &mut JsonObject<'_>, user: &User) {
+    let mut object = line.object(key!("user"));
+    object.opt_str(key!("id"), user.id.as_deref());
+    object.opt_str(key!("name"), user.name.as_deref());
+    object.opt_str(key!("email"), user.email.as_deref());
+    object.opt_str(key!("full_name"), user.full_name.as_deref());
+    object.opt_str(key!("hash"), user.hash.as_deref());
+    if !user.roles.is_empty() {
+        object.strs(key!("roles"), user.roles.iter().map(String::as_str));
+    }
+    object.end();
+}
+
+fn write_http(line: &mut JsonObject<'_>, http: &HttpRequestInfo) {
+    if http.method.is_some() || http.forwarded_for.is_some() {
+        let mut object = line.object(key!("http"));
+        let mut request = object.object(key!("request"));
+        request.opt_str(key!("method"), http.method.as_deref());
+        if let Some(forwarded) = &http.forwarded_for {
+            request.object(key!("headers")).str_end(key!("x-forwarded-for"), forwarded);
+        }
+        request.end();
+        object.end();
+    }
+    let has_url = http.path.is_some()
+        || http.query.is_some()
+        || http.domain.is_some()
+        || http.port.is_some()
+        || http.scheme.is_some();
+    if has_url {
+        let mut url = line.object(key!("url"));
+        url.opt_str(key!("domain"), http.domain.as_deref());
+        url.opt_str(key!("path"), http.path.as_deref());
+        if let Some(port) = http.port {
+            url.u64(key!("port"), u64::from(port));
+        }
+        url.opt_str(key!("query"), http.query.as_deref());
+        url.opt_str(key!("scheme"), http.scheme.as_deref());
+        url.end();
+    }
+    if let Some(agent) = &http.user_agent {
+        line.object(key!("user_agent")).str_end(key!("original"), agent);
+    }
+}
+
+/// Dotted decimal into `out`; returns the length.
+fn write_ipv4(out: &mut [u8; 15], octets: [u8; 4]) -> usize {
+    let mut len = 0;
+    for (i, octet) in octets.into_iter().enumerate() {
+        if i > 0 {
+            out[len] = b'.';
+            len += 1;
+        }
+        if octet >= 100 {
+            out[len] = b'0' + octet / 100;
+            len += 1;
+        }
+        if octet >= 10 {
+            out[len] = b'0' + octet / 10 % 10;
+            len += 1;
+        }
+        out[len] = b'0' + octet % 10;
+        len += 1;
+    }
+    len
+}
+
+impl JsonObject<'_> {
+    /// A one-field object: `{"key":"value"}`, closed.
+    fn str_end(mut self, key: crate::leaf::json::Key, value: &str) {
+        self.str(key, value);
+        self.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Resource;
+    use crate::{kibana, Outcome};
+
+    /// The line written from a context's cached JSON, and the one written field by field (the
+    /// event carrying the same values itself), must be the same bytes.
+    fn assert_cached_line_is_exact(ctx: &AuditContext) {
+        let format = EcsFormat::default();
+        let base = AuditEvent::new(&kibana::SAVED_OBJECT_GET)
+            .with_outcome(Outcome::Success)
+            .with_resource(Resource::new("dashboard", "d\"1"));
+        let cached = base.clone().with_context(ctx);
+        assert!(cached.context_alone().is_some());
+        let mut field_by_field = base.clone();
+        field_by_field.origin = ctx.origin().clone();
+        assert!(field_by_field.context_alone().is_none());
+        field_by_field.timestamp = cached.timestamp;
+        let line = format.to_line(&cached);
+        assert_eq!(line, format.to_line(&field_by_field));
+        // Again, now from the cache the second line fills, and from the cache.
+        assert_eq!(format.to_line(&cached), line);
+        assert!(ctx.rendered(format.key, || ContextJson::of(ctx)).is_some());
+        assert_eq!(format.to_line(&cached), line);
+        serde_json::from_str::<serde_json::Value>(&line).expect("valid JSON");
+    }
+
+    /// One context shared by two loggers whose formats differ: each line is its own format's,
+    /// whichever format serialized the context first.
+    #[test]
+    fn a_context_shared_by_two_formats_gives_each_its_own_lines() {
+        let kibana_format = EcsFormat::default();
+        let shop_format = EcsFormat::default().with_namespace("shop").with_resource_key("resource");
+        assert_ne!(kibana_format.key, shop_format.key);
+        let ctx = AuditContext::builder().user(User::named("alice")).space_id("s1").session_id("x").build();
+        let event = AuditEvent::new(&kibana::SAVED_OBJECT_GET)
+            .with_outcome(Outcome::Success)
+            .with_resource(Resource::new("dashboard", "1"))
+            .with_context(&ctx);
+        for _ in 0..3 {
+            for (format, namespace, resource) in
+                [(&kibana_format, "kibana", "saved_object"), (&shop_format, "shop", "resource")]
+            {
+                let line: serde_json::Value = serde_json::from_str(&format.to_line(&event)).unwrap();
+                assert_eq!(line[namespace]["space_id"], "s1", "{line}");
+                assert_eq!(line[namespace]["session_id"], "x", "{line}");
+                assert_eq!(line[namespace][resource]["id"], "1", "{line}");
+                assert_eq!(line["user"]["name"], "alice");
+                let other = if namespace == "kibana" { "shop" } else { "kibana" };
+                assert!(line.get(other).is_none(), "{line}");
+            }
+        }
+        // The cache keeps one format's rendering and hands it to no other.
+        let kept = [&kibana_format, &shop_format].map(|f| ctx.rendered(f.key, || ContextJson::of(&ctx)).is_some());
+        assert_eq!(kept.iter().filter(|k| **k).count(), 1, "{kept:?}");
+    }
+
+    #[test]
+    fn a_context_serialized_once_gives_the_same_lines() {
+        assert_cached_line_is_exact(&AuditContext::new());
+        assert_cached_line_is_exact(
+            &AuditContext::builder()
+                .user(User::named("al\"ice").with_id("u1").with_roles(["editor", "viewer\n"]))
+                .session_id("s-1")
+                .space_id("marketing")
+                .client_ip("10.0.0.7".parse().unwrap())
+                .new_trace_id()
+                .build(),
+        );
+        assert_cached_line_is_exact(
+            &AuditContext::builder()
+                .space_id("only-space")
+                .client_ip("2001:db8::1".parse().unwrap())
+                .http(HttpRequestInfo {
+                    method: Some("POST".into()),
+                    path: Some("/api/dashboards".into()),
+                    query: Some("a=1&b=\"2\"".into()),
+                    user_agent: Some("curl/8".into()),
+                    forwarded_for: Some("1.2.3.4".into()),
+                    ..HttpRequestInfo::default()
+                })
+                .build(),
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! [`AuditSink`]: what a destination of audit events implements.
+
+use std::io;
+use std::sync::Arc;
+
+use super::record::Record;
+use super::SinkError;
+
+/// What [`AuditSink::submit`] returns: the event's fate now, or a future that completes when
+/// the event reaches the durability asked for.
+pub enum Submission {
+    /// Recorded (or failed) already.
+    Done(Result<(), SinkError>),
+    /// Accepted; completes when recorded at the requested durability.
+    Pending(std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), SinkError>> + Send>>),
+}
+
+impl std::fmt::Debug for Submission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Submission::Done(result) => f.debug_tuple("Done").field(result).finish(),
+            Submission::Pending(_) => f.write_str("Pending"),
+        }
+    }
+}
+
+/// A destination for audit events.
+pub trait AuditSink: Send + Sync + 'static {
+    /// Records one event. `Ok` means it is recorded at (at least) the durability the record asks
+    /// for; otherwise the [`SinkError`] says whether the operation must be refused.
+    fn write(&self, record: &Record<'_>) -> Result<(), SinkError>;
+
+    /// Like [`write`](AuditSink::write), but for async callers: instead of blocking until the
+    /// event is durable, return a future for it. The default writes synchronously.
+    fn submit(&self, record: &Record<'_>) -> Submission {
+        Submission::Done(self.write(record))
+    }
+
+    /// Whether the sink would accept an event now. A fail-closed sink that is failing says no,
+    /// so that reads are refused *before* they run.
+    fn is_accepting(&self) -> bool {
+        true
+    }
+
+    /// Pushes everything accepted so far to its destination, durably where the sink can.
+    fn flush(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// A short name for error reports, e.g. `file:/var/log/audit.log`.
+    fn describe(&self) -> String;
+}
+
+impl<S: AuditSink + ?Sized> AuditSink for Arc<S> {
+    fn write(&self, record: &Record<'_>) -> Result<(), SinkError> {
+        (**self).write(record)
+    }
+    fn submit(&self, record: &Record<'_>) -> Submission {
+        (**self).submit(record)
+    }
+    fn is_accepting(&self) -> bool {
+        (**self).is_accepting()
+    }
+    fn flush(&self) -> io::Result<()> {
+        (**self).flush()
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}

@@ -1,0 +1,319 @@
+//! Rolling files: the active file, when it rotates, what rotated files are named, how many are
+//! kept, and their compression.
+//!
+//! The active file keeps its configured name (`audit.log`). A rotated file is named
+//! `audit-<index>-<UTC time>.log` (`audit-00000042-20261125T020700Z.log`, `.gz` when compressed),
+//! with an index that only grows, so names sort in the order the files were written, whatever
+//! the clock does. A reader reads the rotated files in name order, then the active file.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::compress::{gz_path, remove_if_present, Compressor};
+use super::storage::{sync_dir, Storage, StorageFile};
+
+/// When the active file is rotated and what is kept.
+///
+/// ```
+/// use std::time::Duration;
+/// use audit_core::writer::Rotation;
+///
+/// // Like Kibana's rolling-file appender: a new file daily or at 100 MB, 10 kept.
+/// let rotation = Rotation::daily().max_bytes(100 * 1024 * 1024).keep(10);
+/// # let _ = rotation;
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rotation {
+    pub(crate) max_bytes: Option<u64>,
+    pub(crate) every: Option<Duration>,
+    pub(crate) keep: Option<usize>,
+    pub(crate) compress: bool,
+}
+
+impl Rotation {
+    /// Rotates when the active file would grow past `bytes` (an event is never split: a file ends
+    /// on a whole line, and an event larger than the limit gets a file of its own).
+    pub fn by_size(bytes: u64) -> Rotation {
+        Rotation::default().max_bytes(bytes)
+    }
+
+    /// Rotates at every multiple of `interval` since the Unix epoch (UTC), like Kibana's
+    /// `time-interval` policy with `modulate: true`.
+    pub fn every(interval: Duration) -> Rotation {
+        Rotation { every: Some(interval), ..Rotation::default() }
+    }
+
+    /// Rotates at midnight UTC.
+    pub fn daily() -> Rotation {
+        Rotation::every(Duration::from_secs(24 * 60 * 60))
+    }
+
+    /// Also rotates by size.
+    pub fn max_bytes(mut self, bytes: u64) -> Rotation {
+        self.max_bytes = Some(bytes.max(1));
+        self
+    }
+
+    /// Keeps at most `count` rotated files, deleting the oldest (default: keep all).
+    pub fn keep(mut self, count: usize) -> Rotation {
+        self.keep = Some(count);
+        self
+    }
+
+    /// Gzips rotated files (needs the `compression` feature), on a thread of their own so that
+    /// writing goes on meanwhile. A rotated file stays readable as `.log` until its `.gz` is
+    /// complete and synced; a compression cut short by a crash is redone at the next start.
+    pub fn compress(mut self, compress: bool) -> Rotation {
+        self.compress = compress;
+        self
+    }
+}
+
+/// The active file and its rotation.
+pub(crate) struct Files {
+    storage: Arc<dyn Storage>,
+    path: PathBuf,
+    rotation: Option<Rotation>,
+    file: Option<Box<dyn StorageFile>>,
+    len: u64,
+    /// The active file does not end with a newline (a torn line left by a crash): terminate it
+    /// before appending, so the next event does not glue onto the fragment.
+    needs_newline: bool,
+    period_end: Option<SystemTime>,
+    next_index: u64,
+    pub(crate) rotations: u64,
+    /// Gzips rotated files in the background.
+    compressor: Compressor,
+}
+
+impl Files {
+    pub(crate) fn open(storage: Arc<dyn Storage>, path: PathBuf, rotation: Option<Rotation>) -> io::Result<Files> {
+        if rotation.as_ref().is_some_and(|r| r.compress) && !cfg!(feature = "compression") {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "compressing rotated audit files needs audit-core's `compression` feature",
+            ));
+        }
+        let (len, needs_newline, modified) = match fs::metadata(&path) {
+            Ok(meta) if meta.len() > 0 => (meta.len(), last_byte(&path)? != Some(b'\n'), meta.modified().ok()),
+            _ => (0, false, None),
+        };
+        let next_index = rotated_files(&path)?.iter().filter_map(|p| index_of(&path, p)).max().map_or(1, |i| i + 1);
+        let period_end = rotation
+            .as_ref()
+            .and_then(|r| r.every)
+            .map(|every| period_end(modified.unwrap_or_else(SystemTime::now), every));
+        let mut files = Files {
+            storage,
+            path,
+            rotation,
+            file: None,
+            len,
+            needs_newline,
+            period_end,
+            next_index,
+            rotations: 0,
+            compressor: Compressor::default(),
+        };
+        files.ensure_open()?;
+        if files.compresses() {
+            // Rotated files left uncompressed by a crash or a failed compression.
+            for rotated in rotated_files(&files.path)? {
+                if !is_gz(&rotated) {
+                    files.compressor.compress(rotated);
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn compresses(&self) -> bool {
+        self.rotation.as_ref().is_some_and(|r| r.compress)
+    }
+
+    fn ensure_open(&mut self) -> io::Result<&mut Box<dyn StorageFile>> {
+        if self.file.is_none() {
+            self.file = Some(self.storage.open_append(&self.path)?);
+        }
+        let file = self.file.as_mut().expect("opened above");
+        if self.needs_newline {
+            if file.write(b"\n")? == 1 {
+                self.needs_newline = false;
+                self.len += 1;
+            } else {
+                return Err(io::Error::new(io::ErrorKind::WriteZero, "could not terminate a torn line"));
+            }
+        }
+        Ok(file)
+    }
+
+    /// Bytes the active file may still take before a size rotation; `None` without a size limit.
+    pub(crate) fn room(&self) -> Option<u64> {
+        self.rotation.as_ref().and_then(|r| r.max_bytes).map(|max| max.saturating_sub(self.len))
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn rotation_due(&self, now: SystemTime) -> bool {
+        self.period_end.is_some_and(|end| now >= end)
+    }
+
+    /// One `write` call to the active file.
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let written = self.ensure_open()?.write(bytes)?;
+        self.len += written as u64;
+        Ok(written)
+    }
+
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        self.ensure_open()?.sync()
+    }
+
+    pub(crate) fn start_writeback(&mut self) {
+        if let Some(file) = &mut self.file {
+            file.start_writeback();
+        }
+    }
+
+    /// Closes the active file under a rotated name and starts a new one. The old file is synced
+    /// first, and the rename made durable, so rotation loses nothing. Returns the rotated path.
+    pub(crate) fn rotate(&mut self, now: SystemTime) -> io::Result<PathBuf> {
+        self.sync()?;
+        let rotated = rotated_name(&self.path, self.next_index, now);
+        self.file = None;
+        fs::rename(&self.path, &rotated)?;
+        self.next_index += 1;
+        self.len = 0;
+        self.rotations += 1;
+        if let Some(every) = self.rotation.as_ref().and_then(|r| r.every) {
+            self.period_end = Some(period_end(now, every));
+        }
+        let dir = parent_dir(&self.path).to_path_buf();
+        sync_dir(&dir)?;
+        self.ensure_open()?;
+        sync_dir(&dir)?;
+        if self.compresses() {
+            self.compressor.compress(rotated.clone());
+        }
+        if let Some(keep) = self.rotation.as_ref().and_then(|r| r.keep) {
+            let all = rotated_files(&self.path)?;
+            for old in &all[..all.len().saturating_sub(keep)] {
+                // Both forms of the file, should it be halfway through compression.
+                remove_if_present(old)?;
+                if !is_gz(old) {
+                    remove_if_present(&gz_path(old))?;
+                }
+            }
+        }
+        Ok(rotated)
+    }
+}
+
+fn last_byte(path: &Path) -> io::Result<Option<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = fs::File::open(path)?;
+    if file.seek(SeekFrom::End(0))? == 0 {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut byte = [0u8];
+    file.read_exact(&mut byte)?;
+    Ok(Some(byte[0]))
+}
+
+fn is_gz(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "gz")
+}
+
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// The end of the rotation period `now` falls in.
+fn period_end(now: SystemTime, every: Duration) -> SystemTime {
+    let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let every = every.as_nanos().max(1);
+    let end = (since_epoch / every + 1) * every;
+    UNIX_EPOCH + Duration::from_nanos(u64::try_from(end).unwrap_or(u64::MAX))
+}
+
+/// `audit.log` → (`audit-`, `.log`).
+fn name_parts(active: &Path) -> (String, String) {
+    let stem = active.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = active.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    (format!("{stem}-"), ext)
+}
+
+fn rotated_name(active: &Path, index: u64, now: SystemTime) -> PathBuf {
+    let (prefix, ext) = name_parts(active);
+    // RFC 3339 to seconds, without separators: 20261125T020700Z.
+    let stamp = crate::leaf::timestamp::compact_seconds(now);
+    parent_dir(active).join(format!("{prefix}{index:08}-{stamp}{ext}"))
+}
+
+/// The rotation index of `candidate` if it is a rotated file of `active`.
+fn index_of(active: &Path, candidate: &Path) -> Option<u64> {
+    let (prefix, ext) = name_parts(active);
+    let name = candidate.file_name()?.to_str()?;
+    let name = name.strip_suffix(".gz").unwrap_or(name);
+    let rest = name.strip_prefix(&prefix)?.strip_suffix(&ext)?;
+    let (index, stamp) = rest.split_once('-')?;
+    let is_stamp = stamp.len() == 16 && stamp.ends_with('Z') && stamp.as_bytes()[8] == b'T';
+    (index.len() == 8 && is_stamp).then(|| index.parse().ok()).flatten()
+}
+
+/// The rotated files of `active`, oldest first. A file being compressed exists twice for a while
+/// (`.log` and an unfinished `.log.gz`): it is listed once, as the `.log`.
+pub fn rotated_files(active: &Path) -> io::Result<Vec<PathBuf>> {
+    let dir = parent_dir(active);
+    let mut found: Vec<(u64, PathBuf)> = match fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter_map(|path| index_of(active, &path).map(|index| (index, path)))
+            .collect(),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(error) => return Err(error),
+    };
+    // By index, the `.log` before the `.log.gz` (shorter name first); then one per index.
+    found.sort();
+    found.dedup_by_key(|(index, _)| *index);
+    Ok(found.into_iter().map(|(_, path)| path).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotated_names_sort_by_index_and_are_recognized() {
+        let active = Path::new("/var/log/app/audit.log");
+        let t = UNIX_EPOCH + Duration::from_secs(1_764_036_420);
+        let a = rotated_name(active, 9, t);
+        let b = rotated_name(active, 10, t - Duration::from_secs(3600));
+        assert_eq!(a, Path::new("/var/log/app/audit-00000009-20251125T020700Z.log"));
+        assert!(a < b, "the index decides the order, not the clock");
+        assert_eq!(index_of(active, &a), Some(9));
+        assert_eq!(index_of(active, Path::new("/var/log/app/audit-00000009-20251125T020700Z.log.gz")), Some(9));
+        assert_eq!(index_of(active, Path::new("/var/log/app/audit-notes.log")), None);
+        assert_eq!(index_of(active, Path::new("/var/log/app/other-00000009-20251125T020700Z.log")), None);
+    }
+
+    #[test]
+    fn periods_align_to_the_interval() {
+        let hour = Duration::from_secs(3600);
+        let t = UNIX_EPOCH + Duration::from_secs(10 * 3600 + 59);
+        assert_eq!(period_end(t, hour), UNIX_EPOCH + Duration::from_secs(11 * 3600));
+    }
+}

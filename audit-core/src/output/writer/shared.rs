@@ -1,0 +1,63 @@
+//! What callers and the writer thread share: the settings, the queue, the progress callers wait
+//! on, the failing flag and the counters.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::lock;
+use super::notify::{Notifier, Progress, Standing};
+use super::policy::Config;
+use super::queue::{CallerQueue, Outage};
+use super::stats::Counters;
+use crate::output::sink::{FailurePolicy, SinkError};
+
+pub(super) struct Shared {
+    pub(super) config: Config,
+    pub(super) path: PathBuf,
+    pub(super) queue: CallerQueue,
+    pub(super) notify: Notifier,
+    pub(super) failing: AtomicBool,
+    pub(super) counters: Counters,
+}
+
+impl Shared {
+    /// The sink's name in reports.
+    pub(super) fn describe(&self) -> String {
+        format!("file-writer:{}", self.path.display())
+    }
+
+    /// What callers need to know of a failing file when the queue is full.
+    pub(super) fn outage(&self) -> Outage<'_> {
+        Outage { failing: &self.failing, on_io_error: self.config.on_io_error, counters: &self.counters }
+    }
+
+    /// Whether event `seq` got as far as it must (`Some(Ok)`), never will for now (`Some(Err)`:
+    /// the writer is failing or stopped), or is still on its way (`None`).
+    pub(super) fn check(&self, progress: &Progress, seq: u64, durable: bool) -> Option<Result<(), SinkError>> {
+        Some(match progress.standing(seq, durable)? {
+            Standing::Reached => Ok(()),
+            Standing::Failing(kind, message) => {
+                let error = io::Error::new(kind, format!("not yet recorded: {message}"));
+                Err(match self.config.on_io_error {
+                    FailurePolicy::FailClosed => {
+                        self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                        SinkError::Refused(error)
+                    }
+                    FailurePolicy::FailOpen => SinkError::Unconfirmed(error),
+                })
+            }
+            Standing::Stopped => {
+                Err(self.config.on_io_error.failure(io::Error::other("the audit file writer has shut down")))
+            }
+        })
+    }
+
+    /// The writer's current failure, as an error.
+    pub(super) fn failure_error(&self) -> io::Error {
+        match &lock(&self.notify.progress).failure {
+            Some((kind, message)) => io::Error::new(*kind, message.clone()),
+            None => io::Error::other("the audit file is failing"),
+        }
+    }
+}

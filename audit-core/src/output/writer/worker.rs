@@ -1,0 +1,453 @@
+//! The writer thread: takes the whole queue at once, formats it (copying the lines callers
+//! formatted themselves) into chunks, writes each with as few `write` calls as rotation allows, and
+//! `fsync`s once for every caller waiting on that batch (group commit). On an I/O error it keeps the unwritten bytes, retries with backoff, and takes no
+//! new events until they are out, so memory stays bounded by the queue.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::queue::{Body, Pending};
+use super::rolling::Files;
+use super::shared::Shared;
+use crate::model::AuditEvent;
+use crate::output::format::EcsFormat;
+use crate::output::sink::report_sink_failure;
+use crate::{Action, Category, Durability, EventType, Outcome};
+
+/// The event written after events were dropped, saying how many.
+pub const AUDIT_EVENTS_DROPPED: Action = Action::new("audit_events_dropped", Category::Process, EventType::Info)
+    .with_verbs("drop", "dropping", "dropped")
+    .with_object("audit events");
+
+const FIRST_RETRY: Duration = Duration::from_millis(10);
+/// Lines are formatted and written in chunks of about this size: big enough that the `write`
+/// call's cost is spread, small enough that the bytes are still in the CPU cache when the kernel
+/// copies them (one 30 MB write runs at a fraction of the speed of 256 KiB ones).
+const CHUNK_BYTES: usize = 256 * 1024;
+const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// Formatted lines not yet (completely) written.
+#[derive(Default)]
+struct Staged {
+    bytes: Vec<u8>,
+    /// Each line's sequence number (0 for the writer's own events) and end offset in `bytes`.
+    lines: VecDeque<(u64, usize, Durability)>,
+    /// Offset of the first byte not yet written.
+    written_to: usize,
+    /// Offset where the first unfinished line begins.
+    line_begin: usize,
+}
+
+impl Staged {
+    fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    files: Files,
+    staged: Staged,
+    /// Events taken from the queue and not yet formatted.
+    backlog: VecDeque<Pending>,
+    /// The bytes of the backlog's caller-formatted lines, and how far they are staged.
+    backlog_lines: Vec<u8>,
+    backlog_lines_read: usize,
+    /// Events of the backlog that this thread has to format.
+    backlog_unformatted: usize,
+    /// Dropped events to report once the backlog is out.
+    unreported_drops: u64,
+    /// The format of the events being written (events carry it only when it changes).
+    format: Arc<EcsFormat>,
+    written_upto: u64,
+    synced_upto: u64,
+    /// Bytes written since the last `fsync`.
+    unsynced: bool,
+    /// A written line asked for `Durable`.
+    durable_pending: bool,
+    last_sync: Instant,
+    /// How long the last `fsync` took: the window for gathering the next group commit.
+    last_sync_took: Duration,
+    /// After waking `gather_target` durable callers, wait until as many durable events are
+    /// queued again (they are coming back with their next event), or `gather_until`: then they
+    /// share one `fsync` instead of splitting into alternating half-size groups.
+    gather_target: usize,
+    gather_until: Option<Instant>,
+    retry_delay: Duration,
+    next_retry: Option<Instant>,
+    last_report: Option<Instant>,
+    failures_since_report: u64,
+}
+
+pub(super) fn run(shared: Arc<Shared>, files: Files) {
+    let mut worker = Worker {
+        shared,
+        files,
+        staged: Staged::default(),
+        backlog: VecDeque::new(),
+        backlog_lines: Vec::new(),
+        backlog_lines_read: 0,
+        backlog_unformatted: 0,
+        unreported_drops: 0,
+        format: Arc::default(),
+        written_upto: 0,
+        synced_upto: 0,
+        unsynced: false,
+        durable_pending: false,
+        last_sync: Instant::now(),
+        last_sync_took: Duration::ZERO,
+        gather_target: 0,
+        gather_until: None,
+        retry_delay: FIRST_RETRY,
+        next_retry: None,
+        last_report: None,
+        failures_since_report: 0,
+    };
+    worker.run();
+}
+
+/// What one turn of the loop has to do.
+struct Turn {
+    flush_upto: u64,
+    shutdown: bool,
+}
+
+impl Worker {
+    fn run(&mut self) {
+        let mut shutdown_since: Option<Instant> = None;
+        loop {
+            let turn = self.wait_for_work();
+            if turn.shutdown && shutdown_since.is_none() {
+                shutdown_since = Some(Instant::now());
+            }
+            if self.retry_due() {
+                self.write_backlog();
+            }
+            let sync_wanted = self.durable_pending
+                || turn.flush_upto > self.synced_upto
+                || turn.shutdown
+                || self.last_sync.elapsed() >= self.shared.config.flush_interval;
+            if sync_wanted && self.retry_due() {
+                self.sync();
+            }
+            self.publish();
+
+            if let Some(since) = shutdown_since {
+                let drained = self.is_idle() && !self.unsynced && self.shared.queue.lock().items.is_empty();
+                if drained || since.elapsed() >= self.shared.config.shutdown_grace {
+                    self.stop(drained);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Nothing taken from the queue is waiting to be written.
+    fn is_idle(&self) -> bool {
+        self.staged.is_empty() && self.backlog.is_empty() && self.unreported_drops == 0
+    }
+
+    /// Formats and writes the backlog chunk by chunk, publishing progress after each chunk so
+    /// that `Flushed` callers go on as early as possible. Stops at the first I/O error.
+    fn write_backlog(&mut self) {
+        let mut wrote = false;
+        loop {
+            if self.staged.is_empty() {
+                self.stage_chunk();
+            }
+            if self.staged.is_empty() {
+                break;
+            }
+            match self.write_staged() {
+                Ok(()) => {
+                    wrote = true;
+                    if !self.backlog.is_empty() {
+                        self.publish();
+                    }
+                }
+                Err(error) => {
+                    self.failed(error);
+                    return;
+                }
+            }
+        }
+        if wrote {
+            self.recovered();
+        }
+    }
+
+    /// Formats backlog events until about [`CHUNK_BYTES`] are staged; once the backlog is out,
+    /// the report of dropped events.
+    fn stage_chunk(&mut self) {
+        let mut formatted = 0;
+        while self.staged.bytes.len() < CHUNK_BYTES {
+            match self.backlog.pop_front() {
+                Some(pending) => formatted += usize::from(self.stage(pending)),
+                None => {
+                    if self.unreported_drops > 0 {
+                        let dropped = std::mem::take(&mut self.unreported_drops);
+                        self.stage_drop_report(dropped);
+                    }
+                    break;
+                }
+            }
+        }
+        if formatted > 0 {
+            self.backlog_unformatted = self.backlog_unformatted.saturating_sub(formatted);
+            // Once per chunk: callers learn whether to keep formatting their own lines.
+            let mut queue = self.shared.queue.lock();
+            queue.writer_unformatted = self.backlog_unformatted;
+            self.shared.queue.update_callers_format(&queue);
+        }
+    }
+
+    fn retry_due(&self) -> bool {
+        self.next_retry.is_none_or(|at| Instant::now() >= at)
+    }
+
+    /// Sleeps until there is something to do, then takes the queue (only when everything staged
+    /// is written, which bounds memory while the file is failing).
+    fn wait_for_work(&mut self) -> Turn {
+        let shared = Arc::clone(&self.shared);
+        let interval = shared.config.flush_interval;
+        let mut queue = shared.queue.lock();
+        loop {
+            let now = Instant::now();
+            let retry_due = self.retry_due();
+            let can_take = self.is_idle();
+            let has_new = !queue.items.is_empty() || queue.dropped_unreported > 0;
+            let flush_pending = queue.flush_upto > self.synced_upto;
+            let sync_due = self.unsynced && now.duration_since(self.last_sync) >= interval;
+            let gathering = self.gather_target > 0
+                && self.gather_until.is_some_and(|until| now < until)
+                && queue.durable_items < self.gather_target;
+            // With lines still staged (a failing file), only a retry is work; new events wait.
+            let ready =
+                queue.shutdown || (retry_due && (!can_take || (has_new && !gathering) || sync_due || flush_pending));
+            if ready {
+                break;
+            }
+            let mut timeout = interval;
+            if gathering {
+                queue.gather_target = self.gather_target;
+                timeout = timeout.min(self.gather_until.map_or(timeout, |until| until.saturating_duration_since(now)));
+            }
+            if let Some(at) = self.next_retry {
+                timeout = timeout.min(at.saturating_duration_since(now));
+            }
+            if self.unsynced {
+                timeout = timeout.min(interval.saturating_sub(now.duration_since(self.last_sync)));
+            }
+            queue.writer_idle = true;
+            let timeout = timeout.max(Duration::from_micros(20));
+            queue = shared.queue.work.wait_timeout(queue, timeout).unwrap_or_else(|p| p.into_inner()).0;
+            queue.writer_idle = false;
+        }
+        queue.gather_target = 0;
+        self.gather_target = 0;
+        if self.is_idle() && self.retry_due() {
+            // The backlog is empty: swapping hands its allocation back to the queue.
+            std::mem::swap(&mut self.backlog, &mut queue.items);
+            self.backlog_lines.clear();
+            std::mem::swap(&mut self.backlog_lines, &mut queue.lines);
+            self.backlog_lines_read = 0;
+            self.backlog_unformatted = std::mem::take(&mut queue.unformatted);
+            queue.writer_unformatted = self.backlog_unformatted;
+            queue.durable_items = 0;
+            self.unreported_drops = std::mem::take(&mut queue.dropped_unreported);
+            if !self.backlog.is_empty() {
+                shared.queue.room.notify_all();
+            }
+        }
+        Turn { flush_upto: queue.flush_upto, shutdown: queue.shutdown }
+    }
+
+    /// Stages one queued event; whether this thread formatted it (rather than its caller).
+    fn stage(&mut self, pending: Pending) -> bool {
+        let bytes = &mut self.staged.bytes;
+        let formatted = match pending.body {
+            Body::Event { event, format } => {
+                if let Some(format) = format {
+                    self.format = format;
+                }
+                self.format.write_line(&event, bytes);
+                bytes.push(b'\n');
+                true
+            }
+            Body::Line { len } => {
+                let start = self.backlog_lines_read;
+                bytes.extend_from_slice(&self.backlog_lines[start..start + len]);
+                self.backlog_lines_read += len;
+                false
+            }
+        };
+        self.staged.lines.push_back((pending.seq, bytes.len(), pending.durability));
+        formatted
+    }
+
+    fn stage_drop_report(&mut self, dropped: u64) {
+        let event = Arc::new(
+            AuditEvent::new(&AUDIT_EVENTS_DROPPED)
+                .with_outcome(Outcome::Failure)
+                .with_message(format!(
+                    "{dropped} audit events were lost: the audit queue was full or the audit file was failing"
+                ))
+                .with_reason("audit queue full or audit file failing")
+                .with_label("dropped", dropped.to_string()),
+        );
+        self.stage(Pending { seq: 0, body: Body::Event { event, format: None }, durability: Durability::Buffered });
+    }
+
+    /// Writes staged lines, rotating between lines; a line is never split across files.
+    fn write_staged(&mut self) -> io::Result<()> {
+        let shared = Arc::clone(&self.shared);
+        let counters = &shared.counters;
+        while let Some(&(_, first_end, _)) = self.staged.lines.front() {
+            let at_line_start = self.staged.written_to == self.staged.line_begin;
+            if at_line_start && !self.files.is_empty() {
+                let now = SystemTime::now();
+                let too_big = self.files.room().is_some_and(|room| (first_end - self.staged.line_begin) as u64 > room);
+                if self.files.rotation_due(now) || too_big {
+                    self.files.rotate(now)?;
+                    counters.rotations.fetch_add(1, Ordering::Relaxed);
+                    self.last_sync = Instant::now();
+                }
+            }
+            // As many whole lines as fit before the next size rotation (at least the current one).
+            let mut end = first_end;
+            if let Some(room) = self.files.room() {
+                let budget = self.staged.written_to as u64 + room;
+                for &(_, line_end, _) in self.staged.lines.iter().skip(1) {
+                    if line_end as u64 > budget {
+                        break;
+                    }
+                    end = line_end;
+                }
+            } else if let Some(&(_, last_end, _)) = self.staged.lines.back() {
+                end = last_end;
+            }
+            while self.staged.written_to < end {
+                let written = self.files.write(&self.staged.bytes[self.staged.written_to..end])?;
+                if written == 0 {
+                    return Err(io::Error::new(io::ErrorKind::WriteZero, "the audit file accepted no bytes"));
+                }
+                self.staged.written_to += written;
+                self.complete_lines();
+            }
+            counters.batches.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.staged.bytes.len() >= CHUNK_BYTES {
+            // A full chunk: the writer is under sustained load, so get the disk going now.
+            self.files.start_writeback();
+        }
+        self.staged.bytes.clear();
+        self.staged.written_to = 0;
+        self.staged.line_begin = 0;
+        Ok(())
+    }
+
+    fn complete_lines(&mut self) {
+        let mut written = 0;
+        while let Some(&(seq, end, durability)) = self.staged.lines.front() {
+            if end > self.staged.written_to {
+                break;
+            }
+            self.staged.lines.pop_front();
+            self.staged.line_begin = end;
+            self.unsynced = true;
+            self.durable_pending |= durability == Durability::Durable;
+            if seq > 0 {
+                self.written_upto = seq;
+                written += 1;
+            }
+        }
+        // Once per `write`, not per line: callers read these counters' neighbours.
+        self.shared.counters.written.fetch_add(written, Ordering::Relaxed);
+    }
+
+    fn sync(&mut self) {
+        if !self.unsynced {
+            self.synced_upto = self.written_upto;
+            self.last_sync = Instant::now();
+            return;
+        }
+        let started = Instant::now();
+        match self.files.sync() {
+            Ok(()) => {
+                self.last_sync_took = started.elapsed();
+                self.shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
+                self.synced_upto = self.written_upto;
+                self.unsynced = false;
+                self.durable_pending = false;
+                self.last_sync = Instant::now();
+                if self.staged.is_empty() {
+                    self.recovered();
+                }
+            }
+            Err(error) => self.failed(error),
+        }
+    }
+
+    /// Tells waiting callers how far the file got.
+    fn publish(&mut self) {
+        let (written, synced) = (self.written_upto, self.synced_upto);
+        let durable_woken = self.shared.notify.publish(|progress| {
+            progress.written = written;
+            progress.synced = synced;
+        });
+        if durable_woken > 1 {
+            self.gather_target = durable_woken;
+            self.gather_until = Some(Instant::now() + self.last_sync_took.min(Duration::from_millis(2)));
+        }
+    }
+
+    fn failed(&mut self, error: io::Error) {
+        let shared = &self.shared;
+        shared.counters.io_errors.fetch_add(1, Ordering::Relaxed);
+        self.failures_since_report += 1;
+        let was_failing = shared.failing.swap(true, Ordering::AcqRel);
+        let report_due = self.last_report.is_none_or(|at| at.elapsed() >= REPORT_EVERY);
+        if !was_failing || report_due {
+            let what = format!(
+                "cannot write {} ({} failure(s) so far), retrying: {error}",
+                self.files.path().display(),
+                self.failures_since_report
+            );
+            report_sink_failure(&shared.describe(), &what);
+            self.last_report = Some(Instant::now());
+            self.failures_since_report = 0;
+        }
+        shared.notify.publish(|progress| progress.failure = Some((error.kind(), error.to_string())));
+        self.next_retry = Some(Instant::now() + self.retry_delay);
+        self.retry_delay = (self.retry_delay * 2).min(shared.config.retry_max);
+    }
+
+    fn recovered(&mut self) {
+        self.next_retry = None;
+        self.retry_delay = FIRST_RETRY;
+        if self.shared.failing.swap(false, Ordering::AcqRel) {
+            super::lock(&self.shared.notify.progress).failure = None;
+            tracing::warn!(target: "audit_core", path = %self.shared.path.display(), "audit file writable again");
+        }
+    }
+
+    fn stop(&mut self, drained: bool) {
+        if !drained {
+            let staged = self.staged.lines.iter().filter(|(seq, _, _)| *seq > 0).count();
+            let lost = staged + self.backlog.len() + self.shared.queue.lock().items.len();
+            report_sink_failure(
+                &self.shared.describe(),
+                &format_args!("stopped while the file was failing: {lost} events could not be written"),
+            );
+        }
+        let (written, synced) = (self.written_upto, self.synced_upto);
+        self.shared.notify.publish(|progress| {
+            progress.written = written;
+            progress.synced = synced;
+            progress.stopped = true;
+        });
+    }
+}
