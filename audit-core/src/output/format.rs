@@ -65,14 +65,51 @@ impl Default for EcsFormat {
 impl EcsFormat {
     /// The object that holds what ECS has no field for: space, session, resource, authentication
     /// details (default `kibana`, as Kibana does).
+    ///
+    /// # Panics
+    ///
+    /// If the name is one of the line's own top-level keys (`event`, `user`, …) or not a plain
+    /// key (see [`EcsFormat::check_namespace`]): the line would hold a key twice.
     pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.namespace = namespace.into();
+        let namespace = namespace.into();
+        if let Err(problem) = EcsFormat::check_namespace(&namespace) {
+            panic!("EcsFormat::with_namespace: {problem}");
+        }
+        self.namespace = namespace;
         self.settled()
     }
 
+    /// Whether `name` can be the namespace: a plain key (letters, digits, `_`, `-`) that is not
+    /// one of the line's own top-level keys.
+    pub fn check_namespace(name: &str) -> Result<(), String> {
+        check_key(name)?;
+        if TOP_LEVEL_KEYS.contains(&name) {
+            return Err(format!("`{name}` is an ECS field of its own; pick the application's name"));
+        }
+        Ok(())
+    }
+
+    /// Whether `key` can be the resource's key inside the namespace: a plain key that is not one
+    /// of the namespace's other keys (`space_id`, `session_id`, …).
+    pub fn check_resource_key(key: &str) -> Result<(), String> {
+        check_key(key)?;
+        if NAMESPACE_KEYS.contains(&key) {
+            return Err(format!("`{key}` is already a key of the namespace object"));
+        }
+        Ok(())
+    }
+
     /// The key of the resource inside the namespace (default `saved_object`, as Kibana does).
+    ///
+    /// # Panics
+    ///
+    /// If the key is already one of the namespace's (see [`EcsFormat::check_resource_key`]).
     pub fn with_resource_key(mut self, key: impl Into<String>) -> Self {
-        self.resource_key = key.into();
+        let key = key.into();
+        if let Err(problem) = EcsFormat::check_resource_key(&key) {
+            panic!("EcsFormat::with_resource_key: {problem}");
+        }
+        self.resource_key = key;
         self.settled()
     }
 
@@ -241,6 +278,49 @@ impl EcsFormat {
             namespace.strs(key!("delete_from_spaces"), event.delete_from_spaces.iter().map(String::as_str));
         }
         namespace.end();
+    }
+}
+
+/// The top-level keys of a line: the namespace may not be one of them.
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "@timestamp",
+    "message",
+    "event",
+    "user",
+    "client",
+    "source",
+    "http",
+    "url",
+    "user_agent",
+    "trace",
+    "error",
+    "labels",
+    "log",
+    "process",
+    "service",
+    "ecs",
+];
+
+/// The keys of the namespace object besides the resource's.
+const NAMESPACE_KEYS: &[&str] = &[
+    "space_id",
+    "session_id",
+    "authentication_provider",
+    "authentication_type",
+    "authentication_realm",
+    "lookup_realm",
+    "add_to_spaces",
+    "delete_from_spaces",
+];
+
+/// A key written as given: letters, digits, `_` and `-`, so it needs no escaping and no ECS
+/// tool reads it as a path.
+fn check_key(key: &str) -> Result<(), String> {
+    let plain = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain {
+        Ok(())
+    } else {
+        Err(format!("`{key}` is not a usable JSON key (letters, digits, `_` and `-`)"))
     }
 }
 

@@ -9,6 +9,9 @@
 //! - an event with no `user.name` matches a `users` filter (as in Kibana: system events without a
 //!   user are treated as coming from any listed user).
 
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+
 use crate::model::AuditEvent;
 use crate::{Category, EventType, Outcome};
 
@@ -23,20 +26,59 @@ use crate::{Category, EventType, Outcome};
 ///     .outcomes([Outcome::Success]);
 /// # let _ = filter;
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// In a configuration file each field is a list that, when present, holds at least one value
+/// (leave it out to match anything); actions are checked as action names, the other keywords
+/// against ECS.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct IgnoreFilter {
     /// `event.action` values.
+    #[serde(deserialize_with = "action_names")]
     pub actions: Option<Vec<String>>,
     /// `event.category` values.
+    #[serde(deserialize_with = "non_empty")]
     pub categories: Option<Vec<Category>>,
     /// `event.type` values.
+    #[serde(deserialize_with = "non_empty")]
     pub types: Option<Vec<EventType>>,
     /// `event.outcome` values.
+    #[serde(deserialize_with = "non_empty")]
     pub outcomes: Option<Vec<Outcome>>,
     /// Space ids.
+    #[serde(deserialize_with = "non_empty")]
     pub spaces: Option<Vec<String>>,
     /// `user.name` values.
+    #[serde(deserialize_with = "non_empty")]
     pub users: Option<Vec<String>>,
+}
+
+/// Deserializes a list that, when present, holds at least one value (as in Kibana: leave the
+/// field out to match anything).
+fn non_empty<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let values = Vec::<T>::deserialize(deserializer)?;
+    if values.is_empty() {
+        return Err(de::Error::custom("lists at least one value when present (leave it out to match anything)"));
+    }
+    Ok(Some(values))
+}
+
+/// Deserializes a non-empty list of action names, each checked like `#[audited(action = …)]`'s.
+fn action_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
+    /// One action name, checked where it is read (so an error names its index).
+    struct ActionName(String);
+    impl<'de> Deserialize<'de> for ActionName {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ActionName, D::Error> {
+            let name = String::deserialize(deserializer)?;
+            audit_schema::action::check_name(&name).map_err(de::Error::custom)?;
+            Ok(ActionName(name))
+        }
+    }
+    Ok(non_empty::<D, ActionName>(deserializer)?.map(|names| names.into_iter().map(|name| name.0).collect()))
 }
 
 /// The parts of an event a filter looks at. `outcome: None` means "not known yet", which
@@ -51,6 +93,29 @@ pub(crate) struct FilterSubject<'a> {
 }
 
 impl IgnoreFilter {
+    /// What a configuration file could not have held: a listed field with no value, or an action
+    /// that is not an action name. The field at fault (`actions[1]`) and the problem.
+    pub(crate) fn check(&self) -> Result<(), (String, String)> {
+        let empty = [
+            ("actions", self.actions.as_ref().map(Vec::len)),
+            ("categories", self.categories.as_ref().map(Vec::len)),
+            ("types", self.types.as_ref().map(Vec::len)),
+            ("outcomes", self.outcomes.as_ref().map(Vec::len)),
+            ("spaces", self.spaces.as_ref().map(Vec::len)),
+            ("users", self.users.as_ref().map(Vec::len)),
+        ];
+        if let Some((field, _)) = empty.into_iter().find(|(_, len)| *len == Some(0)) {
+            return Err((
+                field.to_owned(),
+                "lists at least one value when present (leave it out to match anything)".into(),
+            ));
+        }
+        for (i, name) in self.actions.iter().flatten().enumerate() {
+            audit_schema::action::check_name(name).map_err(|problem| (format!("actions[{i}]"), problem.to_owned()))?;
+        }
+        Ok(())
+    }
+
     /// A filter that lists nothing yet (and so matches every event).
     pub fn new() -> IgnoreFilter {
         IgnoreFilter::default()

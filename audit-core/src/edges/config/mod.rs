@@ -1,7 +1,21 @@
 //! Configuration files: [`AuditConfig`](crate::AuditConfig) and its parts, read with `serde`
 //! from the application's own configuration (TOML, YAML, JSON…), mirroring Kibana's
 //! `xpack.security.audit.*`.
+//!
+//! - `settings`: [`AuditConfig`](crate::AuditConfig), [`SinkConfig`], [`RollingFileConfig`], and
+//!   building the logger they describe;
+//! - `units`: [`ByteSize`] (Kibana's binary units) and [`Interval`] (`1h30m`);
+//! - `error`: [`ConfigError`], naming the setting at fault.
+//!
+//! ```json
+//! { "sinks": [{ "type": "rolling_file", "path": "audit.log", "max_size": "100mb", "interval": "24h",
+//!               "keep": 7, "durability": "flushed", "on_io_error": "fail_closed" }] }
+//! ```
 
+mod error;
 mod settings;
+mod units;
 
-pub use settings::{AuditConfig, ConfigError, ConsoleStream, IgnoreFilterConfig, SinkConfig, WriterGuards};
+pub use error::ConfigError;
+pub use settings::{AuditConfig, ConsoleStream, RollingFileConfig, SinkConfig, WriterGuards};
+pub use units::{ByteSize, Interval};

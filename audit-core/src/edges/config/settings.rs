@@ -1,27 +1,31 @@
-//! [`AuditConfig`]: the logger's settings as a plain `serde` struct, so applications load them from
-//! their own configuration file (TOML, YAML, JSON…). Mirrors Kibana's `xpack.security.audit.*`.
-//!
-//! Every problem is reported as a [`ConfigError`] naming the setting, e.g.
-//! ``audit setting `ignore_filters[0].categories[1]`: `databse` is not an ECS event category; did you mean `database`?``.
+//! [`AuditConfig`] and the sinks it describes ([`SinkConfig`], [`RollingFileConfig`]), derived
+//! from serde with every value typed: a keyword is parsed into its enum, a size into a
+//! [`ByteSize`], an interval into an [`Interval`], so a bad value fails where it is written.
 
-use std::fmt;
 use std::path::PathBuf;
 
+use serde::de::{value::MapAccessDeserializer, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use super::error::ConfigError;
+use super::units::{ByteSize, Interval};
 use crate::logging::AuditLogger;
 use crate::output::format::EcsFormat;
 use crate::output::sink::{ConsoleSink, FailurePolicy, SyncFileSink, TracingSink};
 use crate::output::writer::{Backpressure, FileWriter, Rotation, WriterGuard};
 use crate::policy::IgnoreFilter;
-use crate::{Category, Durability, EventType, Outcome};
+use crate::Durability;
 
-/// Audit logging settings.
+/// Audit logging settings, mirroring Kibana's `xpack.security.audit.*`.
+///
+/// Load them with [`AuditConfig::from_json`], [`AuditConfig::from_deserializer`] (TOML, YAML, …:
+/// any serde format), or as a field of your own settings. Every problem, with a key or with a
+/// value, is a [`ConfigError`] that names the setting and suggests the closest valid name.
 ///
 /// ```
 /// use audit_core::AuditConfig;
 ///
-/// let config: AuditConfig = serde_json::from_str(r#"{
+/// let config = AuditConfig::from_json(r#"{
 ///     "namespace": "shop",
 ///     "ignore_filters": [{ "actions": ["http_request"], "outcomes": ["unknown"] }],
 ///     "sinks": [{ "type": "console" }]
@@ -29,13 +33,13 @@ use crate::{Category, Durability, EventType, Outcome};
 /// let (logger, _guards) = config.build().unwrap();
 /// assert_eq!(logger.format().namespace(), "shop");
 ///
-/// let bad: AuditConfig = serde_json::from_str(r#"{ "ignore_filters": [{ "categories": ["databse"] }] }"#).unwrap();
-/// let error = bad.build().unwrap_err();
+/// let error = AuditConfig::from_json(r#"{ "ignore_filters": [{ "categories": ["databse"] }] }"#).unwrap_err();
 /// assert_eq!(error.setting(), "ignore_filters[0].categories[0]");
 /// assert!(error.to_string().contains("did you mean `database`"));
 /// ```
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct AuditConfig {
     /// Whether events are written at all (default true).
     pub enabled: bool,
@@ -48,7 +52,7 @@ pub struct AuditConfig {
     /// `service.name` on every line (default: none).
     pub service_name: Option<String>,
     /// Events matching any of these are dropped (Kibana's `ignore_filters`).
-    pub ignore_filters: Vec<IgnoreFilterConfig>,
+    pub ignore_filters: Vec<IgnoreFilter>,
     /// Where events go (default: the console).
     pub sinks: Vec<SinkConfig>,
 }
@@ -67,74 +71,233 @@ impl Default for AuditConfig {
     }
 }
 
-/// One ignore filter as written in a configuration file; see [`IgnoreFilter`] for the semantics.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields)]
-pub struct IgnoreFilterConfig {
-    /// `event.action` values.
-    pub actions: Option<Vec<String>>,
-    /// `event.category` values.
-    pub categories: Option<Vec<String>>,
-    /// `event.type` values.
-    pub types: Option<Vec<String>>,
-    /// `event.outcome` values.
-    pub outcomes: Option<Vec<String>>,
-    /// Space ids.
-    pub spaces: Option<Vec<String>>,
-    /// User names.
-    pub users: Option<Vec<String>>,
+/// The settings are a map (a JSON object, a TOML table); a list in its place is refused rather
+/// than read as the fields in order.
+impl<'de> Deserialize<'de> for AuditConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<AuditConfig, D::Error> {
+        struct Settings;
+        impl<'de> Visitor<'de> for Settings {
+            type Value = AuditConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("the audit settings, a map of setting names to values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<AuditConfig, A::Error> {
+                AuditConfig::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer.deserialize_map(Settings)
+    }
 }
 
-/// A sink as written in a configuration file.
+/// A sink as written in a configuration file, told apart by its `type`: `console`, `file`,
+/// `tracing` or `rolling_file`.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(try_from = "SinkFields")]
+#[non_exhaustive]
 pub enum SinkConfig {
     /// [`ConsoleSink`].
     Console {
         /// `stdout` (default) or `stderr`.
-        #[serde(default)]
         stream: ConsoleStream,
     },
-    /// [`SyncFileSink`].
+    /// [`SyncFileSink`]: written on the caller's thread.
     File {
         /// The file to append to.
         path: PathBuf,
         /// `fsync` after every event (default false).
-        #[serde(default)]
         sync_every_event: bool,
     },
     /// [`TracingSink`].
     Tracing,
     /// [`FileWriter`]: the non-blocking, durable writer, with optional rotation (Kibana's
     /// `rolling-file` appender and more).
-    RollingFile {
-        /// The active file.
-        path: PathBuf,
-        /// Rotate when the file would grow past this size: bytes, or with a unit (`100mb`, `1gb`).
-        #[serde(default)]
-        max_size: Option<String>,
-        /// Rotate at every multiple of this interval (UTC): `24h`, `1h`, `30m`.
-        #[serde(default)]
-        interval: Option<String>,
-        /// Rotated files to keep (default: all).
-        #[serde(default)]
-        keep: Option<usize>,
-        /// Gzip rotated files (needs the `compression` feature).
-        #[serde(default)]
-        compress: bool,
-        /// `buffered` (default), `flushed` or `durable`.
-        #[serde(default)]
-        durability: Option<String>,
-        /// When the queue is full: `block` (default), `fail_closed` or `drop`.
-        #[serde(default)]
-        when_full: Option<String>,
-        /// On I/O errors: `fail_open` (default) or `fail_closed`.
-        #[serde(default)]
-        on_io_error: Option<String>,
-        /// Events the queue holds (default 65536).
-        #[serde(default)]
-        queue_capacity: Option<usize>,
-    },
+    RollingFile(RollingFileConfig),
+}
+
+/// A [`FileWriter`] as written in a configuration file (`"type": "rolling_file"`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RollingFileConfig {
+    /// The active file.
+    pub path: PathBuf,
+    /// Rotate when the file would grow past this size: bytes, or with a binary unit (`100mb`).
+    pub max_size: Option<ByteSize>,
+    /// Rotate at every multiple of this interval (UTC): `24h`, `1h30m`.
+    pub interval: Option<Interval>,
+    /// Rotated files to keep (default: all).
+    pub keep: Option<usize>,
+    /// Gzip rotated files (needs the `compression` feature).
+    pub compress: bool,
+    /// `buffered` (default), `flushed` or `durable`.
+    pub durability: Durability,
+    /// When the queue is full: `block` (default), `fail_closed` or `drop`.
+    pub when_full: Backpressure,
+    /// On I/O errors: `fail_open` (default) or `fail_closed`.
+    pub on_io_error: FailurePolicy,
+    /// Events the queue holds (default 65536).
+    pub queue_capacity: Option<std::num::NonZeroUsize>,
+}
+
+/// Every setting any sink has, as read: one flat map, so that serde reports each value's error
+/// at its own path (an internally tagged enum would read the map whole and lose it). Which of
+/// them the sink's `type` takes is checked when it becomes a [`SinkConfig`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SinkFields {
+    #[serde(rename = "type")]
+    kind: SinkKind,
+    stream: Option<ConsoleStream>,
+    path: Option<PathBuf>,
+    sync_every_event: Option<bool>,
+    max_size: Option<ByteSize>,
+    interval: Option<Interval>,
+    keep: Option<usize>,
+    compress: Option<bool>,
+    durability: Option<Durability>,
+    when_full: Option<Backpressure>,
+    on_io_error: Option<FailurePolicy>,
+    queue_capacity: Option<std::num::NonZeroUsize>,
+}
+
+#[derive(Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum SinkKind {
+    Console,
+    File,
+    Tracing,
+    RollingFile,
+}
+
+impl TryFrom<SinkFields> for SinkConfig {
+    type Error = String;
+
+    fn try_from(fields: SinkFields) -> Result<SinkConfig, String> {
+        let SinkFields {
+            kind,
+            stream,
+            path,
+            sync_every_event,
+            max_size,
+            interval,
+            keep,
+            compress,
+            durability,
+            when_full,
+            on_io_error,
+            queue_capacity,
+        } = fields;
+        let (name, takes): (&str, &[&str]) = match kind {
+            SinkKind::Console => ("console", &["stream"]),
+            SinkKind::File => ("file", &["path", "sync_every_event"]),
+            SinkKind::Tracing => ("tracing", &[]),
+            SinkKind::RollingFile => (
+                "rolling_file",
+                &[
+                    "path",
+                    "max_size",
+                    "interval",
+                    "keep",
+                    "compress",
+                    "durability",
+                    "when_full",
+                    "on_io_error",
+                    "queue_capacity",
+                ],
+            ),
+        };
+        let given = [
+            ("stream", stream.is_some()),
+            ("path", path.is_some()),
+            ("sync_every_event", sync_every_event.is_some()),
+            ("max_size", max_size.is_some()),
+            ("interval", interval.is_some()),
+            ("keep", keep.is_some()),
+            ("compress", compress.is_some()),
+            ("durability", durability.is_some()),
+            ("when_full", when_full.is_some()),
+            ("on_io_error", on_io_error.is_some()),
+            ("queue_capacity", queue_capacity.is_some()),
+        ];
+        if let Some((setting, _)) = given.iter().find(|(setting, set)| *set && !takes.contains(setting)) {
+            return Err(format!("`{setting}` is not a setting of a `{name}` sink (it takes: {})", takes.join(", ")));
+        }
+        let path = || path.clone().ok_or_else(|| format!("a `{name}` sink needs a `path`"));
+        Ok(match kind {
+            SinkKind::Console => SinkConfig::Console { stream: stream.unwrap_or_default() },
+            SinkKind::File => SinkConfig::File { path: path()?, sync_every_event: sync_every_event.unwrap_or(false) },
+            SinkKind::Tracing => SinkConfig::Tracing,
+            SinkKind::RollingFile => SinkConfig::RollingFile(RollingFileConfig {
+                path: path()?,
+                max_size,
+                interval,
+                keep,
+                compress: compress.unwrap_or(false),
+                durability: durability.unwrap_or_default(),
+                when_full: when_full.unwrap_or_default(),
+                on_io_error: on_io_error.unwrap_or_default(),
+                queue_capacity,
+            }),
+        })
+    }
+}
+
+impl RollingFileConfig {
+    /// A writer appending to `path`, with every other setting at its default.
+    pub fn new(path: impl Into<PathBuf>) -> RollingFileConfig {
+        RollingFileConfig {
+            path: path.into(),
+            max_size: None,
+            interval: None,
+            keep: None,
+            compress: false,
+            durability: Durability::default(),
+            when_full: Backpressure::default(),
+            on_io_error: FailurePolicy::default(),
+            queue_capacity: None,
+        }
+    }
+
+    /// The rotation these settings describe (`None`: never rotate), or the setting at fault.
+    fn rotation(&self) -> Result<Option<Rotation>, (&'static str, &'static str)> {
+        let mut rotation = match (self.max_size, self.interval) {
+            (None, None) => None,
+            (Some(size), None) => Some(Rotation::by_size(size.bytes())),
+            (None, Some(interval)) => Some(Rotation::every(interval.duration())),
+            (Some(size), Some(interval)) => Some(Rotation::every(interval.duration()).max_bytes(size.bytes())),
+        };
+        if self.keep.is_some() || self.compress {
+            let Some(base) = rotation.take() else {
+                let setting = if self.keep.is_some() { "keep" } else { "compress" };
+                return Err((setting, "`keep` and `compress` need a rotation: set `max_size` or `interval`"));
+            };
+            let base = base.compress(self.compress);
+            rotation = Some(match self.keep {
+                Some(keep) => base.keep(keep),
+                None => base,
+            });
+        }
+        Ok(rotation)
+    }
+
+    /// Starts the writer these settings describe; `at` names the sink in errors.
+    fn start(&self, at: &str) -> Result<(FileWriter, WriterGuard), ConfigError> {
+        let mut builder = FileWriter::builder(&self.path)
+            .durability(self.durability)
+            .when_full(self.when_full)
+            .on_io_error(self.on_io_error);
+        match self.rotation() {
+            Ok(Some(rotation)) => builder = builder.rotation(rotation),
+            Ok(None) => {}
+            Err((setting, problem)) => return Err(ConfigError::new(format!("{at}.{setting}"), problem)),
+        }
+        if let Some(capacity) = self.queue_capacity {
+            builder = builder.queue_capacity(capacity.get());
+        }
+        builder.build().map_err(|e| {
+            let setting = if e.kind() == std::io::ErrorKind::Unsupported { "compress" } else { "path" };
+            ConfigError::io(format!("{at}.{setting}"), e)
+        })
+    }
 }
 
 /// Stops the background writers a configuration started, after writing out everything they
@@ -166,6 +329,7 @@ impl WriterGuards {
 /// The console stream of a console sink.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ConsoleStream {
     /// Standard output.
     #[default]
@@ -174,86 +338,46 @@ pub enum ConsoleStream {
     Stderr,
 }
 
-/// A setting that cannot be used, and why.
-#[derive(Debug)]
-pub struct ConfigError {
-    setting: String,
-    problem: String,
-    source: Option<std::io::Error>,
-}
-
-impl ConfigError {
-    fn new(setting: impl Into<String>, problem: impl Into<String>) -> ConfigError {
-        ConfigError { setting: setting.into(), problem: problem.into(), source: None }
-    }
-
-    /// The setting's path, e.g. `ignore_filters[0].outcomes[1]`.
-    pub fn setting(&self) -> &str {
-        &self.setting
-    }
-
-    /// What is wrong with it.
-    pub fn problem(&self) -> &str {
-        &self.problem
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "audit setting `{}`: {}", self.setting, self.problem)
-    }
-}
-
-impl std::error::Error for ConfigError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|e| e as _)
-    }
-}
-
-/// Top-level ECS fields the namespace may not take over.
-const RESERVED_NAMESPACES: &[&str] = &[
-    "@timestamp",
-    "message",
-    "event",
-    "user",
-    "client",
-    "source",
-    "http",
-    "url",
-    "user_agent",
-    "trace",
-    "error",
-    "labels",
-    "log",
-    "process",
-    "service",
-    "ecs",
-];
-
 impl AuditConfig {
-    /// Checks every setting and builds the logger (opening files now, so a bad path fails at
-    /// start-up), with the guards of the file writers it started.
+    /// Reads the settings from JSON text. Errors name the setting, key or value alike.
+    pub fn from_json(text: &str) -> Result<AuditConfig, ConfigError> {
+        AuditConfig::from_deserializer(&mut serde_json::Deserializer::from_str(text))
+    }
+
+    /// Reads the settings from any serde deserializer (a TOML or YAML document, say), naming
+    /// the setting at fault in the error, with a suggestion for a misspelt key or keyword.
+    pub fn from_deserializer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<AuditConfig, ConfigError>
+    where
+        D::Error: std::fmt::Display,
+    {
+        serde_path_to_error::deserialize(deserializer)
+            .map_err(|error| ConfigError::from_serde(error.path(), &error.inner().to_string()))
+    }
+
+    /// Checks what the types cannot (the namespace and resource key) and builds the logger,
+    /// opening files now so that a bad path fails at start-up, with the guards of the file
+    /// writers it started.
     pub fn build(&self) -> Result<(AuditLogger, WriterGuards), ConfigError> {
         let mut guards = WriterGuards::default();
         let mut builder = AuditLogger::builder().enabled(self.enabled).format(self.format()?);
-        for filter in self.ignore_filters()? {
-            builder = builder.ignore(filter);
+        for (i, filter) in self.ignore_filters.iter().enumerate() {
+            if let Err((field, problem)) = filter.check() {
+                return Err(ConfigError::new(format!("ignore_filters[{i}].{field}"), problem));
+            }
+            builder = builder.ignore(filter.clone());
         }
         for (i, sink) in self.sinks.iter().enumerate() {
+            let at = format!("sinks[{i}]");
             builder = match sink {
                 SinkConfig::Console { stream: ConsoleStream::Stdout } => builder.sink(ConsoleSink::stdout()),
                 SinkConfig::Console { stream: ConsoleStream::Stderr } => builder.sink(ConsoleSink::stderr()),
                 SinkConfig::Tracing => builder.sink(TracingSink::new()),
                 SinkConfig::File { path, sync_every_event } => {
-                    let sink = SyncFileSink::open(path).map_err(|e| ConfigError {
-                        setting: format!("sinks[{i}].path"),
-                        problem: e.to_string(),
-                        source: Some(e),
-                    })?;
+                    let sink = SyncFileSink::open(path).map_err(|e| ConfigError::io(format!("{at}.path"), e))?;
                     builder.sink(sink.sync_every_event(*sync_every_event))
                 }
-                SinkConfig::RollingFile { .. } => {
-                    let (writer, guard) = rolling_file(sink, &format!("sinks[{i}]"))?;
+                SinkConfig::RollingFile(settings) => {
+                    let (writer, guard) = settings.start(&at)?;
                     guards.0.push(guard);
                     builder.sink(writer)
                 }
@@ -264,14 +388,9 @@ impl AuditConfig {
 
     /// The line format these settings describe.
     pub fn format(&self) -> Result<EcsFormat, ConfigError> {
-        check_key("namespace", &self.namespace)?;
-        if RESERVED_NAMESPACES.contains(&self.namespace.as_str()) {
-            return Err(ConfigError::new(
-                "namespace",
-                format!("`{}` is an ECS field of its own; pick the application's name", self.namespace),
-            ));
-        }
-        check_key("resource_key", &self.resource_key)?;
+        EcsFormat::check_namespace(&self.namespace).map_err(|problem| ConfigError::new("namespace", problem))?;
+        EcsFormat::check_resource_key(&self.resource_key)
+            .map_err(|problem| ConfigError::new("resource_key", problem))?;
         let mut format = EcsFormat::default()
             .with_namespace(&self.namespace)
             .with_resource_key(&self.resource_key)
@@ -281,234 +400,115 @@ impl AuditConfig {
         }
         Ok(format)
     }
-
-    /// The ignore filters these settings describe.
-    pub fn ignore_filters(&self) -> Result<Vec<IgnoreFilter>, ConfigError> {
-        self.ignore_filters.iter().enumerate().map(|(i, f)| f.to_filter(&format!("ignore_filters[{i}]"))).collect()
-    }
-}
-
-impl IgnoreFilterConfig {
-    fn to_filter(&self, at: &str) -> Result<IgnoreFilter, ConfigError> {
-        Ok(IgnoreFilter {
-            actions: checked_list(at, "actions", &self.actions, |name| {
-                audit_schema::action::check_name(name).map(|()| name.to_owned()).map_err(str::to_owned)
-            })?,
-            categories: checked_list(at, "categories", &self.categories, |v| {
-                v.parse::<Category>().map_err(|e| e.to_string())
-            })?,
-            types: checked_list(at, "types", &self.types, |v| v.parse::<EventType>().map_err(|e| e.to_string()))?,
-            outcomes: checked_list(at, "outcomes", &self.outcomes, |v| {
-                v.parse::<Outcome>().map_err(|e| e.to_string())
-            })?,
-            spaces: checked_list(at, "spaces", &self.spaces, |v| Ok(v.to_owned()))?,
-            users: checked_list(at, "users", &self.users, |v| Ok(v.to_owned()))?,
-        })
-    }
-}
-
-/// Parses each value of a listed field; a list that is present must not be empty (as in Kibana).
-fn checked_list<T>(
-    at: &str,
-    field: &str,
-    values: &Option<Vec<String>>,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Result<Option<Vec<T>>, ConfigError> {
-    let Some(values) = values else {
-        return Ok(None);
-    };
-    if values.is_empty() {
-        return Err(ConfigError::new(
-            format!("{at}.{field}"),
-            "lists at least one value when present (leave it out to match anything)",
-        ));
-    }
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| parse(v).map_err(|problem| ConfigError::new(format!("{at}.{field}[{i}]"), problem)))
-        .collect::<Result<Vec<T>, _>>()
-        .map(Some)
-}
-
-fn check_key(setting: &str, key: &str) -> Result<(), ConfigError> {
-    let valid = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if valid {
-        Ok(())
-    } else {
-        Err(ConfigError::new(setting, format!("`{key}` is not a usable JSON key (letters, digits, `_` and `-`)")))
-    }
-}
-
-/// Builds a [`FileWriter`] from its configuration, naming the setting at fault.
-fn rolling_file(sink: &SinkConfig, at: &str) -> Result<(FileWriter, WriterGuard), ConfigError> {
-    let SinkConfig::RollingFile {
-        path,
-        max_size,
-        interval,
-        keep,
-        compress,
-        durability,
-        when_full,
-        on_io_error,
-        queue_capacity,
-    } = sink
-    else {
-        unreachable!("called for rolling_file sinks")
-    };
-    let mut rotation: Option<Rotation> = None;
-    if let Some(size) = max_size {
-        let bytes = parse_size(size).map_err(|problem| ConfigError::new(format!("{at}.max_size"), problem))?;
-        rotation = Some(Rotation::by_size(bytes));
-    }
-    if let Some(interval) = interval {
-        let every = parse_duration(interval).map_err(|problem| ConfigError::new(format!("{at}.interval"), problem))?;
-        rotation = Some(match rotation {
-            Some(by_size) => Rotation { every: Some(every), ..by_size },
-            None => Rotation::every(every),
-        });
-    }
-    if keep.is_some() || *compress {
-        let base = rotation.take().ok_or_else(|| {
-            ConfigError::new(
-                format!("{at}.keep"),
-                "`keep` and `compress` need a rotation: set `max_size` or `interval`",
-            )
-        })?;
-        rotation = Some(Rotation { keep: *keep, compress: *compress, ..base });
-    }
-    let choice = |field: &str, value: &Option<String>, options: &[&str]| -> Result<Option<usize>, ConfigError> {
-        value
-            .as_deref()
-            .map(|v| {
-                options.iter().position(|o| *o == v).ok_or_else(|| {
-                    ConfigError::new(format!("{at}.{field}"), format!("`{v}` is not one of: {}", options.join(", ")))
-                })
-            })
-            .transpose()
-    };
-    let mut builder = FileWriter::builder(path);
-    if let Some(rotation) = rotation {
-        builder = builder.rotation(rotation);
-    }
-    if let Some(i) = choice("durability", durability, &["buffered", "flushed", "durable"])? {
-        builder = builder.durability([Durability::Buffered, Durability::Flushed, Durability::Durable][i]);
-    }
-    if let Some(i) = choice("when_full", when_full, &["block", "fail_closed", "drop"])? {
-        builder = builder.when_full([Backpressure::Block, Backpressure::FailClosed, Backpressure::Drop][i]);
-    }
-    if let Some(i) = choice("on_io_error", on_io_error, &["fail_open", "fail_closed"])? {
-        builder = builder.on_io_error([FailurePolicy::FailOpen, FailurePolicy::FailClosed][i]);
-    }
-    if let Some(capacity) = queue_capacity {
-        if *capacity == 0 {
-            return Err(ConfigError::new(format!("{at}.queue_capacity"), "must be at least 1"));
-        }
-        builder = builder.queue_capacity(*capacity);
-    }
-    builder.build().map_err(|e| {
-        let setting = if e.kind() == std::io::ErrorKind::Unsupported { "compress" } else { "path" };
-        ConfigError { setting: format!("{at}.{setting}"), problem: e.to_string(), source: Some(e) }
-    })
-}
-
-/// `1048576`, `512kb`, `100mb`, `1gb` (powers of 1024).
-fn parse_size(text: &str) -> Result<u64, String> {
-    let lower = text.trim().to_ascii_lowercase();
-    let (digits, unit) = lower.split_at(lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len()));
-    let value: u64 = digits.parse().map_err(|_| format!("`{text}` is not a size like `100mb`"))?;
-    let scale = match unit.trim() {
-        "" | "b" => 1,
-        "kb" | "k" => 1 << 10,
-        "mb" | "m" => 1 << 20,
-        "gb" | "g" => 1 << 30,
-        _ => return Err(format!("`{text}`: the unit is b, kb, mb or gb")),
-    };
-    match value.checked_mul(scale) {
-        Some(0) | None => Err(format!("`{text}` is not a usable size")),
-        Some(bytes) => Ok(bytes),
-    }
-}
-
-/// `500ms`, `30s`, `15m`, `24h`, `7d`.
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let lower = text.trim().to_ascii_lowercase();
-    let (digits, unit) = lower.split_at(lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len()));
-    let value: u64 = digits.parse().map_err(|_| format!("`{text}` is not a duration like `24h`"))?;
-    let millis = match unit.trim() {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(format!("`{text}`: the unit is ms, s, m, h or d")),
-    };
-    match value.checked_mul(millis) {
-        Some(0) | None => Err(format!("`{text}` is not a usable duration")),
-        Some(ms) => Ok(std::time::Duration::from_millis(ms)),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Category, EventType, Outcome};
 
     fn parse(json: &str) -> AuditConfig {
-        serde_json::from_str(json).unwrap()
+        AuditConfig::from_json(json).unwrap()
     }
 
-    #[test]
-    fn errors_name_the_setting() {
-        let cases = [
-            (r#"{"ignore_filters":[{},{"outcomes":["success","maybe"]}]}"#, "ignore_filters[1].outcomes[1]"),
-            (r#"{"ignore_filters":[{"actions":[]}]}"#, "ignore_filters[0].actions"),
-            (r#"{"ignore_filters":[{"actions":["Saved Object"]}]}"#, "ignore_filters[0].actions[0]"),
-            (r#"{"ignore_filters":[{"types":["creaton"]}]}"#, "ignore_filters[0].types[0]"),
-            (r#"{"namespace":"event"}"#, "namespace"),
-            (r#"{"namespace":"a.b"}"#, "namespace"),
-            (r#"{"sinks":[{"type":"file","path":"/nonexistent-dir/x/audit.log"}]}"#, "sinks[0].path"),
-        ];
-        for (json, setting) in cases {
-            let error = parse(json).build().unwrap_err();
-            assert_eq!(error.setting(), setting, "{json}: {error}");
-            assert!(error.to_string().starts_with(&format!("audit setting `{setting}`")));
+    fn error(json: &str) -> ConfigError {
+        match AuditConfig::from_json(json) {
+            Ok(config) => config.build().err().unwrap_or_else(|| panic!("{json} was accepted")),
+            Err(error) => error,
         }
     }
 
     #[test]
-    fn unknown_settings_are_rejected_by_serde() {
-        let error = serde_json::from_str::<AuditConfig>(r#"{"ignore_filter":[]}"#).unwrap_err();
-        assert!(error.to_string().contains("unknown field `ignore_filter`"), "{error}");
+    fn errors_name_the_setting_for_keys_and_values_alike() {
+        let cases = [
+            (r#"{"ignore_filters":[{},{"outcomes":["success","maybe"]}]}"#, "ignore_filters[1].outcomes[1]", None),
+            (r#"{"ignore_filters":[{"actions":[]}]}"#, "ignore_filters[0].actions", None),
+            (r#"{"ignore_filters":[{"actions":["Saved Object"]}]}"#, "ignore_filters[0].actions[0]", None),
+            (r#"{"ignore_filters":[{"types":["creaton"]}]}"#, "ignore_filters[0].types[0]", Some("creation")),
+            (r#"{"ignore_filters":[{"categries":["web"]}]}"#, "ignore_filters[0].categries", Some("categories")),
+            (r#"{"ignore_filter":[]}"#, "ignore_filter", Some("ignore_filters")),
+            (r#"{"namespace":"event"}"#, "namespace", None),
+            (r#"{"namespace":"a.b"}"#, "namespace", None),
+            (r#"{"resource_key":"space_id"}"#, "resource_key", None),
+            (r#"{"sinks":[{"type":"file","path":"/nonexistent-dir/x/audit.log"}]}"#, "sinks[0].path", None),
+            (r#"{"sinks":[{"type":"rolling_fil","path":"a.log"}]}"#, "sinks[0].type", Some("rolling_file")),
+            (r#"{"sinks":[{"type":"console","path":"a.log"}]}"#, "sinks[0]", None),
+            (r#"{"sinks":[{"type":"file"}]}"#, "sinks[0]", None),
+            (r#"{"sinks":[{"type":"console","straem":"stderr"}]}"#, "sinks[0].straem", Some("stream")),
+            (r#"[true, "kibana"]"#, "", None),
+        ];
+        for (json, setting, suggestion) in cases {
+            let error = error(json);
+            assert_eq!(error.setting(), setting, "{json}: {error}");
+            if !setting.is_empty() {
+                assert!(error.to_string().starts_with(&format!("audit setting `{setting}`")), "{error}");
+            }
+            if let Some(close) = suggestion {
+                assert!(error.problem().contains(&format!("did you mean `{close}`?")), "{json}: {error}");
+            }
+        }
     }
 
     #[test]
-    fn rolling_file_settings_are_checked() {
+    fn rolling_file_settings_are_typed() {
         let dir = std::env::temp_dir().join(format!("audit-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("audit.log").display().to_string().replace('\\', "/");
         let cases = [
-            (format!(r#"{{"type":"rolling_file","path":"{path}","max_size":"10 parsecs"}}"#), "sinks[0].max_size"),
-            (format!(r#"{{"type":"rolling_file","path":"{path}","interval":"0h"}}"#), "sinks[0].interval"),
-            (format!(r#"{{"type":"rolling_file","path":"{path}","keep":3}}"#), "sinks[0].keep"),
-            (format!(r#"{{"type":"rolling_file","path":"{path}","durability":"fsync"}}"#), "sinks[0].durability"),
-            (format!(r#"{{"type":"rolling_file","path":"{path}","when_full":"wait"}}"#), "sinks[0].when_full"),
-            (format!(r#"{{"type":"rolling_file","path":"{path}","on_io_error":"panic"}}"#), "sinks[0].on_io_error"),
-            (r#"{"type":"rolling_file","path":"/nonexistent-dir/x/audit.log"}"#.to_owned(), "sinks[0].path"),
+            (
+                format!(r#"{{"type":"rolling_file","path":"{path}","max_size":"10 parsecs"}}"#),
+                "sinks[0].max_size",
+                None,
+            ),
+            (format!(r#"{{"type":"rolling_file","path":"{path}","interval":"0h"}}"#), "sinks[0].interval", None),
+            (format!(r#"{{"type":"rolling_file","path":"{path}","keep":3}}"#), "sinks[0].keep", None),
+            (
+                format!(r#"{{"type":"rolling_file","path":"{path}","durability":"flushd"}}"#),
+                "sinks[0].durability",
+                Some("flushed"),
+            ),
+            (
+                format!(r#"{{"type":"rolling_file","path":"{path}","when_full":"blok"}}"#),
+                "sinks[0].when_full",
+                Some("block"),
+            ),
+            (
+                format!(r#"{{"type":"rolling_file","path":"{path}","on_io_error":"panic"}}"#),
+                "sinks[0].on_io_error",
+                None,
+            ),
+            (
+                format!(r#"{{"type":"rolling_file","path":"{path}","queue_capacity":0}}"#),
+                "sinks[0].queue_capacity",
+                None,
+            ),
+            (
+                format!(r#"{{"type":"rolling_file","path":"{path}","max_sise":"1mb"}}"#),
+                "sinks[0].max_sise",
+                Some("max_size"),
+            ),
+            (r#"{"type":"rolling_file","path":"/nonexistent-dir/x/audit.log"}"#.to_owned(), "sinks[0].path", None),
         ];
-        for (sink, setting) in cases {
-            let Err(error) = parse(&format!(r#"{{"sinks":[{sink}]}}"#)).build() else { panic!("{sink} was accepted") };
+        for (sink, setting, suggestion) in cases {
+            let error = error(&format!(r#"{{"sinks":[{sink}]}}"#));
             assert_eq!(error.setting(), setting, "{sink}: {error}");
+            if let Some(close) = suggestion {
+                assert!(error.problem().contains(&format!("did you mean `{close}`?")), "{sink}: {error}");
+            }
         }
         let good = format!(
-            r#"{{"sinks":[{{"type":"rolling_file","path":"{path}","max_size":"100mb","interval":"24h","keep":7,"durability":"durable","when_full":"fail_closed","on_io_error":"fail_closed","queue_capacity":1024}}]}}"#
+            r#"{{"sinks":[{{"type":"rolling_file","path":"{path}","max_size":"100mb","interval":"1h30m","keep":7,"durability":"durable","when_full":"fail_closed","on_io_error":"fail_closed","queue_capacity":1024}}]}}"#
         );
-        let (logger, guards) = parse(&good).build().unwrap();
+        let config = parse(&good);
+        let SinkConfig::RollingFile(settings) = &config.sinks[0] else { panic!("{config:?}") };
+        assert_eq!(settings.max_size.map(ByteSize::bytes), Some(100 << 20));
+        assert_eq!(settings.interval.map(Interval::duration), Some(std::time::Duration::from_secs(5400)));
+        assert_eq!((settings.durability, settings.when_full), (Durability::Durable, Backpressure::FailClosed));
+        let (logger, guards) = config.build().unwrap();
         logger.log(crate::AuditEvent::new(&crate::kibana::SPACE_GET).with_outcome(crate::Outcome::Success)).unwrap();
         guards.shutdown().unwrap();
         assert_eq!(std::fs::read_to_string(dir.join("audit.log")).unwrap().lines().count(), 1);
         std::fs::remove_dir_all(dir).unwrap();
-        assert_eq!(parse_size("512kb"), Ok(512 * 1024));
-        assert_eq!(parse_duration("15m"), Ok(std::time::Duration::from_secs(900)));
     }
 
     #[test]
@@ -516,14 +516,14 @@ mod tests {
         let config = parse(
             r#"{"ignore_filters":[{"categories":["database"],"types":["access"],"outcomes":["success"]}],"sinks":[]}"#,
         );
-        let filters = config.ignore_filters().unwrap();
         assert_eq!(
-            filters,
+            config.ignore_filters,
             [IgnoreFilter::new()
                 .categories([Category::Database])
                 .types([EventType::Access])
                 .outcomes([Outcome::Success])]
         );
         let (_logger, _guards) = config.build().unwrap();
+        assert_eq!(AuditConfig::from_json("{}").unwrap(), AuditConfig::default());
     }
 }

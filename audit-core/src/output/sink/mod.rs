@@ -34,7 +34,8 @@ use std::fmt;
 use std::io;
 
 /// What a sink does when it cannot record an event, like auditd's `disk_full_action`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum FailurePolicy {
     /// The service keeps running: the failure is reported through `tracing`, counted, and (for

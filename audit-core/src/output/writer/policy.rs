@@ -9,7 +9,8 @@ use crate::output::sink::FailurePolicy;
 use crate::Durability;
 
 /// What a caller does when the writer's queue is full.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Backpressure {
     /// Wait for room: never drop an event (default).
