@@ -3,27 +3,7 @@
 
 use crate::ecs::{Category, EventType};
 use crate::timing::Timing;
-use crate::verbs;
-
-/// The verb triple an action's default messages are built from, as in Kibana:
-/// `User is {progressive} …` (outcome unknown), `User has {past} …` (success),
-/// `Failed attempt to {present} …` (failure).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Verbs {
-    /// "update"
-    pub present: &'static str,
-    /// "updating"
-    pub progressive: &'static str,
-    /// "updated"
-    pub past: &'static str,
-}
-
-impl Verbs {
-    /// A verb triple, e.g. `Verbs::new("export", "exporting", "exported")`.
-    pub const fn new(present: &'static str, progressive: &'static str, past: &'static str) -> Verbs {
-        Verbs { present, progressive, past }
-    }
-}
+use crate::verbs::{self, Verbs};
 
 /// An auditable action: `event.action` plus its ECS category and type, its timing and its verbs.
 ///

@@ -25,7 +25,8 @@ pub mod suggest;
 pub mod timing;
 pub mod verbs;
 
-pub use action::{Action, Verbs};
+pub use action::Action;
 pub use ecs::{Category, EventType, Outcome, ECS_VERSION};
 pub use keyword::UnknownValue;
 pub use timing::{Durability, Timing};
+pub use verbs::Verbs;

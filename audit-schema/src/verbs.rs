@@ -4,8 +4,27 @@
 //! before it runs, and its messages read "User is updating dashboard [id=…]". The macro uses this
 //! to accept the short form `#[audited(action = "dashboard_update", category = "database")]`.
 
-use crate::action::Verbs;
 use crate::ecs::EventType;
+
+/// The verb triple an action's default messages are built from, as in Kibana:
+/// `User is {progressive} …` (outcome unknown), `User has {past} …` (success),
+/// `Failed attempt to {present} …` (failure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Verbs {
+    /// "update"
+    pub present: &'static str,
+    /// "updating"
+    pub progressive: &'static str,
+    /// "updated"
+    pub past: &'static str,
+}
+
+impl Verbs {
+    /// A verb triple, e.g. `Verbs::new("export", "exporting", "exported")`.
+    pub const fn new(present: &'static str, progressive: &'static str, past: &'static str) -> Verbs {
+        Verbs { present, progressive, past }
+    }
+}
 
 /// What a verb in an action's name implies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use crate::model::{AuditEvent, AuthenticationInfo, ErrorInfo, User};
-use crate::{kibana, Outcome};
+use audit_schema::{kibana, Outcome};
 
 /// How a user authenticates: Kibana's provider type and name, and the realm that vouched.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,7 +78,7 @@ pub fn logout(user: User, provider: &Provider, session_id: &str) -> AuditEvent {
 
 /// "User [name] {what} using {type} provider [name={name}]", about `user` and their session.
 fn session_event(
-    action: &'static crate::Action,
+    action: &'static audit_schema::Action,
     outcome: Outcome,
     what: &str,
     user: User,

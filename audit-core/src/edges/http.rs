@@ -37,7 +37,7 @@ use crate::leaf::trace::new_trace_id;
 use crate::logging::AuditLogger;
 use crate::model::{AuditContext, AuditContextBuilder};
 use crate::model::{AuditEvent, HttpRequestInfo};
-use crate::{kibana, Outcome};
+use audit_schema::{kibana, Outcome};
 
 type Identity = dyn Fn(&Parts) -> AuditContextBuilder + Send + Sync;
 type ClientIp = dyn Fn(&Parts) -> Option<IpAddr> + Send + Sync;

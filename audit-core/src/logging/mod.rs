@@ -14,7 +14,7 @@ use crate::output::format::EcsFormat;
 use crate::output::sink::{report_sink_failure, AuditSink, MemorySink, Record, SinkError, Submission};
 use crate::policy::filter::{FilterSubject, IgnoreFilter};
 use crate::policy::verdict::{Verdict, VerdictCache};
-use crate::Durability;
+use audit_schema::Durability;
 
 /// The audit logger. Cheap to clone (one reference count); clones share sinks and counters.
 ///
@@ -68,6 +68,7 @@ impl std::panic::RefUnwindSafe for AuditLogger {}
 
 /// Counters of what a logger did with the events it was given.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LoggerStats {
     /// Events written to every sink.
     pub written: u64,
@@ -81,6 +82,7 @@ pub struct LoggerStats {
 
 /// Why an event was not recorded everywhere.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum LogError {
     /// No logger is installed, in the context, the thread or globally.
     NoLogger,
@@ -160,7 +162,7 @@ impl AuditLogger {
 
     /// What the filters say of `action` before knowing the call's space, user or outcome.
     #[inline]
-    pub(crate) fn verdict(&self, action: &'static crate::Action) -> Verdict {
+    pub(crate) fn verdict(&self, action: &'static audit_schema::Action) -> Verdict {
         self.inner.verdicts.verdict(action, self.inner.enabled, &self.inner.filters)
     }
 
@@ -374,7 +376,7 @@ impl AuditLoggerBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{kibana, Category, Outcome};
+    use audit_schema::{kibana, Category, Outcome};
 
     #[test]
     fn verdicts_follow_the_filters_and_are_cached_per_action() {

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use super::context::AuditContext;
 use super::origin::Origin;
 use super::parts::{AuthenticationInfo, ErrorInfo, HttpRequestInfo, Resource, User};
-use crate::{Action, Category, EventType, Outcome};
+use audit_schema::{Action, Category, EventType, Outcome};
 
 /// One audit event. Serialized by [`EcsFormat`](crate::EcsFormat) to one ECS JSON line.
 ///

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use super::event::AuditEvent;
 use super::parts::Resource;
-use crate::Outcome;
+use audit_schema::Outcome;
 
 impl AuditEvent {
     /// The message as it will be written: [`AuditEvent::message`] if set, else Kibana's grammar:

@@ -499,7 +499,7 @@ impl JsonObject<'_> {
 mod tests {
     use super::*;
     use crate::model::Resource;
-    use crate::{kibana, Outcome};
+    use audit_schema::{kibana, Outcome};
 
     /// The line written from a context's cached JSON, and the one written field by field (the
     /// event carrying the same values itself), must be the same bytes.

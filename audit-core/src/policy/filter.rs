@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
 use crate::model::AuditEvent;
-use crate::{Category, EventType, Outcome};
+use audit_schema::{Category, EventType, Outcome};
 
 /// One ignore rule. Build it in code, or load it through [`AuditConfig`](crate::AuditConfig).
 ///
@@ -177,7 +177,7 @@ impl IgnoreFilter {
 
     /// Whether this filter drops every event of `action` whatever its outcome, space and user
     /// (`Some(true)`), never does (`Some(false)`), or it depends on the space or user (`None`).
-    pub(crate) fn static_verdict(&self, action: &crate::Action) -> Option<bool> {
+    pub(crate) fn static_verdict(&self, action: &audit_schema::Action) -> Option<bool> {
         let subject = FilterSubject {
             action: action.name(),
             categories: action.categories(),
@@ -217,7 +217,8 @@ impl IgnoreFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{kibana, AuditContext, User};
+    use crate::model::{AuditContext, User};
+    use audit_schema::kibana;
 
     fn event(outcome: Outcome, space: Option<&str>, user: Option<&str>) -> AuditEvent {
         let mut builder = AuditContext::builder();

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::filter::IgnoreFilter;
-use crate::Action;
+use audit_schema::Action;
 
 /// What the filters say of an action before its call runs, cached per call site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use crate::output::format::EcsFormat;
 use crate::output::sink::{ConsoleSink, FailurePolicy, SyncFileSink, TracingSink};
 use crate::output::writer::{Backpressure, FileWriter, Rotation, WriterGuard};
 use crate::policy::IgnoreFilter;
-use crate::Durability;
+use audit_schema::Durability;
 
 /// Audit logging settings, mirroring Kibana's `xpack.security.audit.*`.
 ///
@@ -405,7 +405,7 @@ impl AuditConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Category, EventType, Outcome};
+    use audit_schema::{Category, EventType, Outcome};
 
     fn parse(json: &str) -> AuditConfig {
         AuditConfig::from_json(json).unwrap()

@@ -11,8 +11,8 @@ use crate::logging::{AuditLogger, LogError};
 use crate::model::{AuditContext, AuditEvent, AuditRefused, ErrorInfo, Resource};
 use crate::policy::filter::FilterSubject;
 use crate::policy::verdict::Verdict;
-use crate::{Action, Durability, Outcome};
 use audit_schema::Timing;
+use audit_schema::{Action, Durability, Outcome};
 
 /// Where this call's events go.
 enum Destination {

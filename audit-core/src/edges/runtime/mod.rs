@@ -56,7 +56,7 @@ pub fn apply<T, R>(item: T, f: impl FnOnce(T) -> R) -> R {
 }
 
 pub use crate::model::AuditContext;
-pub use crate::{Action, Category, Durability, EventType};
+pub use audit_schema::{Action, Category, Durability, EventType};
 pub use audit_schema::{Timing, Verbs};
 pub use std::{
     borrow::Cow,

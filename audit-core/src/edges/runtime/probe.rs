@@ -6,7 +6,7 @@
 use std::fmt::{Debug, Display};
 
 use crate::model::{AuditErrorCode, ErrorInfo};
-use crate::Outcome;
+use audit_schema::Outcome;
 
 /// How an audited call ended.
 #[derive(Debug)]
@@ -94,11 +94,11 @@ impl<T: ?Sized> AuditPlainValue for OutcomeProbe<'_, T> {
 /// Turns a refusal into the function's return value: `Err(E::from(refused))` when the function
 /// returns `Result<_, E>` with `E: From<AuditRefused>`, else a panic (the body must not run
 /// unrecorded). Call as `(&&Refusal::<R>::new(refused)).audit_refuse()`.
-pub struct Refusal<R>(crate::AuditRefused, std::marker::PhantomData<R>);
+pub struct Refusal<R>(crate::model::AuditRefused, std::marker::PhantomData<R>);
 
 impl<R> Refusal<R> {
     /// Wraps a refusal for a function returning `R`.
-    pub fn new(refused: crate::AuditRefused) -> Refusal<R> {
+    pub fn new(refused: crate::model::AuditRefused) -> Refusal<R> {
         Refusal(refused, std::marker::PhantomData)
     }
 }
@@ -108,7 +108,7 @@ pub trait AuditRefuseAsError<R> {
     fn audit_refuse(self) -> R;
 }
 
-impl<T, E: From<crate::AuditRefused>> AuditRefuseAsError<Result<T, E>> for &&Refusal<Result<T, E>> {
+impl<T, E: From<crate::model::AuditRefused>> AuditRefuseAsError<Result<T, E>> for &&Refusal<Result<T, E>> {
     fn audit_refuse(self) -> Result<T, E> {
         Err(E::from(self.0.clone()))
     }
@@ -126,7 +126,7 @@ impl<R> AuditRefuseByPanic<R> for &Refusal<R> {
 }
 
 /// The refusal of a function that cannot return `AuditRefused` as an error.
-pub fn refuse_by_panic(refused: crate::AuditRefused) -> ! {
+pub fn refuse_by_panic(refused: crate::model::AuditRefused) -> ! {
     panic!("{refused}; this function cannot return it as an error: implement From<AuditRefused> for its error type")
 }
 

@@ -25,6 +25,51 @@ impl std::fmt::Debug for Submission {
 }
 
 /// A destination for audit events.
+///
+/// A sink gets each event once, as a [`Record`]: the event, the line its logger's format makes
+/// of it (formatted on first use and shared with the logger's other sinks) and the durability
+/// the event asks for. `Ok` promises the event is recorded at least that far; an error says
+/// whether the operation must be refused ([`SinkError::Refused`]) or may go on unconfirmed
+/// ([`SinkError::Unconfirmed`]).
+///
+/// A sink that keeps lines in a `Vec` (for a real one: a socket, a queue, a database):
+///
+/// ```
+/// use std::io;
+/// use std::sync::Mutex;
+/// use audit_core::sink::{FailurePolicy, Record, SinkError};
+/// use audit_core::{kibana, AuditEvent, AuditLogger, AuditSink, Outcome};
+///
+/// #[derive(Default)]
+/// struct Lines {
+///     lines: Mutex<Vec<String>>,
+///     capacity: usize,
+/// }
+///
+/// impl AuditSink for Lines {
+///     fn write(&self, record: &Record<'_>) -> Result<(), SinkError> {
+///         let mut lines = self.lines.lock().unwrap();
+///         if lines.len() >= self.capacity {
+///             // Full: refuse the operation rather than let it run unrecorded.
+///             return Err(FailurePolicy::FailClosed.failure(io::Error::other("full")));
+///         }
+///         // Kept in memory only: `record.durability()` is met once the line is pushed.
+///         lines.push(record.line().to_owned());
+///         Ok(())
+///     }
+///
+///     fn describe(&self) -> String {
+///         "lines".to_owned()
+///     }
+/// }
+///
+/// let logger = AuditLogger::builder().sink(Lines { capacity: 1, ..Lines::default() }).build();
+/// let event = || AuditEvent::new(&kibana::SPACE_GET).with_outcome(Outcome::Success);
+/// logger.log(event()).unwrap();
+/// let refused = logger.log(event()).unwrap_err();
+/// assert!(refused.is_refusal());
+/// assert_eq!(logger.stats().refused, 1);
+/// ```
 pub trait AuditSink: Send + Sync + 'static {
     /// Records one event. `Ok` means it is recorded at (at least) the durability the record asks
     /// for; otherwise the [`SinkError`] says whether the operation must be refused.

@@ -6,6 +6,7 @@ use crate::model::AuditEvent;
 
 /// One event kept by a [`MemorySink`]: the event and the exact line a file would have received.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct CapturedEvent {
     /// The event.
     pub event: AuditEvent,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::model::AuditEvent;
 use crate::output::format::EcsFormat;
-use crate::Durability;
+use audit_schema::Durability;
 
 /// One event as handed to sinks. Its ECS JSON line is formatted on first use and shared, so a
 /// sink that formats elsewhere (the [`FileWriter`](crate::FileWriter)'s background thread) costs

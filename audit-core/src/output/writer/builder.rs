@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::file_writer::{stopped_failing, FileWriter};
+use super::file_writer::FileWriter;
 use super::notify::Notifier;
 use super::policy::{Backpressure, Config};
 use super::queue::CallerQueue;
@@ -18,7 +18,14 @@ use super::stats::Counters;
 use super::storage::{FsStorage, Storage};
 use super::worker;
 use crate::output::sink::{report_sink_failure, FailurePolicy};
-use crate::Durability;
+use audit_schema::Durability;
+
+impl FileWriter {
+    /// A writer appending to `path`.
+    pub fn builder(path: impl AsRef<std::path::Path>) -> FileWriterBuilder {
+        FileWriterBuilder::new(path.as_ref().to_path_buf())
+    }
+}
 
 /// Builds a [`FileWriter`]; start with [`FileWriter::builder`].
 pub struct FileWriterBuilder {
@@ -43,7 +50,7 @@ impl std::fmt::Debug for FileWriterBuilder {
 }
 
 impl FileWriterBuilder {
-    pub(super) fn new(path: PathBuf) -> FileWriterBuilder {
+    fn new(path: PathBuf) -> FileWriterBuilder {
         FileWriterBuilder {
             path,
             rotation: None,
@@ -157,7 +164,7 @@ impl WriterGuard {
             shared.queue.room.notify_all();
         }
         thread.join().map_err(|_| io::Error::other("the audit writer thread panicked"))?;
-        stopped_failing(shared)
+        shared.stopped_failing()
     }
 }
 

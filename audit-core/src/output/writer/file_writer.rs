@@ -8,15 +8,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::builder::FileWriterBuilder;
-use super::lock;
 use super::notify::Waiter;
 use super::policy::Backpressure;
 use super::queue::Body;
 use super::shared::Shared;
 use super::stats::WriterStats;
 use crate::output::sink::{AuditSink, FailurePolicy, Record, SinkError, Submission};
-use crate::Durability;
+use audit_schema::Durability;
 
 thread_local! {
     /// Where a caller formats its own line (see [`FileWriter::enqueue`]), reused call after call.
@@ -55,11 +53,6 @@ impl std::fmt::Debug for FileWriter {
 }
 
 impl FileWriter {
-    /// A writer appending to `path`.
-    pub fn builder(path: impl AsRef<Path>) -> FileWriterBuilder {
-        FileWriterBuilder::new(path.as_ref().to_path_buf())
-    }
-
     /// What the writer has done so far.
     pub fn stats(&self) -> WriterStats {
         let c = &self.shared.counters;
@@ -241,13 +234,5 @@ impl AuditSink for FileWriter {
 
     fn describe(&self) -> String {
         self.shared.describe()
-    }
-}
-
-/// Whether the writer stopped while failing, as the guard reports it.
-pub(super) fn stopped_failing(shared: &Shared) -> io::Result<()> {
-    match &lock(&shared.notify.progress).failure {
-        Some((kind, message)) => Err(io::Error::new(*kind, format!("audit writer stopped while failing: {message}"))),
-        None => Ok(()),
     }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::output::sink::FailurePolicy;
-use crate::Durability;
+use audit_schema::Durability;
 
 /// What a caller does when the writer's queue is full.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Deserialize)]

@@ -15,7 +15,7 @@ use super::stats::Counters;
 use crate::model::AuditEvent;
 use crate::output::format::EcsFormat;
 use crate::output::sink::{FailurePolicy, SinkError};
-use crate::Durability;
+use audit_schema::Durability;
 
 /// One queued event.
 pub(super) struct Pending {

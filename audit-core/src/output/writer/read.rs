@@ -9,6 +9,7 @@ use super::rolling::rotated_files;
 
 /// A line that is not a whole JSON event: the tail of a write interrupted by a crash.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TornLine {
     /// The file it is in.
     pub file: PathBuf,
@@ -20,6 +21,7 @@ pub struct TornLine {
 
 /// An audit trail read back, in the order it was written.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct AuditTrail {
     /// The files read, oldest first (the active file last).
     pub files: Vec<PathBuf>,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::compress::{gz_path, remove_if_present, Compressor};
-use super::storage::{sync_dir, Storage, StorageFile};
+use super::storage::{parent_dir, sync_dir, Storage, StorageFile};
 
 /// When the active file is rotated and what is kept.
 ///
@@ -232,13 +232,6 @@ fn last_byte(path: &Path) -> io::Result<Option<u8>> {
 
 fn is_gz(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "gz")
-}
-
-pub(crate) fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    }
 }
 
 /// The end of the rotation period `now` falls in.

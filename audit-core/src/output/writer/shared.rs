@@ -53,6 +53,16 @@ impl Shared {
         })
     }
 
+    /// Whether the writer stopped while failing, as the guard reports it.
+    pub(super) fn stopped_failing(&self) -> io::Result<()> {
+        match &lock(&self.notify.progress).failure {
+            Some((kind, message)) => {
+                Err(io::Error::new(*kind, format!("audit writer stopped while failing: {message}")))
+            }
+            None => Ok(()),
+        }
+    }
+
     /// The writer's current failure, as an error.
     pub(super) fn failure_error(&self) -> io::Error {
         match &lock(&self.notify.progress).failure {

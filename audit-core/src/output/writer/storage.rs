@@ -74,3 +74,11 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
         Ok(())
     }
 }
+
+/// The folder a file is in (`.` for a bare name).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}

@@ -15,7 +15,7 @@ use super::shared::Shared;
 use crate::model::AuditEvent;
 use crate::output::format::EcsFormat;
 use crate::output::sink::report_sink_failure;
-use crate::{Action, Category, Durability, EventType, Outcome};
+use audit_schema::{Action, Category, Durability, EventType, Outcome};
 
 /// The event written after events were dropped, saying how many.
 pub const AUDIT_EVENTS_DROPPED: Action = Action::new("audit_events_dropped", Category::Process, EventType::Info)
