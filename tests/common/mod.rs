@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use audit_core::writer::testing::FsStorage;
-use audit_core::writer::testing::Storage;
-use audit_core::writer::testing::StorageFile;
+use audit_core::writer::testing::{FileIdentity, FsStorage, Storage, StorageFile};
 use audit_core::AuditRefused;
 
 /// A fresh directory under the system's temp dir, removed on drop.
@@ -39,11 +37,15 @@ fn fastrand_suffix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 % 1_000_000_007
 }
 
-/// Controls a [`FaultyStorage`]: hold writes (the writer blocks) or fail them with ENOSPC.
+/// Controls a [`FaultyStorage`]: hold writes (the writer blocks), fail them with ENOSPC, fail the
+/// next `fsync` the way Linux does (the unsynced bytes are dropped, the error reported once), or
+/// panic in `write` (a broken storage driver).
 #[derive(Clone, Default)]
 pub struct Faults {
     held: Arc<(Mutex<bool>, Condvar)>,
     full: Arc<AtomicBool>,
+    lose_next_sync: Arc<AtomicBool>,
+    panic_on_write: Arc<AtomicBool>,
 }
 
 impl Faults {
@@ -60,6 +62,17 @@ impl Faults {
         self.full.store(full, Ordering::SeqCst);
     }
 
+    /// The next `fsync` fails with EIO after the file lost every byte written since the last
+    /// successful one (the kernel dropped the dirty pages); later ones succeed.
+    pub fn lose_next_sync(&self) {
+        self.lose_next_sync.store(true, Ordering::SeqCst);
+    }
+
+    /// Every `write` panics from now on.
+    pub fn panic_on_write(&self) {
+        self.panic_on_write.store(true, Ordering::SeqCst);
+    }
+
     fn wait_while_held(&self) {
         let mut held = self.held.0.lock().unwrap();
         while *held {
@@ -73,18 +86,34 @@ pub struct FaultyStorage(pub Faults);
 
 impl Storage for FaultyStorage {
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
-        Ok(Box::new(FaultyFile { inner: FsStorage.open_append(path)?, faults: self.0.clone() }))
+        let synced_len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        Ok(Box::new(FaultyFile {
+            inner: FsStorage.open_append(path)?,
+            faults: self.0.clone(),
+            path: path.to_owned(),
+            synced_len,
+        }))
+    }
+
+    fn identity(&self, path: &Path) -> io::Result<Option<FileIdentity>> {
+        FsStorage.identity(path)
     }
 }
 
 struct FaultyFile {
     inner: Box<dyn StorageFile>,
     faults: Faults,
+    path: PathBuf,
+    /// The file's length at its last successful `fsync`.
+    synced_len: u64,
 }
 
 impl StorageFile for FaultyFile {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         self.faults.wait_while_held();
+        if self.faults.panic_on_write.load(Ordering::SeqCst) {
+            panic!("injected: the storage panics in write");
+        }
         if self.faults.full.load(Ordering::SeqCst) {
             // A full disk takes what fits of a write, then nothing: write a few bytes first, so
             // the writer must resume mid-line without tearing or duplicating it.
@@ -100,7 +129,25 @@ impl StorageFile for FaultyFile {
         if self.faults.full.load(Ordering::SeqCst) {
             return Err(io::Error::from_raw_os_error(28));
         }
-        self.inner.sync()
+        if self.faults.lose_next_sync.swap(false, Ordering::SeqCst) {
+            // What Linux does on a failed writeback: the dirty pages are dropped (here: the
+            // bytes written since the last good sync vanish) and the error is reported once.
+            self.inner.truncate(self.synced_len)?;
+            return Err(io::Error::from_raw_os_error(5)); // EIO
+        }
+        self.inner.sync()?;
+        self.synced_len = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(self.synced_len);
+        Ok(())
+    }
+
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.inner.truncate(len)?;
+        self.synced_len = self.synced_len.min(len);
+        Ok(())
+    }
+
+    fn identity(&self) -> io::Result<FileIdentity> {
+        self.inner.identity()
     }
 }
 

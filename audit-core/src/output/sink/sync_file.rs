@@ -1,10 +1,10 @@
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::contract::AuditSink;
 use super::{FailurePolicy, Record, SinkError};
+use crate::output::storage::{FsStorage, Storage, StorageFile};
 use audit_schema::Durability;
 
 /// Appends each event as one JSON line to a file, synchronously: the caller's thread writes.
@@ -24,31 +24,52 @@ use audit_schema::Durability;
 /// let logger = AuditLogger::builder().sink(SyncFileSink::open("audit.log")?).build();
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug)]
 #[doc(alias = "FileSink")]
 pub struct SyncFileSink {
     path: PathBuf,
-    file: Mutex<File>,
+    file: Mutex<Appender>,
     sync_every_event: bool,
     on_error: FailurePolicy,
+}
+
+/// The open file, and whether a failed write left it ending inside a line.
+struct Appender {
+    file: Box<dyn StorageFile>,
+    /// A write failed partway: the file may end with a fragment, which the next line must not
+    /// be glued onto (a newline ends the fragment first, and readers report it as torn).
+    mid_line: bool,
+}
+
+impl std::fmt::Debug for SyncFileSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncFileSink")
+            .field("path", &self.path)
+            .field("sync_every_event", &self.sync_every_event)
+            .field("on_error", &self.on_error)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SyncFileSink {
     /// Opens (or creates) `path` for appending. Fails if it cannot be opened: a missing audit
     /// trail should stop start-up, not be discovered later.
     pub fn open(path: impl AsRef<Path>) -> io::Result<SyncFileSink> {
+        SyncFileSink::open_with(path, &FsStorage)
+    }
+
+    /// [`open`](SyncFileSink::open) on another storage. For fault-injection tests.
+    #[doc(hidden)]
+    pub fn open_with(path: impl AsRef<Path>, storage: &dyn Storage) -> io::Result<SyncFileSink> {
         let path = path.as_ref().to_path_buf();
-        let mut options = OpenOptions::new();
-        options.append(true).create(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options
-            .open(&path)
+        let file = storage
+            .open_append(&path)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot open audit file {}: {e}", path.display())))?;
-        Ok(SyncFileSink { path, file: Mutex::new(file), sync_every_event: false, on_error: FailurePolicy::FailOpen })
+        Ok(SyncFileSink {
+            path,
+            file: Mutex::new(Appender { file, mid_line: false }),
+            sync_every_event: false,
+            on_error: FailurePolicy::FailOpen,
+        })
     }
 
     /// `fsync`s after every event, so that an event reported written survives a crash of the
@@ -70,19 +91,51 @@ impl SyncFileSink {
     }
 }
 
+impl Appender {
+    /// Appends one line (with its newline), after ending a fragment a failed write left.
+    fn append(&mut self, line: &[u8], sync: bool) -> io::Result<()> {
+        if self.mid_line {
+            write_all(&mut *self.file, b"\n")?;
+            self.mid_line = false;
+        }
+        if let Err(error) = write_all(&mut *self.file, line) {
+            // Some of the line may be in the file: whatever follows starts on a line of its own.
+            self.mid_line = true;
+            return Err(error);
+        }
+        if sync {
+            self.file.sync()?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes all of `bytes` with as many `write` calls as it takes.
+fn write_all(file: &mut dyn StorageFile, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match file.write(bytes) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "the audit file accepted no bytes")),
+            Ok(written) => bytes = &bytes[written..],
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
 impl AuditSink for SyncFileSink {
     fn write(&self, record: &Record<'_>) -> Result<(), SinkError> {
         let line = record.line_with_newline();
         // A poisoned lock only means another writer panicked; the file handle itself is fine.
         let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let sync = self.sync_every_event || record.durability() == Durability::Durable;
-        let result = file.write_all(&line).and_then(|()| if sync { file.sync_data() } else { Ok(()) });
+        let result = file.append(&line, sync);
         result.map_err(|e| self.on_error.failure(e))
     }
 
     fn flush(&self) -> io::Result<()> {
-        let file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        file.sync_data()
+        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        file.file.sync()
     }
 
     fn describe(&self) -> String {

@@ -2,22 +2,24 @@
 //! [`WriterGuard`] that owns the writer thread.
 
 use std::io;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Weak};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::file_writer::FileWriter;
+use super::lock;
 use super::notify::Notifier;
 use super::policy::{Backpressure, Config};
 use super::queue::CallerQueue;
 use super::rolling::{Files, Rotation};
 use super::shared::Shared;
 use super::stats::Counters;
-use super::storage::{FsStorage, Storage};
 use super::worker;
 use crate::output::sink::{report_sink_failure, FailurePolicy};
+use crate::output::storage::{FsStorage, Storage};
 use audit_schema::Durability;
 
 impl FileWriter {
@@ -110,6 +112,15 @@ impl FileWriterBuilder {
         self
     }
 
+    /// The longest a call waits for room in the queue (under [`Backpressure::Block`]) or for its
+    /// event to be written or synced (default 30 s). Past it, the call gets the failure policy's
+    /// error: refused when failing closed, unconfirmed (and counted) when failing open. A disk
+    /// that hangs then delays audited calls by at most this long; it never freezes them.
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.config.max_wait = wait.max(Duration::from_millis(1));
+        self
+    }
+
     /// Where the bytes go (default: the real file system). For fault-injection tests.
     #[doc(hidden)]
     pub fn storage(mut self, storage: impl Storage) -> Self {
@@ -129,13 +140,44 @@ impl FileWriterBuilder {
             failing: AtomicBool::new(false),
             counters: Counters::default(),
         });
+        let (stopped, stop_seen) = mpsc::channel();
         let thread_shared = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("audit-file-writer".to_owned())
-            .spawn(move || worker::run(thread_shared, files))?;
+        let thread = std::thread::Builder::new().name("audit-file-writer".to_owned()).spawn(move || {
+            let run = std::panic::catch_unwind(AssertUnwindSafe(|| worker::run(Arc::clone(&thread_shared), files)));
+            if let Err(panic) = run {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let why = format!("the audit writer thread panicked: {what}");
+                report_sink_failure(&thread_shared.describe(), &why);
+                thread_shared.died(why);
+            }
+            let _ = stopped.send(());
+        })?;
+        spawn_watchdog(Arc::downgrade(&shared))?;
         let writer = FileWriter { shared };
-        Ok((writer.clone(), WriterGuard { writer, thread: Some(thread) }))
+        Ok((writer.clone(), WriterGuard { writer, thread: Some(thread), stop_seen }))
     }
+}
+
+/// Wakes callers whose wait is past its deadline, whatever the writer thread is doing (it may be
+/// stuck in a `write` that never returns). Ends with the writer.
+fn spawn_watchdog(shared: Weak<Shared>) -> io::Result<()> {
+    let tick = match shared.upgrade() {
+        Some(shared) => (shared.config.max_wait / 8).clamp(Duration::from_millis(1), Duration::from_millis(250)),
+        None => return Ok(()),
+    };
+    std::thread::Builder::new().name("audit-writer-watchdog".to_owned()).spawn(move || loop {
+        std::thread::sleep(tick);
+        let Some(shared) = shared.upgrade() else { return };
+        let waiting = shared.notify.expire(Instant::now());
+        if !waiting && lock(&shared.notify.progress).stopped {
+            return;
+        }
+    })?;
+    Ok(())
 }
 
 /// Stops the writer when dropped, after writing and syncing everything accepted: keep it alive
@@ -145,11 +187,15 @@ impl FileWriterBuilder {
 pub struct WriterGuard {
     writer: FileWriter,
     thread: Option<JoinHandle<()>>,
+    /// Told when the writer thread ends, to stop waiting for it past the deadline.
+    stop_seen: mpsc::Receiver<()>,
 }
 
 impl WriterGuard {
     /// Writes out everything accepted, then stops the writer. Events enqueued later are refused
-    /// or reported as unconfirmed, per the failure policy.
+    /// or reported as unconfirmed, per the failure policy. Waits at most the writer's
+    /// [`shutdown_grace`](FileWriterBuilder::shutdown_grace) and one more second: a writer stuck
+    /// in a `write` that never returns is left behind with an error, not waited for forever.
     pub fn shutdown(mut self) -> io::Result<()> {
         self.stop()
     }
@@ -162,6 +208,17 @@ impl WriterGuard {
             queue.shutdown = true;
             shared.queue.work.notify_one();
             shared.queue.room.notify_all();
+        }
+        let limit = shared.config.shutdown_grace + Duration::from_secs(1);
+        if self.stop_seen.recv_timeout(limit).is_err() {
+            let queued = shared.queue.lock().items.len();
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "the audit writer did not stop within {limit:?} (its file does not answer); \
+                     {queued} queued events and any being written may be lost"
+                ),
+            ));
         }
         thread.join().map_err(|_| io::Error::other("the audit writer thread panicked"))?;
         shared.stopped_failing()

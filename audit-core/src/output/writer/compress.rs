@@ -87,7 +87,7 @@ fn compress_file(path: &Path) -> io::Result<()> {
         Err(error) if error.kind() == io::ErrorKind::NotFound => remove_if_present(&target)?,
         Err(error) => return Err(error),
     }
-    super::storage::sync_dir(super::storage::parent_dir(path))
+    crate::output::storage::sync_dir(crate::output::storage::parent_dir(path))
 }
 
 #[cfg(not(feature = "compression"))]

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use super::notify::Waiter;
 use super::policy::Backpressure;
@@ -150,7 +151,8 @@ impl FileWriter {
     fn wait_for(&self, seq: u64, durability: Durability) -> Result<(), SinkError> {
         let shared = &self.shared;
         let durable = durability == Durability::Durable;
-        shared.notify.wait(seq, durable, |progress| shared.check(progress, seq, durable)).unwrap_or(Ok(()))
+        let deadline = Instant::now() + shared.config.max_wait;
+        shared.settle(shared.notify.wait(seq, durable, deadline, |progress| shared.check(progress, seq, durable)))
     }
 
     /// Enqueues the record's event and returns an [`Acknowledgement`] that completes when the
@@ -160,6 +162,7 @@ impl FileWriter {
         let durability = record.durability().max(self.shared.config.durability);
         let seq = self.enqueue(record, durability)?;
         Ok(Acknowledgement {
+            deadline: Instant::now() + self.shared.config.max_wait,
             shared: Arc::clone(&self.shared),
             seq,
             durable: durability == Durability::Durable,
@@ -174,6 +177,7 @@ impl FileWriter {
 #[must_use = "an acknowledgement does nothing unless awaited"]
 pub struct Acknowledgement {
     shared: Arc<Shared>,
+    deadline: Instant,
     seq: u64,
     durable: bool,
     needed: bool,
@@ -194,11 +198,11 @@ impl std::future::Future for Acknowledgement {
             return Poll::Ready(Ok(()));
         }
         let this = &mut *self;
-        let (shared, seq, durable) = (&this.shared, this.seq, this.durable);
+        let (shared, seq, durable, deadline) = (&this.shared, this.seq, this.durable, this.deadline);
         shared
             .notify
-            .poll(&mut this.waiter, seq, durable, cx, |progress| shared.check(progress, seq, durable))
-            .map(|result| result.unwrap_or(Ok(())))
+            .poll(&mut this.waiter, seq, durable, deadline, cx, |progress| shared.check(progress, seq, durable))
+            .map(|waited| shared.settle(waited))
     }
 }
 

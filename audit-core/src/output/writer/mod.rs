@@ -22,7 +22,7 @@
 //! Inside, one file a job: [`builder`](FileWriterBuilder) (the public builder and the guard),
 //! `policy` (durability, backpressure and failure settings), `queue` (the callers' side, with
 //! backpressure), `notify` (waking callers whose event got far enough), `worker` (the writer
-//! thread), `rolling` and `compress` (rotation), `storage` (where bytes go), `read` (reading a
+//! thread), `rolling` and `compress` (rotation), `read` (reading a
 //! trail back).
 
 mod builder;
@@ -35,7 +35,6 @@ pub(crate) mod read;
 pub(crate) mod rolling;
 mod shared;
 mod stats;
-mod storage;
 mod worker;
 
 pub use builder::{FileWriterBuilder, WriterGuard};
@@ -48,7 +47,7 @@ pub use worker::AUDIT_EVENTS_DROPPED;
 /// Fault injection: where a writer's bytes go. Not a stable API; for the toolkit's own tests.
 #[doc(hidden)]
 pub mod testing {
-    pub use super::storage::{FsStorage, Storage, StorageFile};
+    pub use crate::output::storage::{FileIdentity, FsStorage, Storage, StorageFile};
 }
 
 use std::sync::{Mutex, MutexGuard};

@@ -1,6 +1,7 @@
 //! Telling callers that their event got far enough: how far the file got ([`Progress`]), the
 //! callers parked until their own event is written or synced ([`Waiter`]), and how they are
-//! woken, a blocked thread or an async task ([`Notifier`]).
+//! woken, a blocked thread or an async task ([`Notifier`]). Every wait has a deadline: a
+//! watchdog wakes callers whose writer is stuck (a `write` that never returns).
 //!
 //! Each waiter is woken only when its own event gets there: with many concurrent durable
 //! callers, waking all of them at every batch would make them fight for the lock instead of
@@ -10,6 +11,7 @@ use std::io;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use super::lock;
 
@@ -70,13 +72,25 @@ impl Progress {
     }
 }
 
-/// A caller parked until its event is written (or synced, when `durable`).
+/// A caller parked until its event is written (or synced, when `durable`), or its deadline.
 pub(super) struct Waiter {
     seq: u64,
     pub(super) durable: bool,
+    deadline: Instant,
     wakeup: Wakeup,
-    /// Set by the waker: `WOKEN_DONE` (the event got there) or `WOKEN_CHECK` (failure or stop).
+    /// Set by the waker: `WOKEN_DONE` (the event got there), `WOKEN_CHECK` (failure or stop) or
+    /// `WOKEN_LATE` (the deadline passed).
     woken: AtomicU8,
+}
+
+/// How a wait ended.
+pub(super) enum Waited<R> {
+    /// The event got as far as it had to.
+    Reached,
+    /// The check said so (a failure, or the writer stopped; or reached, seen by the check).
+    Checked(R),
+    /// The deadline passed first.
+    TimedOut,
 }
 
 /// How a waiter is woken: a blocked thread is unparked, an async task's waker is called.
@@ -87,6 +101,7 @@ enum Wakeup {
 
 const WOKEN_DONE: u8 = 1;
 const WOKEN_CHECK: u8 = 2;
+const WOKEN_LATE: u8 = 3;
 
 /// The progress callers wait on, and the waiters to wake.
 #[derive(Default)]
@@ -109,16 +124,51 @@ impl Notifier {
         durable
     }
 
+    /// Wakes the waiters whose deadline has passed (the writer may be stuck in a `write` that
+    /// never returns: a watchdog calls this). Whether any waiter is still registered.
+    pub(super) fn expire(&self, now: Instant) -> bool {
+        let (late, left) = {
+            let mut progress = lock(&self.progress);
+            let mut late = Vec::new();
+            progress.waiters.retain(|waiter| {
+                let expired = waiter.deadline <= now;
+                if expired {
+                    waiter.woken.store(WOKEN_LATE, Ordering::Relaxed);
+                    late.push(Arc::clone(waiter));
+                }
+                !expired
+            });
+            (late, !progress.waiters.is_empty())
+        };
+        self.to_wake.add(late);
+        left
+    }
+
     /// Blocks the calling thread until `check` says something of event `seq` (it is asked with
-    /// the progress locked, first at once, then each time the waiter is woken to check).
-    pub(super) fn wait<R>(&self, seq: u64, durable: bool, check: impl Fn(&Progress) -> Option<R>) -> Option<R> {
-        let waiter =
-            Arc::new(Waiter { seq, durable, wakeup: Wakeup::Thread(std::thread::current()), woken: AtomicU8::new(0) });
+    /// the progress locked, first at once, then each time the waiter is woken to check), or
+    /// until `deadline`.
+    pub(super) fn wait<R>(
+        &self,
+        seq: u64,
+        durable: bool,
+        deadline: Instant,
+        check: impl Fn(&Progress) -> Option<R>,
+    ) -> Waited<R> {
+        let waiter = Arc::new(Waiter {
+            seq,
+            durable,
+            deadline,
+            wakeup: Wakeup::Thread(std::thread::current()),
+            woken: AtomicU8::new(0),
+        });
         loop {
             {
                 let mut progress = lock(&self.progress);
                 if let Some(result) = check(&progress) {
-                    return Some(result);
+                    return Waited::Checked(result);
+                }
+                if Instant::now() >= deadline {
+                    return Waited::TimedOut;
                 }
                 progress.waiters.push(Arc::clone(&waiter));
             }
@@ -130,29 +180,36 @@ impl Notifier {
                 }
             };
             self.to_wake.wake_some();
-            if why == WOKEN_DONE {
-                return None;
+            match why {
+                WOKEN_DONE => return Waited::Reached,
+                WOKEN_LATE => return Waited::TimedOut,
+                _ => {}
             }
         }
     }
 
-    /// The async form of [`wait`](Notifier::wait): `Ready(None)` once the event got there,
-    /// `Ready(Some(..))` when `check` says so, else registers (or refreshes) the task's waker in
-    /// `registered`.
+    /// The async form of [`wait`](Notifier::wait): registers (or refreshes) the task's waker in
+    /// `registered` while the event is on its way.
     pub(super) fn poll<R>(
         &self,
         registered: &mut Option<Arc<Waiter>>,
         seq: u64,
         durable: bool,
+        deadline: Instant,
         cx: &mut Context<'_>,
         check: impl Fn(&Progress) -> Option<R>,
-    ) -> Poll<Option<R>> {
-        if registered.as_ref().is_some_and(|w| w.woken.load(Ordering::Acquire) == WOKEN_DONE) {
-            return Poll::Ready(None);
+    ) -> Poll<Waited<R>> {
+        match registered.as_ref().map(|w| w.woken.load(Ordering::Acquire)) {
+            Some(WOKEN_DONE) => return Poll::Ready(Waited::Reached),
+            Some(WOKEN_LATE) => return Poll::Ready(Waited::TimedOut),
+            _ => {}
         }
         let mut progress = lock(&self.progress);
         if let Some(result) = check(&progress) {
-            return Poll::Ready(Some(result));
+            return Poll::Ready(Waited::Checked(result));
+        }
+        if Instant::now() >= deadline {
+            return Poll::Ready(Waited::TimedOut);
         }
         match registered {
             // Still registered: keep its waker current.
@@ -169,6 +226,7 @@ impl Notifier {
                 let waiter = Arc::new(Waiter {
                     seq,
                     durable,
+                    deadline,
                     wakeup: Wakeup::Task(Mutex::new(cx.waker().clone())),
                     woken: AtomicU8::new(0),
                 });

@@ -30,6 +30,8 @@ pub(super) struct Config {
     pub(super) flush_interval: Duration,
     pub(super) retry_max: Duration,
     pub(super) shutdown_grace: Duration,
+    /// The longest a call waits for room in the queue or for its event's durability.
+    pub(super) max_wait: Duration,
 }
 
 impl Default for Config {
@@ -40,6 +42,7 @@ impl Default for Config {
             flush_interval: Duration::from_millis(100),
             retry_max: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
+            max_wait: Duration::from_secs(30),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::lock;
 use super::policy::Backpressure;
@@ -90,6 +90,8 @@ pub(super) struct Outage<'a> {
     /// What the writer does then.
     pub(super) on_io_error: FailurePolicy,
     pub(super) counters: &'a Counters,
+    /// The longest a caller waits for room.
+    pub(super) max_wait: Duration,
 }
 
 impl CallerQueue {
@@ -146,6 +148,7 @@ impl CallerQueue {
         make: impl FnOnce(&mut Queue) -> Body,
     ) -> Result<u64, SinkError> {
         let mut queue = self.lock();
+        let mut deadline = None;
         while queue.items.len() >= self.capacity && !queue.shutdown {
             if outage.failing.load(Ordering::Acquire) && outage.on_io_error == FailurePolicy::FailOpen {
                 // Failing open: the service keeps running, it does not wait on a broken disk.
@@ -153,6 +156,21 @@ impl CallerQueue {
             }
             match self.backpressure {
                 Backpressure::Block => {
+                    let deadline: Instant = *deadline.get_or_insert_with(|| Instant::now() + outage.max_wait);
+                    if Instant::now() >= deadline {
+                        // The writer is stuck (a disk that does not answer): no call waits longer.
+                        let error = io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("no room in the audit queue within {:?}", outage.max_wait),
+                        );
+                        return Err(match outage.on_io_error {
+                            FailurePolicy::FailClosed => {
+                                outage.counters.refused.fetch_add(1, Ordering::Relaxed);
+                                SinkError::Refused(error)
+                            }
+                            FailurePolicy::FailOpen => drop_event(&mut queue, outage.counters, "no room in time"),
+                        });
+                    }
                     // Timed, so a change to the failing state is noticed without a wake-up.
                     queue =
                         self.room.wait_timeout(queue, Duration::from_millis(50)).unwrap_or_else(|p| p.into_inner()).0;

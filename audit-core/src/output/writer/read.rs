@@ -42,15 +42,113 @@ pub struct AuditTrail {
 /// println!("{} events", trail.events.len());
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// The trail may be live: a writer may be appending, rotating and compressing while it is read.
+/// The files are opened first and the listing taken again; if a rotation came in between, the
+/// read starts over, so the result is always one consistent moment of the trail (every event
+/// once, in order). A last line still being written is reported as torn.
 pub fn read_audit_trail(active: impl AsRef<Path>) -> io::Result<AuditTrail> {
     let active = active.as_ref();
-    let mut files = rotated_files(active)?;
-    if active.exists() {
-        files.push(active.to_path_buf());
+    for _ in 0..ATTEMPTS {
+        if let Some(snapshot) = open_snapshot(active)? {
+            return read_snapshot(snapshot);
+        }
     }
+    Err(io::Error::new(
+        io::ErrorKind::Interrupted,
+        format!("{} kept rotating while it was read ({ATTEMPTS} attempts)", active.display()),
+    ))
+}
+
+/// How many times a read starts over because the trail rotated under it.
+const ATTEMPTS: usize = 50;
+
+/// The trail's files, opened: `(path, file)` in the order written.
+type Snapshot = Vec<(PathBuf, fs::File)>;
+
+/// Opens every file of the trail; `None` when the trail rotated meanwhile in a way that would
+/// make the open files miss events (start over).
+fn open_snapshot(active: &Path) -> io::Result<Option<Snapshot>> {
+    let listed = rotated_files(active)?;
+    let mut opened = Vec::with_capacity(listed.len() + 1);
+    for path in &listed {
+        match open_rotated(path)? {
+            Some(found) => opened.push(found),
+            // Removed by retention since it was listed: only ever the oldest files.
+            None if opened.is_empty() => {}
+            None => return Ok(None),
+        }
+    }
+    let current = match fs::File::open(active) {
+        Ok(file) => Some(file),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+        Err(error) => return Err(error),
+    };
+    // Files rotated since the listing: the open active file must be the first of them (it was
+    // rotated after it was opened, and holds everything up to then), or there must be none.
+    let newer: Vec<PathBuf> =
+        rotated_files(active)?.into_iter().filter(|p| !listed.iter().any(|l| same_rotated(l, p))).collect();
+    if let Some(first) = newer.first() {
+        let is_current = match (&current, fs::metadata(first)) {
+            (Some(file), Ok(meta)) => same_file(&file.metadata()?, &meta),
+            _ => false,
+        };
+        if !is_current {
+            return Ok(None);
+        }
+    }
+    if let Some(file) = current {
+        opened.push((active.to_path_buf(), file));
+    }
+    Ok(Some(opened))
+}
+
+/// Opens a rotated file; if its `.log` was compressed since it was listed, its `.gz`. `None`
+/// when neither is there any more.
+fn open_rotated(path: &Path) -> io::Result<Option<(PathBuf, fs::File)>> {
+    let mut candidates = vec![path.to_path_buf()];
+    if path.extension().is_none_or(|e| e != "gz") {
+        let mut gz = path.as_os_str().to_owned();
+        gz.push(".gz");
+        candidates.push(PathBuf::from(gz));
+    }
+    for candidate in candidates {
+        match fs::File::open(&candidate) {
+            Ok(file) => return Ok(Some((candidate, file))),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(None)
+}
+
+/// Whether two names are of the same rotated file (its `.log` and, once compressed, `.log.gz`).
+fn same_rotated(a: &Path, b: &Path) -> bool {
+    let strip_gz = |path: &Path| match path.extension() {
+        Some(ext) if ext == "gz" => path.with_extension(""),
+        _ => path.to_path_buf(),
+    };
+    strip_gz(a) == strip_gz(b)
+}
+
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        a.dev() == b.dev() && a.ino() == b.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        false
+    }
+}
+
+fn read_snapshot(snapshot: Snapshot) -> io::Result<AuditTrail> {
     let mut trail = AuditTrail::default();
-    for file in &files {
-        let bytes = read_file(file)?;
+    for (file, handle) in snapshot {
+        let bytes = read_file(&file, handle)?;
+        trail.files.push(file.clone());
         let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
         // A file that ends with a newline splits into a last empty piece; one that does not ends
         // with a line whose write was interrupted.
@@ -72,13 +170,11 @@ pub fn read_audit_trail(active: impl AsRef<Path>) -> io::Result<AuditTrail> {
             }
         }
     }
-    trail.files = files;
     Ok(trail)
 }
 
-fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+fn read_file(path: &Path, file: fs::File) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    let file = fs::File::open(path)?;
     if path.extension().is_some_and(|e| e == "gz") {
         #[cfg(feature = "compression")]
         flate2::read::GzDecoder::new(file).read_to_end(&mut bytes)?;

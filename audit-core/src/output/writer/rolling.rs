@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::compress::{gz_path, remove_if_present, Compressor};
-use super::storage::{parent_dir, sync_dir, Storage, StorageFile};
+use crate::output::storage::{parent_dir, rename_no_replace, sync_dir, FileIdentity, Storage, StorageFile};
 
 /// When the active file is rotated and what is kept.
 ///
@@ -72,13 +72,40 @@ impl Rotation {
     }
 }
 
+/// The most bytes kept in memory while they wait for a trustworthy `fsync` (see
+/// [`Files::retained`]); past it, writes wait for the sync to succeed.
+const MAX_RETAINED: usize = 64 << 20;
+
 /// The active file and its rotation.
+///
+/// Nothing the writer confirmed may be lost behind its back, so the bytes written since the
+/// last *checkpoint* (an `fsync` that succeeded, with the path still naming the open file) are
+/// kept in memory:
+///
+/// - **A failed `fsync`** (Linux reports a failed writeback once, drops the dirty pages, and a
+///   later `fsync` may succeed as if nothing were lost: PostgreSQL's "fsyncgate"): the file is
+///   *suspect*. No later success is trusted for it until the file is cut back to its last
+///   checkpoint and the kept bytes are written again; only then is it synced and checkpointed.
+/// - **The file deleted or renamed by someone else** (an operator's `rm`, logrotate without
+///   `copytruncate`), noticed after every write and sync by comparing the open file with what
+///   the path names: the path is opened anew. A deleted file's kept bytes are written again
+///   into the new one; a renamed file keeps its bytes (it is synced before it is let go).
 pub(crate) struct Files {
     storage: Arc<dyn Storage>,
     path: PathBuf,
     rotation: Option<Rotation>,
     file: Option<Box<dyn StorageFile>>,
+    /// Which file is open, to notice a rename or deletion by someone else.
+    identity: Option<FileIdentity>,
     len: u64,
+    /// The active file's length at the last checkpoint.
+    checkpoint_len: u64,
+    /// The bytes written to the active file since the last checkpoint.
+    retained: Vec<u8>,
+    /// An `fsync` failed since the last checkpoint: the file must be cut back and rewritten.
+    suspect: bool,
+    /// Keeps other writers off this path while this one lives.
+    _lock: fs::File,
     /// The active file does not end with a newline (a torn line left by a crash): terminate it
     /// before appending, so the next event does not glue onto the fragment.
     needs_newline: bool,
@@ -97,6 +124,7 @@ impl Files {
                 "compressing rotated audit files needs audit-core's `compression` feature",
             ));
         }
+        let lock = lock_path(&path)?;
         let (len, needs_newline, modified) = match fs::metadata(&path) {
             Ok(meta) if meta.len() > 0 => (meta.len(), last_byte(&path)? != Some(b'\n'), meta.modified().ok()),
             _ => (0, false, None),
@@ -111,7 +139,12 @@ impl Files {
             path,
             rotation,
             file: None,
+            identity: None,
             len,
+            checkpoint_len: len,
+            retained: Vec::new(),
+            suspect: false,
+            _lock: lock,
             needs_newline,
             period_end,
             next_index,
@@ -140,18 +173,78 @@ impl Files {
 
     fn ensure_open(&mut self) -> io::Result<&mut Box<dyn StorageFile>> {
         if self.file.is_none() {
-            self.file = Some(self.storage.open_append(&self.path)?);
+            let file = self.storage.open_append(&self.path)?;
+            self.identity = Some(file.identity()?);
+            self.file = Some(file);
         }
         let file = self.file.as_mut().expect("opened above");
         if self.needs_newline {
             if file.write(b"\n")? == 1 {
                 self.needs_newline = false;
                 self.len += 1;
+                self.retained.push(b'\n');
             } else {
                 return Err(io::Error::new(io::ErrorKind::WriteZero, "could not terminate a torn line"));
             }
         }
         Ok(file)
+    }
+
+    /// Writes all of `bytes` to the open file.
+    fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            let written = self.ensure_open()?.write(bytes)?;
+            if written == 0 {
+                return Err(io::Error::new(io::ErrorKind::WriteZero, "the audit file accepted no bytes"));
+            }
+            self.len += written as u64;
+            bytes = &bytes[written..];
+        }
+        Ok(())
+    }
+
+    /// Makes sure the open file is still the one the path names (see [`Files`]); if someone
+    /// else renamed or deleted it, opens the path anew, rewriting what a deleted file took since
+    /// the last checkpoint. Whether it opened the path anew.
+    fn follow_path(&mut self) -> io::Result<bool> {
+        let Some(open) = self.identity else { return Ok(false) };
+        let named = self.storage.identity(&self.path)?;
+        if named.is_some_and(|named| named.same_file(&open)) {
+            return Ok(false);
+        }
+        let now = self.file.as_ref().map(|file| file.identity()).transpose()?;
+        let deleted = now.is_none_or(|now| now.links == 0);
+        let mut rewrite = deleted;
+        if !deleted {
+            // Renamed: its bytes stay under the new name once they are on disk.
+            if let Some(file) = &mut self.file {
+                rewrite = file.sync().is_err() || self.suspect;
+            }
+        }
+        crate::output::sink::report_sink_failure(
+            &format!("file-writer:{}", self.path.display()),
+            &format_args!(
+                "the active audit file was {} by someone else; writing to a new file at the path{}",
+                if deleted { "deleted" } else { "renamed" },
+                if rewrite {
+                    format!(" and rewriting the {} bytes written since the last sync", self.retained.len())
+                } else {
+                    String::new()
+                },
+            ),
+        );
+        self.file = None;
+        self.identity = None;
+        self.len = fs::metadata(&self.path).map_or(0, |m| m.len());
+        self.needs_newline = self.len > 0 && last_byte(&self.path)? != Some(b'\n');
+        self.checkpoint_len = self.len;
+        self.suspect = false;
+        let kept = std::mem::take(&mut self.retained);
+        if rewrite {
+            self.write_all(&kept)?;
+            self.retained = kept;
+        }
+        Ok(true)
     }
 
     /// Bytes the active file may still take before a size rotation; `None` without a size limit.
@@ -167,15 +260,52 @@ impl Files {
         self.period_end.is_some_and(|end| now >= end)
     }
 
-    /// One `write` call to the active file.
+    /// One `write` call to the active file (then the check that the path still names it).
     pub(crate) fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if self.suspect && self.retained.len() > MAX_RETAINED {
+            return Err(io::Error::other(format!(
+                "{} bytes wait for an fsync of {} to succeed",
+                self.retained.len(),
+                self.path.display()
+            )));
+        }
         let written = self.ensure_open()?.write(bytes)?;
         self.len += written as u64;
+        self.retained.extend_from_slice(&bytes[..written]);
+        self.follow_path()?;
         Ok(written)
     }
 
+    /// `fsync`s the active file and, if it succeeded and can be trusted, checkpoints it (see
+    /// [`Files`]).
     pub(crate) fn sync(&mut self) -> io::Result<()> {
-        self.ensure_open()?.sync()
+        // A file replaced again and again (by a misconfigured rotation, say) is an error
+        // rather than a loop.
+        for _ in 0..4 {
+            if self.suspect {
+                // Cut back to what the last trusted sync covered, and write the rest again: a
+                // success now covers bytes that are really there.
+                let checkpoint = self.checkpoint_len;
+                self.ensure_open()?.truncate(checkpoint)?;
+                self.len = checkpoint;
+                let kept = std::mem::take(&mut self.retained);
+                let rewritten = self.write_all(&kept);
+                self.retained = kept;
+                rewritten?;
+            }
+            if let Err(error) = self.ensure_open()?.sync() {
+                self.suspect = true;
+                return Err(error);
+            }
+            if !self.follow_path()? {
+                self.suspect = false;
+                self.checkpoint_len = self.len;
+                self.retained.clear();
+                return Ok(());
+            }
+            // Opened anew (and rewritten into): sync that file too.
+        }
+        Err(io::Error::other(format!("{} keeps being replaced by someone else", self.path.display())))
     }
 
     pub(crate) fn start_writeback(&mut self) {
@@ -188,11 +318,21 @@ impl Files {
     /// first, and the rename made durable, so rotation loses nothing. Returns the rotated path.
     pub(crate) fn rotate(&mut self, now: SystemTime) -> io::Result<PathBuf> {
         self.sync()?;
-        let rotated = rotated_name(&self.path, self.next_index, now);
+        // Never over an existing file: a name taken (by hand, or by a writer that ignored the
+        // lock) moves this file to the next index instead.
+        let rotated = loop {
+            let candidate = rotated_name(&self.path, self.next_index, now);
+            match rename_no_replace(&self.path, &candidate) {
+                Ok(()) => break candidate,
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => self.next_index += 1,
+                Err(error) => return Err(error),
+            }
+        };
         self.file = None;
-        fs::rename(&self.path, &rotated)?;
+        self.identity = None;
         self.next_index += 1;
         self.len = 0;
+        self.checkpoint_len = 0;
         self.rotations += 1;
         if let Some(every) = self.rotation.as_ref().and_then(|r| r.every) {
             self.period_end = Some(period_end(now, every));
@@ -215,6 +355,23 @@ impl Files {
             }
         }
         Ok(rotated)
+    }
+}
+
+/// Takes the writer's lock of `active`: `.<name>.lock` beside it, held (`flock`) while the
+/// writer lives, so a second writer on the same path, in this process or another, is refused
+/// instead of colliding on rotation names.
+fn lock_path(active: &Path) -> io::Result<fs::File> {
+    let name = active.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let lock = parent_dir(active).join(format!(".{name}.lock"));
+    let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("another audit writer holds {} (its lock is {})", active.display(), lock.display()),
+        )),
+        Err(fs::TryLockError::Error(error)) => Err(error),
     }
 }
 

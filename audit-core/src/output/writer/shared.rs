@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::lock;
-use super::notify::{Notifier, Progress, Standing};
+use super::notify::{Notifier, Progress, Standing, Waited};
 use super::policy::Config;
 use super::queue::{CallerQueue, Outage};
 use super::stats::Counters;
@@ -29,7 +29,12 @@ impl Shared {
 
     /// What callers need to know of a failing file when the queue is full.
     pub(super) fn outage(&self) -> Outage<'_> {
-        Outage { failing: &self.failing, on_io_error: self.config.on_io_error, counters: &self.counters }
+        Outage {
+            failing: &self.failing,
+            on_io_error: self.config.on_io_error,
+            counters: &self.counters,
+            max_wait: self.config.max_wait,
+        }
     }
 
     /// Whether event `seq` got as far as it must (`Some(Ok)`), never will for now (`Some(Err)`:
@@ -61,6 +66,43 @@ impl Shared {
             }
             None => Ok(()),
         }
+    }
+
+    /// What a caller's wait for its event comes to: `Ok` once it got there; the writer's error;
+    /// or, past [`max_wait`](super::FileWriterBuilder::max_wait), the failure policy's error.
+    pub(super) fn settle(&self, waited: Waited<Result<(), SinkError>>) -> Result<(), SinkError> {
+        match waited {
+            Waited::Reached => Ok(()),
+            Waited::Checked(result) => result,
+            Waited::TimedOut => Err(self.timed_out("its event was not written")),
+        }
+    }
+
+    /// The failure policy's error for a wait cut short by `max_wait`.
+    pub(super) fn timed_out(&self, what: &str) -> SinkError {
+        let error = io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("{what} within {:?}: the audit file is not answering", self.config.max_wait),
+        );
+        if self.config.on_io_error == FailurePolicy::FailClosed {
+            self.counters.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        self.config.on_io_error.failure(error)
+    }
+
+    /// The writer thread died (a panic in the storage, say): no event will be written any more.
+    /// Every caller waiting is woken with that error, and later calls are refused or reported.
+    pub(super) fn died(&self, why: String) {
+        self.failing.store(true, Ordering::Release);
+        {
+            let mut queue = self.queue.lock();
+            queue.shutdown = true;
+            self.queue.room.notify_all();
+        }
+        self.notify.publish(|progress| {
+            progress.failure = Some((io::ErrorKind::Other, why));
+            progress.stopped = true;
+        });
     }
 
     /// The writer's current failure, as an error.

@@ -225,8 +225,10 @@ impl Worker {
                 && self.gather_until.is_some_and(|until| now < until)
                 && queue.durable_items < self.gather_target;
             // With lines still staged (a failing file), only a retry is work; new events wait.
-            let ready =
-                queue.shutdown || (retry_due && (!can_take || (has_new && !gathering) || sync_due || flush_pending));
+            // A failure is retried on its own schedule, whether or not anything new came.
+            let retrying = self.next_retry.is_some();
+            let ready = queue.shutdown
+                || (retry_due && (retrying || !can_take || (has_new && !gathering) || sync_due || flush_pending));
             if ready {
                 break;
             }
