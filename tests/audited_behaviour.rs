@@ -322,3 +322,93 @@ fn ignore_filters_skip_preparation_and_logging() {
     assert!(memory.is_empty());
     assert_eq!(PREPARED.load(Ordering::SeqCst), before + 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// No call leaves no event: a panicking authorization check, an error whose `Display` panics.
+
+fn authorize_panics(_: &AuditContext) -> Result<(), String> {
+    panic!("the session store is gone");
+}
+
+static RAN_AFTER_PANICKING_AUTHORIZE: AtomicUsize = AtomicUsize::new(0);
+
+#[audited(action = "dashboard_delete", category = "database", authorize = authorize_panics,
+          resource(type = "dashboard", id = id))]
+fn delete_with_panicking_authorize(id: u32) -> Result<(), String> {
+    RAN_AFTER_PANICKING_AUTHORIZE.fetch_add(1, Ordering::SeqCst);
+    Ok(())
+}
+
+#[audited(action = "dashboard_get", category = "database", authorize = authorize_panics)]
+fn read_with_panicking_authorize() -> Result<u32, String> {
+    Ok(1)
+}
+
+#[test]
+fn an_authorization_check_that_panics_is_logged_as_a_failure_and_unwinds() {
+    let (ctx, memory) = capture("alice", &["editor"]);
+    let result = std::panic::catch_unwind(|| ctx.in_scope(|| delete_with_panicking_authorize(7)));
+    assert!(result.is_err(), "the panic goes on unwinding");
+    assert_eq!(RAN_AFTER_PANICKING_AUTHORIZE.load(Ordering::SeqCst), 0, "the body never ran");
+    let events = memory.json();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["event"]["outcome"], "failure");
+    assert_eq!(events[0]["error"]["type"], "panic");
+    assert_eq!(events[0]["kibana"]["saved_object"]["id"], "7");
+
+    memory.take();
+    assert!(std::panic::catch_unwind(|| ctx.in_scope(read_with_panicking_authorize)).is_err());
+    let events = memory.json();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        (events[0]["event"]["outcome"].as_str(), events[0]["error"]["type"].as_str()),
+        (Some("failure"), Some("panic"))
+    );
+}
+
+#[derive(Debug)]
+struct Unprintable;
+
+impl std::fmt::Display for Unprintable {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("this error cannot describe itself");
+    }
+}
+
+impl std::error::Error for Unprintable {}
+
+#[audited(action = "dashboard_get", category = "database", resource(type = "dashboard", id = id))]
+fn read_failing_with_unprintable_error(id: u32) -> Result<u32, Unprintable> {
+    Err(Unprintable)
+}
+
+fn deny_with_unprintable(_: &AuditContext) -> Result<(), Unprintable> {
+    Err(Unprintable)
+}
+
+#[audited(action = "dashboard_update", category = "database", authorize = deny_with_unprintable)]
+fn update_denied_with_unprintable() -> Result<(), Unprintable> {
+    Ok(())
+}
+
+/// Only the audit calls the error's `Display`: its panic must neither escape (the call returns
+/// its error as it would without the attribute) nor leave the call unrecorded.
+#[test]
+fn an_error_whose_display_panics_is_still_on_record() {
+    let (ctx, memory) = capture("alice", &[]);
+    let result = std::panic::catch_unwind(|| ctx.in_scope(|| read_failing_with_unprintable_error(3)));
+    assert!(matches!(result, Ok(Err(Unprintable))), "the call returns its own error");
+    let events = memory.json();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["event"]["outcome"], "failure");
+    assert_eq!(events[0]["kibana"]["saved_object"]["id"], "3");
+    assert!(events[0]["error"]["type"].as_str().unwrap().contains("Unprintable"), "{}", events[0]);
+    assert!(events[0]["error"]["message"].as_str().unwrap().contains("panicked"), "{}", events[0]);
+
+    memory.take();
+    let result = std::panic::catch_unwind(|| ctx.in_scope(update_denied_with_unprintable));
+    assert!(matches!(result, Ok(Err(Unprintable))), "the denial returns its own error");
+    let events = memory.json();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["event"]["outcome"], "failure");
+}

@@ -230,3 +230,68 @@ fn a_trail_read_while_it_rotates_is_always_whole() {
     guard.shutdown().unwrap();
     assert_eq!(read_audit_trail(&path).unwrap().events.len(), 3000);
 }
+
+#[cfg(unix)]
+#[test]
+fn audit_files_are_never_opened_through_a_planted_link_and_are_kept_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("hardening");
+    let target = dir.path("elsewhere.txt");
+    std::fs::write(&target, "not an audit file\n").unwrap();
+    let path = dir.path("audit.log");
+    std::os::unix::fs::symlink(&target, &path).unwrap();
+    let error = FileWriter::builder(&path).build().expect_err("a link at the path is refused");
+    assert!(error.to_string().contains("symbolic link"), "{error}");
+    let error = SyncFileSink::open(&path).expect_err("a link at the path is refused");
+    assert!(error.to_string().contains("symbolic link"), "{error}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "not an audit file\n", "the link's target is untouched");
+
+    // An existing trail with a loose mode is tightened to owner-only.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, "").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (_writer, _guard) = FileWriter::builder(&path).build().unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn a_rotated_name_someone_took_is_skipped_not_overwritten() {
+    let dir = TempDir::new("taken-name");
+    let path = dir.path("audit.log");
+    let (writer, guard) =
+        FileWriter::builder(&path).rotation(Rotation::by_size(600)).durability(Durability::Flushed).build().unwrap();
+    let logger = AuditLogger::builder().sink(writer).build();
+    // Plant files under every name the next rotations could take within the next seconds.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mut planted = Vec::new();
+    for index in 1..4u64 {
+        for second in now..now + 5 {
+            let stamp = compact_utc(second);
+            let name = dir.path(&format!("audit-{index:08}-{stamp}.log"));
+            std::fs::write(&name, format!("planted {index}\n")).unwrap();
+            planted.push(name);
+        }
+    }
+    for i in 0..12 {
+        logger.log(event(i.to_string())).unwrap();
+    }
+    guard.shutdown().unwrap();
+    for name in &planted {
+        assert!(std::fs::read_to_string(name).unwrap().starts_with("planted"), "{} was replaced", name.display());
+    }
+}
+
+/// `YYYYMMDDTHHMMSSZ` for a Unix time (the stamp of rotated file names).
+fn compact_utc(secs: u64) -> String {
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!("{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+}

@@ -5,7 +5,8 @@
 //!    that builds events when no event can be seen (ignore filters);
 //! 2. prepare the targets (resources, message, fields) from the parameters, before the body can
 //!    consume them;
-//! 3. `authorize`: on `Err`, one `failure` event per target and the error is returned;
+//! 3. `authorize`: on `Err`, one `failure` event per target and the error is returned; should
+//!    the check panic, one `failure` per target as it unwinds;
 //! 4. writes: the `unknown` event, then the body as written;
 //!    reads: the body in a closure / async block (to catch `return` and `?`), then the
 //!    `success`/`failure` event from its result. A guard logs a panic either way.
@@ -121,10 +122,11 @@ fn prelude(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream) -> TokenStream {
             Authorize::Expr(expr) => expr.to_token_stream(),
         };
         quote! {
+            let __audit_authorizing = __audit_call.authorizing(&__audit_targets);
             match #check {
-                #p::Result::Ok(_) => {}
+                #p::Result::Ok(_) => __audit_authorizing.passed(),
                 #p::Result::Err(__audit_error) => {
-                    __audit_call.log_denied(&__audit_targets, {
+                    __audit_authorizing.denied({
                         #[allow(unused_imports)]
                         use #p::probe::*;
                         (&&&&#p::probe::ErrorProbe(&__audit_error)).audit_error_info()

@@ -49,6 +49,7 @@ pub struct AuditLayer {
     identity: Arc<Identity>,
     client_ip: Arc<ClientIp>,
     skip: Option<Arc<Skip>>,
+    trust_traceparent: bool,
 }
 
 impl AuditLayer {
@@ -56,13 +57,27 @@ impl AuditLayer {
     /// session and space (and, if wanted, a logger of its own). The layer adds the HTTP details
     /// and the trace id.
     pub fn new(identity: impl Fn(&Parts) -> AuditContextBuilder + Send + Sync + 'static) -> AuditLayer {
-        AuditLayer { identity: Arc::new(identity), client_ip: Arc::new(socket_addr_extension), skip: None }
+        AuditLayer {
+            identity: Arc::new(identity),
+            client_ip: Arc::new(socket_addr_extension),
+            skip: None,
+            trust_traceparent: true,
+        }
     }
 
     /// Where the client's IP comes from (default: a `SocketAddr` in the request's extensions).
     /// With axum: `|r| r.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())`.
     pub fn client_ip(mut self, client_ip: impl Fn(&Parts) -> Option<IpAddr> + Send + Sync + 'static) -> AuditLayer {
         self.client_ip = Arc::new(client_ip);
+        self
+    }
+
+    /// Whether a client's W3C `traceparent` header gives the request's `trace.id` (default
+    /// true; a header that is malformed, or sent twice, starts a new trace anyway). Services
+    /// facing untrusted clients can refuse it: a client could otherwise tie its requests to
+    /// someone else's trace.
+    pub fn trust_traceparent(mut self, trust: bool) -> AuditLayer {
+        self.trust_traceparent = trust;
         self
     }
 
@@ -107,7 +122,7 @@ impl<S: std::fmt::Debug> std::fmt::Debug for AuditService<S> {
 
 impl<S, B, R> tower_service::Service<Request<B>> for AuditService<S>
 where
-    S: tower_service::Service<Request<B>, Response = Response<R>> + Send + 'static,
+    S: tower_service::Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
 {
@@ -127,7 +142,11 @@ where
             _ => Some(request_event(&parts, &context)),
         };
         parts.extensions.insert(context.clone());
-        let response = context.scope(self.inner.call(Request::from_parts(parts, body)));
+        // The inner service is called only once the request is on record: a service may do its
+        // work inside `call()` itself. The clone left behind takes the next request; the one made
+        // ready by `poll_ready` serves this one (tower's pattern for calling later).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             if let Some(event) = event {
                 // An `unknown`-outcome event: logged before the handler runs, at the logger's
@@ -139,7 +158,8 @@ where
                     crate::logging::dispatch::report_no_logger("http_request");
                 }
             }
-            response.await
+            let response = context.in_scope(|| inner.call(Request::from_parts(parts, body)));
+            context.scope(response).await
         })
     }
 }
@@ -147,10 +167,11 @@ where
 impl<S> AuditService<S> {
     fn context_for(&self, request: &Parts) -> AuditContext {
         let mut builder = (self.layer.identity)(request);
-        let header = |name: &str| request.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        // Header values may hold any byte: kept, with U+FFFD for what is not UTF-8.
+        let text = |value: &http::HeaderValue| String::from_utf8_lossy(value.as_bytes()).into_owned();
+        let header = |name: &str| request.headers.get(name).map(text);
         let forwarded_for = {
-            let values: Vec<&str> =
-                request.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+            let values: Vec<String> = request.headers.get_all("x-forwarded-for").iter().map(text).collect();
             (!values.is_empty()).then(|| values.join(", "))
         };
         builder = builder.http(HttpRequestInfo {
@@ -167,7 +188,14 @@ impl<S> AuditService<S> {
         if let Some(ip) = (self.layer.client_ip)(request) {
             builder = builder.client_ip(ip);
         }
-        let trace_id = header("traceparent").and_then(|value| trace_id_from_traceparent(&value)).map(Arc::<str>::from);
+        // One valid header, if trusted; two headers, or a bad one, start a new trace (W3C).
+        let mut traceparents = request.headers.get_all("traceparent").iter();
+        let trace_id = match (traceparents.next(), traceparents.next()) {
+            (Some(value), None) if self.layer.trust_traceparent => {
+                value.to_str().ok().and_then(trace_id_from_traceparent).map(Arc::<str>::from)
+            }
+            _ => None,
+        };
         builder.trace_id(trace_id.unwrap_or_else(new_trace_id)).build()
     }
 }
@@ -183,19 +211,21 @@ fn strip_port(host: &str) -> String {
     }
 }
 
-/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), if valid.
+/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), if valid by the
+/// W3C rules: lower-case hex only, version `ff` invalid, ids not all zeros, and version `00`
+/// with exactly four fields (a later version may add some).
 pub fn trace_id_from_traceparent(value: &str) -> Option<String> {
     let mut fields = value.trim().split('-');
     let (version, trace_id, parent_id, flags) = (fields.next()?, fields.next()?, fields.next()?, fields.next()?);
-    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     let valid = hex(version, 2)
         && version != "ff"
-        && crate::leaf::trace::is_valid_trace_id(&trace_id.to_ascii_lowercase())
+        && crate::leaf::trace::is_valid_trace_id(trace_id)
         && hex(parent_id, 16)
         && parent_id.bytes().any(|b| b != b'0')
         && hex(flags, 2)
         && (version != "00" || fields.next().is_none());
-    valid.then(|| trace_id.to_ascii_lowercase())
+    valid.then(|| trace_id.to_owned())
 }
 
 /// Kibana's `http_request` event: "User is requesting [/path] endpoint", outcome `unknown`.
@@ -224,6 +254,107 @@ mod tests {
         ] {
             assert_eq!(trace_id_from_traceparent(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn traceparent_follows_the_w3c_rules() {
+        // Upper-case hex is invalid (W3C: lower case only); so is version `ff` in any case.
+        for bad in [
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01",
+            "FF-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "0g-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ] {
+            assert_eq!(trace_id_from_traceparent(bad), None, "{bad}");
+        }
+        // A later version may add fields.
+        let future = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more";
+        assert_eq!(trace_id_from_traceparent(future).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+    }
+
+    /// A service that does its work inside `call()`, before its future is polled: what it sees
+    /// in the trail at that moment.
+    #[derive(Clone)]
+    struct WorksInCall {
+        memory: crate::MemorySink,
+        seen: Arc<std::sync::Mutex<Vec<usize>>>,
+    }
+
+    impl tower_service::Service<Request<()>> for WorksInCall {
+        type Response = Response<()>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Response<()>, std::convert::Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            self.seen.lock().unwrap().push(self.memory.len());
+            std::future::ready(Ok(Response::new(())))
+        }
+    }
+
+    fn layer_for(logger: AuditLogger) -> AuditLayer {
+        AuditLayer::new(move |_| AuditContext::builder().logger(logger.clone()))
+    }
+
+    fn run<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
+    }
+
+    #[test]
+    fn the_request_is_on_record_before_the_inner_service_is_called() {
+        use tower_layer::Layer;
+        use tower_service::Service;
+        let (logger, memory) = AuditLogger::capture();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut service = layer_for(logger).layer(WorksInCall { memory: memory.clone(), seen: Arc::clone(&seen) });
+        let request = Request::builder().uri("/api/dashboards").body(()).unwrap();
+        run(async {
+            std::future::poll_fn(|cx| service.poll_ready(cx)).await.unwrap();
+            service.call(request).await.unwrap();
+        });
+        assert_eq!(*seen.lock().unwrap(), [1], "the http_request event was written before call() ran");
+        assert_eq!(memory.actions(), ["http_request"]);
+    }
+
+    fn context_of_request(layer: AuditLayer, request: Request<()>) -> AuditContext {
+        let (parts, ()) = request.into_parts();
+        AuditService { inner: (), layer }.context_for(&parts)
+    }
+
+    #[test]
+    fn client_trace_ids_are_trusted_only_when_valid_single_and_wanted() {
+        let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let request = |values: &[&str]| {
+            let mut builder = Request::builder().uri("/");
+            for value in values {
+                builder = builder.header("traceparent", *value);
+            }
+            builder.body(()).unwrap()
+        };
+        let (logger, _) = AuditLogger::capture();
+        let trusted = context_of_request(layer_for(logger.clone()), request(&[good]));
+        assert_eq!(trusted.trace_id(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        let doubled = context_of_request(layer_for(logger.clone()), request(&[good, good]));
+        assert_ne!(doubled.trace_id(), Some("4bf92f3577b34da6a3ce929d0e0e4736"), "two headers: a new trace");
+        let distrusting = layer_for(logger).trust_traceparent(false);
+        let own = context_of_request(distrusting, request(&[good]));
+        assert_ne!(own.trace_id(), Some("4bf92f3577b34da6a3ce929d0e0e4736"), "not trusted: a new trace");
+        assert!(own.trace_id().is_some_and(crate::leaf::trace::is_valid_trace_id));
+    }
+
+    #[test]
+    fn headers_with_non_ascii_bytes_are_kept_with_replacements() {
+        let (logger, _) = AuditLogger::capture();
+        let mut request = Request::builder().uri("/").body(()).unwrap();
+        let agent = http::HeaderValue::from_bytes("Mozilla/5.0 (Résumé)".as_bytes()).unwrap();
+        request.headers_mut().insert("user-agent", agent);
+        request.headers_mut().insert("x-forwarded-for", http::HeaderValue::from_bytes(b"10.0.0.1 \xff").unwrap());
+        let context = context_of_request(layer_for(logger), request);
+        let http = context.http().unwrap();
+        assert_eq!(http.user_agent.as_deref(), Some("Mozilla/5.0 (Résumé)"));
+        assert_eq!(http.forwarded_for.as_deref(), Some("10.0.0.1 \u{fffd}"));
     }
 
     #[test]

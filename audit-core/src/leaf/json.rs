@@ -169,9 +169,13 @@ pub(crate) fn write_string(out: &mut Vec<u8>, value: &str) {
     out.push(b'"');
 }
 
+/// Whether a byte needs escaping, or may start a character that does: the lead bytes of U+0085
+/// (`C2 85`), U+2028 and U+2029 (`E2 80 A8`, `E2 80 A9`). JSON allows those raw, but line
+/// splitters that follow Unicode (U+0085 is NEXT LINE; the others are the line and paragraph
+/// separators) would break an audit line there.
 #[inline]
 fn needs_escape(byte: u8) -> bool {
-    byte < 0x20 || byte == b'"' || byte == b'\\'
+    byte < 0x20 || byte == b'"' || byte == b'\\' || byte == 0xC2 || byte == 0xE2
 }
 
 /// Whether any byte of `value` needs escaping, eight bytes at a time (SWAR): a byte below 0x20
@@ -183,7 +187,11 @@ fn any_needs_escape(value: &[u8]) -> bool {
     let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
     let word_needs_escape = |x: u64| {
         let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS != 0;
-        below_space || has_zero(x ^ (ONES * u64::from(b'"'))) || has_zero(x ^ (ONES * u64::from(b'\\')))
+        below_space
+            || has_zero(x ^ (ONES * u64::from(b'"')))
+            || has_zero(x ^ (ONES * u64::from(b'\\')))
+            // Only text with non-ASCII bytes pays for these two.
+            || (x & HIGHS != 0 && (has_zero(x ^ (ONES * 0xC2)) || has_zero(x ^ (ONES * 0xE2))))
     };
     if value.len() < 8 {
         return value.iter().any(|&b| needs_escape(b));
@@ -200,7 +208,8 @@ fn any_needs_escape(value: &[u8]) -> bool {
 }
 
 /// Appends `value` escaped for a JSON string (RFC 8259: quotes, backslashes and control
-/// characters; everything else, UTF-8 included, as is).
+/// characters; and U+0085, U+2028, U+2029, so that no line splitter breaks the line; everything
+/// else, UTF-8 included, as is).
 fn escape_into(out: &mut Vec<u8>, value: &str) {
     let bytes = value.as_bytes();
     if !any_needs_escape(bytes) {
@@ -210,6 +219,20 @@ fn escape_into(out: &mut Vec<u8>, value: &str) {
     let mut start = 0;
     for (i, &byte) in bytes.iter().enumerate() {
         if !needs_escape(byte) {
+            continue;
+        }
+        if byte == 0xC2 || byte == 0xE2 {
+            let escaped: Option<(&[u8], usize)> = match (byte, bytes.get(i + 1), bytes.get(i + 2)) {
+                (0xC2, Some(0x85), _) => Some((b"\\u0085", 2)),
+                (0xE2, Some(0x80), Some(0xA8)) => Some((b"\\u2028", 3)),
+                (0xE2, Some(0x80), Some(0xA9)) => Some((b"\\u2029", 3)),
+                _ => None,
+            };
+            if let Some((escaped, len)) = escaped {
+                out.extend_from_slice(&bytes[start..i]);
+                out.extend_from_slice(escaped);
+                start = i + len;
+            }
             continue;
         }
         out.extend_from_slice(&bytes[start..i]);
@@ -272,7 +295,8 @@ mod tests {
     #[test]
     fn escapes_what_json_requires_and_round_trips() {
         let hostile =
-            "quote \" backslash \\ newline \n tab \t cr \r nul \u{0} bell \u{7} esc \u{1b} del \u{7f} é 日本 🦀";
+            "quote \" backslash \\ newline \n tab \t cr \r nul \u{0} bell \u{7} esc \u{1b} del \u{7f} é 日本 🦀 \
+                       next line \u{85} line sep \u{2028} para sep \u{2029} © \u{2027} \u{202a}";
         let mut out = Vec::new();
         let mut object = JsonObject::begin(&mut out);
         object.str(key!("plain"), "dashboard [id=123]");
@@ -296,5 +320,10 @@ mod tests {
         assert_eq!(parsed["nested\"key"], serde_json::json!({"present": "yes"}));
         assert_eq!(parsed["dyn\\key"], "v");
         assert!(!text.contains('\n'), "one line");
+        // Not even for a splitter that follows Unicode's line breaks.
+        assert_eq!(text.lines().count(), 1);
+        assert!(!text.contains(['\u{85}', '\u{2028}', '\u{2029}']), "{text}");
+        assert!(text.contains("\\u2028") && text.contains("\\u2029") && text.contains("\\u0085"));
+        assert!(text.contains('©') && text.contains('\u{2027}'), "other characters stay as they are");
     }
 }

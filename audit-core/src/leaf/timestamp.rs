@@ -3,9 +3,17 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (microseconds), 27 bytes. Times before 1970 are written as the epoch.
+/// The last instant RFC 3339 can write: 9999-12-31T23:59:59.999999Z.
+const LAST_SECOND: u64 = 253_402_300_799;
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (microseconds), 27 bytes. RFC 3339 has four-digit years: times
+/// before 1970 are written as the epoch, times after 9999 as its last microsecond (a clock that
+/// far off is wrong either way; a wrapped year would look plausible).
 pub(crate) fn rfc3339_micros(time: SystemTime) -> [u8; 27] {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    if since.as_secs() > LAST_SECOND {
+        return *b"9999-12-31T23:59:59.999999Z";
+    }
     let mut out = *b"0000-00-00T00:00:00.000000Z";
     write_date_time(&mut out, since.as_secs());
     write_digits(&mut out[20..26], u64::from(since.subsec_micros()));
@@ -73,6 +81,9 @@ mod tests {
         assert_eq!(at(1_764_036_420, 123_456), "2025-11-25T02:07:00.123456Z");
         assert_eq!(at(4_102_444_800, 0), "2100-01-01T00:00:00.000000Z"); // 2100 is not a leap year
         assert_eq!(at(253_402_300_799, 0), "9999-12-31T23:59:59.000000Z");
+        // Past year 9999: the last instant there is, not a wrapped year.
+        assert_eq!(at(253_402_300_800, 0), "9999-12-31T23:59:59.999999Z");
+        assert_eq!(at(317_000_000_000, 5), "9999-12-31T23:59:59.999999Z"); // year 12015
         assert_eq!(compact_seconds(UNIX_EPOCH + Duration::from_secs(1_764_036_420)), "20251125T020700Z");
     }
 

@@ -5,6 +5,7 @@
 //! audit log read it unchanged. Key order is fixed and readable: `@timestamp` first, then
 //! `message`, then `event`, who, where, what, `trace`, `error`, and `log`/`ecs` last.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::ops::Range;
 
@@ -229,12 +230,21 @@ impl EcsFormat {
         }
         if !event.labels.is_empty() {
             let mut labels = line.object(key!("labels"));
-            for (key, value) in &event.labels {
-                // ECS label keys may not contain `.`, `*` or `\`.
-                if key.contains(['.', '*', '\\']) {
-                    labels.dynamic_str(&key.replace(['.', '*', '\\'], "_"), value);
-                } else {
-                    labels.dynamic_str(key, value);
+            if let [(key, value)] = event.labels.as_slice() {
+                labels.dynamic_str(&label_key(key), value);
+            } else {
+                // Keys that are the same once sanitized (`a.b` and `a_b`), or given twice, would
+                // be duplicate keys: each later one gets the first free `_2`, `_3`, … suffix.
+                let mut written: Vec<Cow<'_, str>> = Vec::with_capacity(event.labels.len());
+                for (key, value) in &event.labels {
+                    let mut name = label_key(key);
+                    let mut n = 2;
+                    while written.contains(&name) {
+                        name = Cow::Owned(format!("{}_{n}", label_key(key)));
+                        n += 1;
+                    }
+                    labels.dynamic_str(&name, value);
+                    written.push(name);
                 }
             }
             labels.end();
@@ -278,6 +288,15 @@ impl EcsFormat {
             namespace.strs(key!("delete_from_spaces"), event.delete_from_spaces.iter().map(String::as_str));
         }
         namespace.end();
+    }
+}
+
+/// A label's key as ECS allows it: `.`, `*` and `\` replaced by `_`.
+fn label_key(key: &str) -> Cow<'_, str> {
+    if key.contains(['.', '*', '\\']) {
+        Cow::Owned(key.replace(['.', '*', '\\'], "_"))
+    } else {
+        Cow::Borrowed(key)
     }
 }
 
@@ -521,6 +540,62 @@ mod tests {
         assert!(ctx.rendered(format.key, || ContextJson::of(ctx)).is_some());
         assert_eq!(format.to_line(&cached), line);
         serde_json::from_str::<serde_json::Value>(&line).expect("valid JSON");
+    }
+
+    #[test]
+    fn label_keys_stay_distinct_after_sanitizing() {
+        let event = AuditEvent::new(&kibana::SPACE_GET)
+            .with_outcome(Outcome::Success)
+            .with_label("a.b", "dotted")
+            .with_label("a_b", "plain")
+            .with_label("a*b", "starred")
+            .with_label("a_b_2", "taken")
+            .with_label("a_b", "again");
+        let line = EcsFormat::default().to_line(&event);
+        let keys: Vec<String> = {
+            // Counting raw keys: serde_json would silently keep one of two duplicates.
+            let labels = &line[line.find("\"labels\":{").unwrap()..];
+            let labels = &labels[..labels.find('}').unwrap()];
+            labels.split("\":\"").filter_map(|part| part.rsplit('"').next()).map(str::to_owned).collect()
+        };
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let labels = json["labels"].as_object().unwrap();
+        assert_eq!(labels.len(), 5, "{line}");
+        assert_eq!(keys.len(), 5 + 1, "{keys:?}"); // the last piece is the last value
+        assert_eq!(labels["a_b"], "dotted");
+        assert_eq!(labels["a_b_2"], "plain", "{line}");
+        let values: std::collections::BTreeSet<&str> = labels.values().map(|v| v.as_str().unwrap()).collect();
+        assert_eq!(values.len(), 5, "no value lost: {line}");
+    }
+
+    #[test]
+    fn reserved_namespaces_and_colliding_resource_keys_are_refused() {
+        for name in ["event", "user", "labels", "@timestamp", "a.b", ""] {
+            assert!(EcsFormat::check_namespace(name).is_err(), "{name}");
+        }
+        assert!(EcsFormat::check_namespace("shop").is_ok());
+        assert!(EcsFormat::check_resource_key("space_id").is_err());
+        assert!(EcsFormat::check_resource_key("resource").is_ok());
+        let refused = std::panic::catch_unwind(|| EcsFormat::default().with_namespace("event"));
+        assert!(refused.is_err(), "a second `event` key would be written");
+        // Every top-level key a line can have is one the namespace may not take.
+        let ctx = AuditContext::builder()
+            .user(User::named("u"))
+            .client_ip("10.0.0.1".parse().unwrap())
+            .http(HttpRequestInfo { method: Some("get".into()), ..HttpRequestInfo::default() })
+            .new_trace_id()
+            .build();
+        let event = AuditEvent::new(&kibana::SAVED_OBJECT_GET)
+            .with_resource(Resource::new("dashboard", "1"))
+            .with_error(crate::model::ErrorInfo::new("x"))
+            .with_label("k", "v")
+            .with_duration(std::time::Duration::from_millis(1))
+            .with_context(&ctx);
+        let json: serde_json::Value =
+            serde_json::from_str(&EcsFormat::default().with_service_name("s").to_line(&event)).unwrap();
+        for key in json.as_object().unwrap().keys().filter(|k| *k != "kibana") {
+            assert!(TOP_LEVEL_KEYS.contains(&key.as_str()), "{key} is not declared as a top-level key");
+        }
     }
 
     /// One context shared by two loggers whose formats differ: each line is its own format's,

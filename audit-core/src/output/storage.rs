@@ -110,6 +110,23 @@ pub(crate) fn open_append_hardened(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// Opens `path` for reading: not through a symbolic link, only a regular file.
+#[cfg_attr(not(feature = "compression"), allow(dead_code))]
+pub(crate) fn open_read_hardened(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "macos", target_os = "freebsd"))]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a regular file", path.display())));
+    }
+    Ok(file)
+}
+
 fn is_symlink(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink())
 }

@@ -112,10 +112,11 @@ impl Call {
         self.context.as_ref().unwrap_or_else(|| EMPTY.get_or_init(AuditContext::new))
     }
 
-    /// Authorization failed: one `failure` event per target, carrying the error. (The call fails
-    /// anyway, so a sink's refusal changes nothing.)
-    pub fn log_denied(&self, targets: &Targets, error: ErrorInfo) {
-        let _ = self.emit(targets, Outcome::Failure, Some(&error), false, None);
+    /// Arms the record of the authorization check about to run: should it panic, the guard
+    /// logs one `failure` per target (`error.type = "panic"`) as the panic unwinds.
+    #[inline]
+    pub fn authorizing<'a>(&'a self, targets: &'a Targets) -> Authorizing<'a> {
+        Authorizing { call: self, targets, settled: false }
     }
 
     /// Before-timing: the intention, outcome `unknown`, one event per target, recorded at the
@@ -274,6 +275,38 @@ impl Call {
             self.emit_async(targets, Outcome::Unknown, None, false).await
         } else {
             Ok(())
+        }
+    }
+}
+
+/// The authorization check of a call, running. Settled by [`passed`](Authorizing::passed) or
+/// [`denied`](Authorizing::denied); dropped unsettled while panicking, it logs the failure.
+pub struct Authorizing<'a> {
+    call: &'a Call,
+    targets: &'a Targets,
+    settled: bool,
+}
+
+impl Authorizing<'_> {
+    /// The check passed: the call goes on.
+    #[inline]
+    pub fn passed(mut self) {
+        self.settled = true;
+    }
+
+    /// Authorization failed: one `failure` event per target, carrying the error. (The call fails
+    /// anyway, so a sink's refusal changes nothing.)
+    pub fn denied(mut self, error: ErrorInfo) {
+        self.settled = true;
+        let _ = self.call.emit(self.targets, Outcome::Failure, Some(&error), false, None);
+    }
+}
+
+impl Drop for Authorizing<'_> {
+    fn drop(&mut self) {
+        if !self.settled && std::thread::panicking() {
+            let error = ErrorInfo::new("the authorization check panicked").with_kind("panic");
+            let _ = self.call.emit(self.targets, Outcome::Failure, Some(&error), false, None);
         }
     }
 }

@@ -6,7 +6,7 @@
 mod call;
 pub mod probe;
 
-pub use call::{Call, Guard, Targets};
+pub use call::{Authorizing, Call, Guard, Targets};
 
 /// Makes `#[audited(ctx = …)]` accept an `AuditContext`, a reference to one, or an `Option` of one.
 pub trait ContextArgument {

@@ -19,18 +19,32 @@ pub struct Completion {
 
 fn with_code<E: AuditErrorCode + Display + ?Sized>(error: &E) -> ErrorInfo {
     let info = with_display(error);
-    match error.audit_error_code() {
-        Some(code) => info.with_code(code),
-        None => info,
+    match described(|| error.audit_error_code().map(std::borrow::Cow::into_owned)) {
+        Ok(Some(code)) => info.with_code(code),
+        _ => info,
     }
 }
 
 fn with_display<E: Display + ?Sized>(error: &E) -> ErrorInfo {
-    ErrorInfo::new(error.to_string()).with_kind(std::any::type_name::<E>())
+    message_of::<E>(|| error.to_string(), "Display")
 }
 
 fn with_debug<E: Debug + ?Sized>(error: &E) -> ErrorInfo {
-    ErrorInfo::new(format!("{error:?}")).with_kind(std::any::type_name::<E>())
+    message_of::<E>(|| format!("{error:?}"), "Debug")
+}
+
+/// The error's description by `describe`, as `error.message`, and its type as `error.type`.
+/// Only the audit asks an error to describe itself: if that panics, the panic stays here (the
+/// call returns as it would without the attribute) and the record says so.
+fn message_of<E: ?Sized>(describe: impl FnOnce() -> String, how: &str) -> ErrorInfo {
+    let message =
+        described(describe).unwrap_or_else(|()| format!("(the error's {how} implementation panicked; no message)"));
+    ErrorInfo::new(message).with_kind(std::any::type_name::<E>())
+}
+
+/// Runs `describe`, catching a panic in the error's own formatting code.
+fn described<T>(describe: impl FnOnce() -> T) -> Result<T, ()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(describe)).map_err(|_| ())
 }
 
 fn opaque<E: ?Sized>(_: &E) -> ErrorInfo {

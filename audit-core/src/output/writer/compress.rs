@@ -71,7 +71,8 @@ fn compress_file(path: &Path) -> io::Result<()> {
     // A `.gz` next to its `.log` is an unfinished one (the `.log` goes only once the `.gz` is
     // whole): start over.
     remove_if_present(&target)?;
-    let mut input = match fs::File::open(path) {
+    // Never through a link planted under a rotated file's name.
+    let mut input = match crate::output::storage::open_read_hardened(path) {
         Ok(input) => input,
         // Retention deleted it before its turn came.
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),

@@ -124,6 +124,16 @@ impl Files {
                 "compressing rotated audit files needs audit-core's `compression` feature",
             ));
         }
+        if is_gz(&path) && !rotation.as_ref().is_some_and(|r| r.compress) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{}: an active file named `.gz` would be plain text under a compressed name (and so \
+                     would its rotated files); name it `.log`, or turn compression on",
+                    path.display()
+                ),
+            ));
+        }
         let lock = lock_path(&path)?;
         let (len, needs_newline, modified) = match fs::metadata(&path) {
             Ok(meta) if meta.len() > 0 => (meta.len(), last_byte(&path)? != Some(b'\n'), meta.modified().ok()),
@@ -445,6 +455,36 @@ pub fn rotated_files(active: &Path) -> io::Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_active_file_named_gz_without_compression_is_refused() {
+        let dir = std::env::temp_dir().join(format!("audit-gz-name-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let storage: Arc<dyn Storage> = Arc::new(crate::output::storage::FsStorage);
+        let Err(error) = Files::open(Arc::clone(&storage), dir.join("audit.log.gz"), Some(Rotation::by_size(100)))
+        else {
+            panic!("accepted")
+        };
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
+        assert!(Files::open(storage, dir.join("audit.log"), Some(Rotation::by_size(100))).is_ok());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn rename_never_replaces_a_file() {
+        let dir = std::env::temp_dir().join(format!("audit-noreplace-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let (from, to) = (dir.join("a"), dir.join("b"));
+        fs::write(&from, "new").unwrap();
+        fs::write(&to, "old").unwrap();
+        let error = rename_no_replace(&from, &to).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read_to_string(&to).unwrap(), "old", "the existing file is untouched");
+        fs::remove_file(&to).unwrap();
+        rename_no_replace(&from, &to).unwrap();
+        assert_eq!(fs::read_to_string(&to).unwrap(), "new");
+        fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn rotated_names_sort_by_index_and_are_recognized() {
