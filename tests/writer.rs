@@ -283,6 +283,9 @@ fn drop_policy_counts_and_then_records_the_loss() {
     assert_eq!(report["event"]["action"], "audit_events_dropped");
     assert_eq!(report["labels"]["dropped"], "12");
     assert_eq!(report["message"], "12 audit events were lost: the audit queue was full or the audit file was failing");
+    // Every line in the file is counted, the writer's own report too.
+    let stats = writer.stats();
+    assert_eq!((stats.accepted, stats.written, stats.reports), (9, 10, 1), "{stats:?}");
 }
 
 #[test]

@@ -95,6 +95,8 @@ pub fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<
         }
     });
     let action = match args.action.take() {
+        // Given, but not parseable: that error is reported already.
+        None if args.unparsed.iter().any(|name| name == "action") => None,
         None => {
             errors.error(
                 Span::call_site(),
@@ -169,6 +171,8 @@ pub fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<
         }
     };
 
+    check_shape(shape, known_timing, errors);
+
     let action = action?;
     errors.is_empty().then_some(Plan {
         krate,
@@ -183,6 +187,50 @@ pub fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<
         ctx,
         fields,
     })
+}
+
+/// What the function's shape rules out: `#[track_caller]` where the body runs in a closure (a
+/// read's), and a plain function returning a future (it would be logged when the future is made,
+/// not when it completes).
+fn check_shape(shape: &FnShape<'_>, known_timing: Option<Timing>, errors: &mut Errors) {
+    let body_in_closure = !shape.is_async() && known_timing != Some(Timing::Before);
+    if let Some(track_caller) = shape.function.attrs.iter().find(|a| a.path().is_ident("track_caller")) {
+        if body_in_closure {
+            errors.error(
+                track_caller.path().span(),
+                "`#[track_caller]` has no effect on an audited read: its body runs inside a closure, where the \
+                 caller's location is not tracked; log the location yourself (`std::panic::Location::caller()` \
+                 in a wrapper), or audit the function as a write (`timing = \"before\"`), whose body runs in place",
+            );
+        }
+    }
+    if !shape.is_async() {
+        if let syn::ReturnType::Type(_, ty) = &shape.function.sig.output {
+            if let Some(future) = future_in(ty) {
+                errors.error(
+                    future,
+                    "an audited function that returns a future would be logged when the future is made, not \
+                     when it completes (a read would be `success` before it ran): write it as an `async fn`",
+                );
+            }
+        }
+    }
+}
+
+/// Where a return type names a future (`impl Future<…>`, `Box<dyn Future<…>>`, `BoxFuture<…>`).
+fn future_in(ty: &syn::Type) -> Option<Span> {
+    struct Finder(Option<Span>);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_path_segment(&mut self, segment: &'ast syn::PathSegment) {
+            if self.0.is_none() && segment.ident.to_string().ends_with("Future") {
+                self.0 = Some(segment.ident.span());
+            }
+            syn::visit::visit_path_segment(self, segment);
+        }
+    }
+    let mut finder = Finder(None);
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.0
 }
 
 fn parse_timing(lit: &LitStr, errors: &mut Errors) -> Option<Timing> {

@@ -20,6 +20,22 @@ use syn::{Block, Expr, ExprLit, Lit};
 use crate::check::{ActionPlan, Authorize, ContextSource, Message, Plan, ResourcePlan};
 use crate::shape::{async_trait_body, BodyKind, FnShape};
 
+/// `let id = id;` / `let mut id = id;` / `let __self = self;`: how `#[async_trait]` moves a
+/// parameter into its async block.
+fn is_parameter_move(stmt: &syn::Stmt) -> bool {
+    let syn::Stmt::Local(local) = stmt else { return false };
+    let Some(init) = &local.init else { return false };
+    let simple = matches!(&local.pat, syn::Pat::Ident(_))
+        || matches!(&local.pat, syn::Pat::Type(t) if matches!(*t.pat, syn::Pat::Ident(_)));
+    simple && init.diverge.is_none() && matches!(&*init.expr, Expr::Path(path) if path.path.get_ident().is_some())
+}
+
+/// `if let Some(__ret) = None::<R> { return __ret; }`: how `#[async_trait]` gives its block a
+/// return type, ahead of the parameter moves.
+fn is_typing_return(stmt: &syn::Stmt) -> bool {
+    matches!(stmt, syn::Stmt::Expr(Expr::If(if_expr), _) if matches!(&*if_expr.cond, Expr::Let(_)) && if_expr.else_branch.is_none())
+}
+
 /// The hidden runtime module of the `audit-core` of this very version (`__private_0_1_0`):
 /// `audit-core` pins this crate with `=`, and an expansion by another version cannot compile
 /// against it by accident.
@@ -49,12 +65,17 @@ pub fn expand(plan: &Plan, shape: &FnShape<'_>) -> TokenStream {
             // Rebuild `Box::pin(async move { … })` around the instrumented body, keeping the
             // original `Box::pin` path and spans.
             let inner = async_trait_body(outer).expect("recognized as an async-trait body");
-            let inner = Group::new(Delimiter::Brace, inner.stmts.iter().map(ToTokens::to_token_stream).collect());
+            // `#[async_trait]` opens the block by moving the parameters in (`let id = id;`):
+            // those stay first, so that the attribute's own uses of a parameter are uses of the
+            // moved binding (else the binding would be unused when only the attribute names it).
+            let moves = inner.stmts.iter().take_while(|stmt| is_parameter_move(stmt) || is_typing_return(stmt)).count();
+            let (bindings, statements) = inner.stmts.split_at(moves);
+            let inner = Group::new(Delimiter::Brace, statements.iter().map(ToTokens::to_token_stream).collect());
             let run = run_body(plan, shape, &p, &inner, true);
             let mut outer = (**outer).clone();
             if let Some(syn::Stmt::Expr(Expr::Call(call), None)) = outer.stmts.first_mut() {
                 if let Some(Expr::Async(async_block)) = call.args.first_mut() {
-                    async_block.block = syn::parse_quote!({ #prelude #run });
+                    async_block.block = syn::parse_quote!({ #(#bindings)* #prelude #run });
                 }
             }
             outer.into_token_stream()
@@ -115,11 +136,13 @@ fn prelude(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream) -> TokenStream {
     let keep_context = matches!(plan.authorize, Some(Authorize::Function(_)));
     let targets = targets(plan, p);
     let authorize = plan.authorize.as_ref().map(|authorize| {
+        // Through `AuthorizeResult`: a check that returns something else (a `bool`, say) is an
+        // error at the check that says what it must return.
         let check = match authorize {
             Authorize::Function(path) => {
-                quote_spanned!(path.span()=> #path(__audit_call.context()))
+                quote_spanned!(path.span()=> #p::AuthorizeResult::into_result(#path(__audit_call.context())))
             }
-            Authorize::Expr(expr) => expr.to_token_stream(),
+            Authorize::Expr(expr) => quote_spanned!(expr.span()=> #p::AuthorizeResult::into_result(#expr)),
         };
         quote! {
             let __audit_authorizing = __audit_call.authorizing(&__audit_targets);
@@ -165,9 +188,12 @@ fn action_binding(plan: &Plan, p: &TokenStream) -> TokenStream {
                 let __audit_action: &'static #p::Action = &__AUDIT_ACTION;
             }
         }
-        ActionPlan::Constant(path) => quote_spanned! {path.span()=>
-            let __audit_action: &'static #p::Action = &#path;
-        },
+        ActionPlan::Constant(path) => {
+            // Only the reference takes the path's span (for errors about it): the binding is
+            // the expansion's own, whatever macro the path came from.
+            let reference = quote_spanned!(path.span()=> &#path);
+            quote!(let __audit_action: &'static #p::Action = #reference;)
+        }
     }
 }
 
@@ -291,7 +317,9 @@ fn run_body(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream, block: &Group, is
         );
         body.set_span(block.span());
     }
-    let run = if is_async { quote!(async move #body.await) } else { quote!((move || #body)()) };
+    // `once`: a closure called through `FnOnce` may return what borrows from its captures (a
+    // read-through cache's `&mut self -> &V`); called directly it would be inferred `FnMut`.
+    let run = if is_async { quote!(async move #body.await) } else { quote!(#p::once(move || #body)) };
     let (complete, awaited) =
         if is_async { (quote!(complete_with_async), quote!(.await)) } else { (quote!(complete_with), quote!()) };
     let refuse = refusal(shape, p);

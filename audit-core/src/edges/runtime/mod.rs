@@ -48,6 +48,35 @@ pub fn context_of<T: ContextArgument + ?Sized>(value: &T) -> Option<&AuditContex
     value.audit_context()
 }
 
+/// What `#[audited(authorize = …)]` accepts: a `Result`, whose `Err` denies the call.
+#[diagnostic::on_unimplemented(
+    message = "`authorize` must return `Result<_, E>`, not `{Self}`",
+    label = "this returns `{Self}`",
+    note = "return `Ok(())` to let the call run and `Err(error)` to deny it: the error is logged in `error.*` \
+            and the call returns it (through `From`)"
+)]
+pub trait AuthorizeResult {
+    type Ok;
+    type Err;
+    fn into_result(self) -> Result<Self::Ok, Self::Err>;
+}
+
+impl<T, E> AuthorizeResult for Result<T, E> {
+    type Ok = T;
+    type Err = E;
+    #[inline(always)]
+    fn into_result(self) -> Result<T, E> {
+        self
+    }
+}
+
+/// Runs a read's body, given as a `FnOnce` closure (so that it may return borrows of what it
+/// captured).
+#[inline(always)]
+pub fn once<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
 /// Calls `f` on `item`; the closure's parameter type is inferred from `item` (an immediately
 /// called closure literal would not infer it).
 #[inline]

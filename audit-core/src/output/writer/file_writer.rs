@@ -65,6 +65,7 @@ impl FileWriter {
         WriterStats {
             accepted,
             written: c.written.load(Ordering::Relaxed),
+            reports: c.reports.load(Ordering::Relaxed),
             formatted_by_callers,
             dropped: c.dropped.load(Ordering::Relaxed),
             refused: c.refused.load(Ordering::Relaxed),

@@ -9,8 +9,10 @@ use std::sync::atomic::AtomicU64;
 pub struct WriterStats {
     /// Events accepted into the queue.
     pub accepted: u64,
-    /// Events written to the file.
+    /// Lines written to the file: the events accepted, and the writer's own reports.
     pub written: u64,
+    /// The writer's own events among them (`audit_events_dropped`: how many events were lost).
+    pub reports: u64,
     /// Events whose line their caller formatted, because the writer was more than half a queue
     /// behind (the writer formats the others).
     pub formatted_by_callers: u64,
@@ -35,6 +37,7 @@ pub struct WriterStats {
 #[derive(Default)]
 pub(super) struct Counters {
     pub(super) written: AtomicU64,
+    pub(super) reports: AtomicU64,
     pub(super) dropped: AtomicU64,
     pub(super) refused: AtomicU64,
     pub(super) io_errors: AtomicU64,

@@ -352,7 +352,7 @@ impl Worker {
     }
 
     fn complete_lines(&mut self) {
-        let mut written = 0;
+        let (mut written, mut reports) = (0, 0);
         while let Some(&(seq, end, durability)) = self.staged.lines.front() {
             if end > self.staged.written_to {
                 break;
@@ -361,13 +361,18 @@ impl Worker {
             self.staged.line_begin = end;
             self.unsynced = true;
             self.durable_pending |= durability == Durability::Durable;
+            written += 1;
             if seq > 0 {
                 self.written_upto = seq;
-                written += 1;
+            } else {
+                reports += 1;
             }
         }
         // Once per `write`, not per line: callers read these counters' neighbours.
         self.shared.counters.written.fetch_add(written, Ordering::Relaxed);
+        if reports > 0 {
+            self.shared.counters.reports.fetch_add(reports, Ordering::Relaxed);
+        }
     }
 
     fn sync(&mut self) {
