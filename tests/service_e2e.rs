@@ -120,6 +120,15 @@ fn a_realistic_session_leaves_the_exact_audit_trail() {
     drop(runtime);
 
     let events = trail.json();
+    // The session cookies are credentials: no line holds one, and nor does any other secret the
+    // requests carried (passwords in login bodies).
+    let all = trail.lines().join("\n");
+    for secret in
+        [alice.trim_start_matches("sid="), bob.trim_start_matches("sid="), "alice-password", "bob-password", "guess"]
+    {
+        assert!(!all.contains(secret), "the trail holds `{secret}`");
+    }
+    assert_eq!(alice.trim_start_matches("sid=").len(), 64, "a 32-byte token from the CSPRNG: {alice}");
     let summary = |e: &Value| {
         (
             e["event"]["action"].as_str().unwrap().to_owned(),

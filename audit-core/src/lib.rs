@@ -62,6 +62,7 @@
 //! | [`config`] | [`AuditConfig`]'s parts and errors |
 //! | [`schema`] | the vocabulary: timings, verbs, the ECS version, the keyword parse error |
 //! | [`trace`] | W3C trace ids |
+//! | [`secret`] | secrets written as salted HMAC-SHA256, [`Secret`](secret::Secret), always-masked field names |
 //! | [`auth`] | login, logout and session events shaped like Kibana's |
 //! | [`http`] | the tower layer that audits every HTTP request (feature `http`) |
 //! | [`task`] | spawning a tokio task that keeps its context (feature `tokio`) |
@@ -134,6 +135,7 @@ pub mod schema {
     pub use audit_schema::{Timing, UnknownValue, Verbs, ECS_VERSION};
 }
 
+pub use leaf::secret;
 pub use leaf::trace;
 
 pub use edges::auth;

@@ -41,10 +41,12 @@ pub struct VerbsArg {
     pub past: LitStr,
 }
 
-/// A named value: `fields(reason = reason, count = items.len())`.
+/// A named value: `fields(reason = reason, count = items.len())`; `fields(token =
+/// secret(token))` marks it secret (written as its HMAC, never in clear).
 pub struct Field {
     pub key: Ident,
     pub value: Expr,
+    pub secret: bool,
 }
 
 /// Every argument, each at most once.
@@ -297,6 +299,15 @@ impl Parse for Field {
     fn parse(input: ParseStream<'_>) -> syn::Result<Field> {
         let key = input.call(Ident::parse_any)?;
         input.parse::<Token![=]>()?;
-        Ok(Field { key, value: input.parse()? })
+        let value: Expr = input.parse()?;
+        match value {
+            Expr::Call(call)
+                if call.args.len() == 1 && matches!(&*call.func, Expr::Path(p) if p.path.is_ident("secret")) =>
+            {
+                let value = call.args.into_iter().next().expect("one argument");
+                Ok(Field { key, value, secret: true })
+            }
+            value => Ok(Field { key, value, secret: false }),
+        }
     }
 }

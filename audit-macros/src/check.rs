@@ -428,6 +428,11 @@ impl Keyword for EventType {
     }
 }
 
+/// Whether `value` is the parameter `name` itself (`secret(email)`).
+fn names_parameter(value: &Expr, name: &str) -> bool {
+    matches!(value, Expr::Path(path) if path.path.is_ident(name))
+}
+
 fn check_message(template: LitStr, shape: &FnShape<'_>, fields: &[Field], errors: &mut Errors) -> Message {
     let mut field_names = Vec::new();
     match placeholder_names(&template.value()) {
@@ -447,7 +452,18 @@ fn check_message(template: LitStr, shape: &FnShape<'_>, fields: &[Field], errors
                             field_names.push(field.key.clone());
                         }
                     }
-                    (true, None) => {}
+                    (true, None) => {
+                        if let Some(secret) = fields.iter().find(|f| f.secret && names_parameter(&f.value, &name)) {
+                            errors.error(
+                                template.span(),
+                                format!(
+                                    "`{{{name}}}` would write the secret `{name}` in the message in clear; name its \
+                                     field instead (`{{{}}}`, its HMAC)",
+                                    secret.key
+                                ),
+                            );
+                        }
+                    }
                     (false, None) => {
                         let mut known: Vec<String> =
                             shape.bound_names.iter().map(Ident::to_string).filter(|n| n != "self").collect();

@@ -200,7 +200,20 @@ fn action_binding(plan: &Plan, p: &TokenStream) -> TokenStream {
 /// Step 2: builds `__audit_targets` only when the call's events can be seen.
 fn targets(plan: &Plan, p: &TokenStream) -> TokenStream {
     let field_locals: Vec<Ident> = plan.fields.iter().map(|f| format_ident!("__audit_field_{}", f.key)).collect();
-    let field_values = plan.fields.iter().map(|f| &f.value);
+    // A field is text: a secret's (marked `secret(…)`, or of type `Secret<T>`) is its HMAC under
+    // the logger's key, made here, so the clear value is never stored in the event.
+    let field_values = plan.fields.iter().map(|f| {
+        let value = &f.value;
+        if f.secret {
+            quote_spanned!(value.span()=> __audit_call.conceal(&(#value)))
+        } else {
+            quote_spanned!(value.span()=> {
+                #[allow(unused_imports)]
+                use #p::probe::*;
+                (&&#p::probe::FieldProbe(&(#value))).audit_field(&__audit_call)
+            })
+        }
+    });
     let field_keys = plan.fields.iter().map(|f| f.key.to_string());
     let resource = plan.resource.as_ref().map(|resource| resource_tokens(resource, p));
     let message = plan.message.as_ref().map(|m| {
@@ -217,7 +230,7 @@ fn targets(plan: &Plan, p: &TokenStream) -> TokenStream {
     quote! {
         let mut __audit_targets = #p::Targets::none();
         if __audit_call.is_enabled() {
-            #(let #field_locals: #p::String = #p::ToString::to_string(&(#field_values));)*
+            #(let #field_locals: #p::String = #field_values;)*
             #resource
             #message
             #failure_message

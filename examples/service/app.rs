@@ -328,8 +328,18 @@ impl Store {
 /// A logged-in session.
 #[derive(Clone, Debug)]
 struct Session {
+    /// The session's id in the audit trail: not the cookie's token, which is a credential.
+    audit_id: String,
     user: String,
     roles: Vec<String>,
+}
+
+/// `bytes` random bytes from the operating system's CSPRNG, as hex: session tokens and ids are
+/// secrets an attacker must not guess.
+fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    getrandom::fill(&mut buffer).expect("the operating system's random number generator works");
+    buffer.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The service's state: the store, the sessions, the users it knows, and its audit logger.
@@ -382,7 +392,7 @@ impl AppState {
                             .with_id(format!("u_{}", session.user))
                             .with_roles(session.roles.clone()),
                     )
-                    .session_id(sid);
+                    .session_id(session.audit_id.clone());
             }
         }
         builder
@@ -421,12 +431,16 @@ async fn login(State(state): State<Arc<AppState>>, Json(credentials): Json<Crede
         let _ = audit_core::dispatch::log(event);
         return ServiceError::Unauthenticated.into_response();
     };
-    let sid = audit_core::trace::new_trace_id().to_string();
+    // The cookie's token is a credential, kept out of the trail; the trail knows the session by
+    // an id of its own.
+    let sid = random_hex(32);
+    let audit_id = random_hex(16);
     let user =
         User::named(&credentials.username).with_id(format!("u_{}", credentials.username)).with_roles(roles.clone());
     // The login is on record before the session exists.
-    let _ = audit_core::dispatch::log(auth::login_success(user, &state.provider, &sid));
-    state.sessions.lock().unwrap().insert(sid.clone(), Session { user: credentials.username, roles: roles.clone() });
+    let _ = audit_core::dispatch::log(auth::login_success(user, &state.provider, &audit_id));
+    let session = Session { audit_id, user: credentials.username, roles: roles.clone() };
+    state.sessions.lock().unwrap().insert(sid.clone(), session);
     (StatusCode::OK, [("set-cookie", format!("sid={sid}; HttpOnly; SameSite=Strict; Path=/"))], "logged in")
         .into_response()
 }
@@ -436,8 +450,8 @@ async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respo
     let Some(session) = state.sessions.lock().unwrap().get(&sid).cloned() else {
         return ServiceError::Unauthenticated.into_response();
     };
-    let user = User::named(&session.user).with_id(format!("u_{}", session.user)).with_roles(session.roles);
-    let _ = audit_core::dispatch::log(auth::logout(user, &state.provider, &sid));
+    let user = User::named(&session.user).with_id(format!("u_{}", session.user)).with_roles(session.roles.clone());
+    let _ = audit_core::dispatch::log(auth::logout(user, &state.provider, &session.audit_id));
     state.sessions.lock().unwrap().remove(&sid);
     (StatusCode::OK, [("set-cookie", "sid=; Max-Age=0; Path=/".to_owned())], "logged out").into_response()
 }

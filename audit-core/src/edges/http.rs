@@ -50,6 +50,8 @@ pub struct AuditLayer {
     client_ip: Arc<ClientIp>,
     skip: Option<Arc<Skip>>,
     trust_traceparent: bool,
+    /// Query parameters whose values are written as `[redacted]`.
+    redacted_params: Arc<Vec<String>>,
 }
 
 impl AuditLayer {
@@ -62,6 +64,7 @@ impl AuditLayer {
             client_ip: Arc::new(socket_addr_extension),
             skip: None,
             trust_traceparent: true,
+            redacted_params: Arc::new(REDACTED_QUERY_PARAMS.iter().map(|name| (*name).to_owned()).collect()),
         }
     }
 
@@ -69,6 +72,20 @@ impl AuditLayer {
     /// With axum: `|r| r.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())`.
     pub fn client_ip(mut self, client_ip: impl Fn(&Parts) -> Option<IpAddr> + Send + Sync + 'static) -> AuditLayer {
         self.client_ip = Arc::new(client_ip);
+        self
+    }
+
+    /// The query parameters whose values `url.query` shows as `[redacted]` (default:
+    /// [`REDACTED_QUERY_PARAMS`]). Matched without regard to case; a parameter whose name is
+    /// always masked ([`is_masked_name`](crate::secret::is_masked_name): `password`, `…_token`,
+    /// `api_key`, …) is redacted whatever this list says. Headers are never written but for the
+    /// user agent and `x-forwarded-for`: `authorization` and cookies never reach the trail.
+    pub fn redact_query_params<I, S>(mut self, names: I) -> AuditLayer
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.redacted_params = Arc::new(names.into_iter().map(Into::into).collect());
         self
     }
 
@@ -178,7 +195,7 @@ impl<S> AuditService<S> {
             // Kibana writes the method in lower case.
             method: Some(request.method.as_str().to_ascii_lowercase()),
             path: Some(request.uri.path().to_owned()),
-            query: request.uri.query().map(str::to_owned),
+            query: request.uri.query().map(|query| redact_query(query, &self.layer.redacted_params)),
             domain: request.uri.host().map(str::to_owned).or_else(|| header("host").map(|h| strip_port(&h))),
             port: request.uri.port_u16(),
             scheme: request.uri.scheme_str().map(str::to_owned),
@@ -198,6 +215,48 @@ impl<S> AuditService<S> {
         };
         builder.trace_id(trace_id.unwrap_or_else(new_trace_id)).build()
     }
+}
+
+/// The query parameters redacted by default: credentials that clients put in URLs.
+pub const REDACTED_QUERY_PARAMS: &[&str] = &[
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "api_key",
+    "apikey",
+    "key",
+    "password",
+    "passwd",
+    "secret",
+    "client_secret",
+    "code",
+    "signature",
+    "sig",
+    "auth",
+    "jwt",
+    "session",
+    "sessionid",
+];
+
+/// `a=1&token=xyz` → `a=1&token=[redacted]`: every parameter named in `names` (or always
+/// masked) keeps its name and loses its value.
+fn redact_query(query: &str, names: &[String]) -> String {
+    query
+        .split('&')
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decoded = name.replace("%5F", "_").replace("%5f", "_");
+            let secret =
+                names.iter().any(|n| n.eq_ignore_ascii_case(&decoded)) || crate::leaf::secret::is_masked_name(&decoded);
+            if secret && !value.is_empty() {
+                format!("{name}={}", crate::leaf::secret::REDACTED)
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// `example.com:8080` → `example.com`, `[::1]:8080` → `::1`.
@@ -355,6 +414,21 @@ mod tests {
         let http = context.http().unwrap();
         assert_eq!(http.user_agent.as_deref(), Some("Mozilla/5.0 (Résumé)"));
         assert_eq!(http.forwarded_for.as_deref(), Some("10.0.0.1 \u{fffd}"));
+    }
+
+    #[test]
+    fn secrets_in_the_query_are_redacted() {
+        let names: Vec<String> = REDACTED_QUERY_PARAMS.iter().map(|n| (*n).to_owned()).collect();
+        assert_eq!(
+            redact_query("page=2&access_token=abc.def&API_KEY=k1&user_password=hunter2&q=dash", &names),
+            "page=2&access_token=[redacted]&API_KEY=[redacted]&user_password=[redacted]&q=dash"
+        );
+        assert_eq!(redact_query("flag&token=", &names), "flag&token=");
+        let custom = vec!["tenant_secret_ref".to_owned()];
+        assert_eq!(
+            redact_query("tenant_secret_ref=x&token=y", &custom),
+            "tenant_secret_ref=[redacted]&token=[redacted]"
+        );
     }
 
     #[test]

@@ -21,13 +21,33 @@ pub(crate) use key;
 pub(crate) struct JsonObject<'a> {
     out: &'a mut Vec<u8>,
     empty: bool,
+    /// The most bytes of a string value written whole (see [`write_limited`]); nested objects
+    /// take the same limit.
+    limit: usize,
+    /// The most values of a list written; the rest are counted in a last `…[N more]`.
+    items: usize,
 }
 
+/// The end of a string cut at a field's size limit: `…[truncated 1234 bytes]`.
+pub(crate) const TRUNCATED: &str = "…[truncated ";
+
 impl<'a> JsonObject<'a> {
-    /// Opens an object at the end of `out`.
+    /// Opens an object at the end of `out`, with no limit on string sizes.
     pub(crate) fn begin(out: &'a mut Vec<u8>) -> JsonObject<'a> {
+        JsonObject::begin_limited(out, usize::MAX)
+    }
+
+    /// Opens an object at the end of `out` whose string values are cut at `limit` bytes, with
+    /// a visible marker.
+    pub(crate) fn begin_limited(out: &'a mut Vec<u8>, limit: usize) -> JsonObject<'a> {
         out.push(b'{');
-        JsonObject { out, empty: true }
+        JsonObject { out, empty: true, limit, items: usize::MAX }
+    }
+
+    /// Also caps every list of this object (and of nested ones) at `items` values.
+    pub(crate) fn with_item_limit(mut self, items: usize) -> JsonObject<'a> {
+        self.items = items;
+        self
     }
 
     #[inline]
@@ -45,7 +65,7 @@ impl<'a> JsonObject<'a> {
             self.out.push(b',');
         }
         self.empty = false;
-        write_string(self.out, key);
+        write_limited(self.out, key, self.limit);
         self.out.push(b':');
     }
 
@@ -66,13 +86,13 @@ impl<'a> JsonObject<'a> {
     #[inline]
     pub(crate) fn str(&mut self, key: Key, value: &str) {
         self.key(key);
-        write_string(self.out, value);
+        write_limited(self.out, value, self.limit);
     }
 
     /// `"key":"value"` with a key known only at run time.
     pub(crate) fn dynamic_str(&mut self, key: &str, value: &str) {
         self.dynamic_key(key);
-        write_string(self.out, value);
+        write_limited(self.out, value, self.limit);
     }
 
     /// `"key":"value"` when there is a value.
@@ -85,17 +105,22 @@ impl<'a> JsonObject<'a> {
 
     /// `"key":"<value formatted with Display, escaped>"`, without an intermediate string.
     pub(crate) fn display(&mut self, key: Key, value: impl fmt::Display) {
-        self.key(key);
-        self.out.push(b'"');
-        write!(Escaping(self.out), "{value}").expect("writing to a Vec cannot fail");
-        self.out.push(b'"');
+        self.string_with(key, |text| {
+            write!(text, "{value}").expect("writing to a Vec cannot fail");
+        });
     }
 
-    /// `"key":"…"` written piece by piece through `write`, each piece escaped.
+    /// `"key":"…"` written piece by piece through `write`, each piece escaped, the whole cut at
+    /// the object's limit.
     pub(crate) fn string_with(&mut self, key: Key, write: impl FnOnce(&mut StringWriter<'_>)) {
         self.key(key);
         self.out.push(b'"');
-        write(&mut StringWriter(self.out));
+        let mut writer = StringWriter { out: self.out, room: self.limit, cut: 0 };
+        write(&mut writer);
+        let cut = writer.cut;
+        if cut > 0 {
+            push_marker(self.out, cut);
+        }
         self.out.push(b'"');
     }
 
@@ -118,11 +143,19 @@ impl<'a> JsonObject<'a> {
     pub(crate) fn strs<'s>(&mut self, key: Key, values: impl IntoIterator<Item = &'s str>) {
         self.key(key);
         self.out.push(b'[');
+        let mut more = 0usize;
         for (i, value) in values.into_iter().enumerate() {
+            if i >= self.items {
+                more += 1;
+                continue;
+            }
             if i > 0 {
                 self.out.push(b',');
             }
-            write_string(self.out, value);
+            write_limited(self.out, value, self.limit);
+        }
+        if more > 0 {
+            write!(Raw(self.out), ",\"…[{more} more]\"").expect("writing to a Vec cannot fail");
         }
         self.out.push(b']');
     }
@@ -130,13 +163,20 @@ impl<'a> JsonObject<'a> {
     /// `"key":{…}`: the nested object, to fill and [`end`](JsonObject::end).
     pub(crate) fn object(&mut self, key: Key) -> JsonObject<'_> {
         self.key(key);
-        JsonObject::begin(self.out)
+        let items = self.items;
+        JsonObject::begin_limited(self.out, self.limit).with_item_limit(items)
     }
 
     /// `"key":{…}` with a key known only at run time.
     pub(crate) fn dynamic_object(&mut self, key: &str) -> JsonObject<'_> {
         self.dynamic_key(key);
-        JsonObject::begin(self.out)
+        let items = self.items;
+        JsonObject::begin_limited(self.out, self.limit).with_item_limit(items)
+    }
+
+    /// The most values a list of this object takes.
+    pub(crate) fn item_limit(&self) -> usize {
+        self.items
     }
 
     /// Closes the object.
@@ -152,21 +192,64 @@ impl<'a> JsonObject<'a> {
     }
 }
 
-/// The inside of a JSON string being written piece by piece.
-pub(crate) struct StringWriter<'a>(&'a mut Vec<u8>);
+/// The inside of a JSON string being written piece by piece, up to a size limit.
+pub(crate) struct StringWriter<'a> {
+    out: &'a mut Vec<u8>,
+    /// Bytes of text that may still be written whole.
+    room: usize,
+    /// Bytes cut off past the limit.
+    cut: usize,
+}
 
 impl StringWriter<'_> {
-    /// Appends `piece`, escaped.
+    /// Appends `piece`, escaped (what lies past the limit is cut and counted).
     pub(crate) fn push(&mut self, piece: &str) {
-        escape_into(self.0, piece);
+        if piece.len() <= self.room {
+            self.room -= piece.len();
+            escape_into(self.out, piece);
+            return;
+        }
+        let kept = floor_char_boundary(piece, self.room);
+        escape_into(self.out, &piece[..kept]);
+        self.cut += piece.len() - kept;
+        self.room = 0;
     }
 }
 
-/// A JSON string literal.
-pub(crate) fn write_string(out: &mut Vec<u8>, value: &str) {
+impl fmt::Write for StringWriter<'_> {
+    fn write_str(&mut self, fragment: &str) -> fmt::Result {
+        self.push(fragment);
+        Ok(())
+    }
+}
+
+/// A JSON string literal of at most `limit` bytes of `value` (cut at a character boundary),
+/// followed by `…[truncated N bytes]` when cut: a value is never dropped, and never split
+/// into two lines, and its reader sees that it was cut.
+pub(crate) fn write_limited(out: &mut Vec<u8>, value: &str, limit: usize) {
     out.push(b'"');
-    escape_into(out, value);
+    if value.len() <= limit {
+        escape_into(out, value);
+    } else {
+        let kept = floor_char_boundary(value, limit);
+        escape_into(out, &value[..kept]);
+        push_marker(out, value.len() - kept);
+    }
     out.push(b'"');
+}
+
+fn push_marker(out: &mut Vec<u8>, cut: usize) {
+    out.extend_from_slice(TRUNCATED.as_bytes());
+    write!(Raw(out), "{cut} bytes]").expect("writing to a Vec cannot fail");
+}
+
+/// The largest character boundary of `text` at or below `index`.
+fn floor_char_boundary(text: &str, index: usize) -> usize {
+    let mut index = index.min(text.len());
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
 }
 
 /// Whether a byte needs escaping, or may start a character that does: the lead bytes of U+0085
@@ -256,16 +339,6 @@ fn escape_into(out: &mut Vec<u8>, value: &str) {
     out.extend_from_slice(&bytes[start..]);
 }
 
-/// `fmt::Write` that escapes what it is given.
-struct Escaping<'a>(&'a mut Vec<u8>);
-
-impl fmt::Write for Escaping<'_> {
-    fn write_str(&mut self, fragment: &str) -> fmt::Result {
-        escape_into(self.0, fragment);
-        Ok(())
-    }
-}
-
 /// `fmt::Write` that appends as is (numbers).
 struct Raw<'a>(&'a mut Vec<u8>);
 
@@ -290,6 +363,25 @@ mod tests {
                 assert_eq!(any_needs_escape(&bytes), needs_escape(byte), "byte {byte:#x} at {position}");
             }
         }
+    }
+
+    #[test]
+    fn strings_past_the_limit_are_cut_visibly_at_a_character_boundary() {
+        let mut out = Vec::new();
+        let mut object = JsonObject::begin_limited(&mut out, 10);
+        object.str(key!("short"), "fits");
+        object.str(key!("long"), "ééééééééé"); // 18 bytes: 5 characters fit
+        object.string_with(key!("pieces"), |text| {
+            text.push("abcdef");
+            text.push("ghijkl");
+        });
+        object.display(key!("shown"), format_args!("{}", "x".repeat(25)));
+        object.end();
+        let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(parsed["short"], "fits");
+        assert_eq!(parsed["long"], "ééééé…[truncated 8 bytes]");
+        assert_eq!(parsed["pieces"], "abcdefghij…[truncated 2 bytes]");
+        assert_eq!(parsed["shown"], format!("{}…[truncated 15 bytes]", "x".repeat(10)));
     }
 
     #[test]

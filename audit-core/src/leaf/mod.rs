@@ -1,6 +1,8 @@
-//! The leaf layer: JSON line writing, RFC 3339 timestamps and W3C trace ids. Depends on nothing
+//! The leaf layer: JSON line writing, RFC 3339 timestamps, W3C trace ids and the hashing of
+//! secrets. Depends on nothing
 //! of the crate (and, with `audit-schema`, forms the ground every other layer stands on).
 
 pub(crate) mod json;
+pub mod secret;
 pub(crate) mod timestamp;
 pub mod trace;

@@ -9,6 +9,7 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::leaf::secret::{is_masked_name, Concealer, HMAC_PREFIX, REDACTED};
 use crate::model::AuditEvent;
 use crate::output::format::EcsFormat;
 use crate::output::sink::{report_sink_failure, AuditSink, MemorySink, Record, SinkError, Submission};
@@ -42,6 +43,8 @@ struct LoggerInner {
     filters: Vec<IgnoreFilter>,
     format: Arc<EcsFormat>,
     intent_durability: Durability,
+    /// Hashes secrets (see [`crate::secret`]).
+    concealer: Concealer,
     written: AtomicU64,
     ignored: AtomicU64,
     refused: AtomicU64,
@@ -125,6 +128,7 @@ impl AuditLogger {
             filters: Vec::new(),
             format: EcsFormat::default(),
             intent_durability: Durability::Buffered,
+            concealer: None,
         }
     }
 
@@ -147,6 +151,11 @@ impl AuditLogger {
             refused: self.inner.refused.load(Ordering::Relaxed),
             unconfirmed: self.inner.unconfirmed.load(Ordering::Relaxed),
         }
+    }
+
+    /// What hashes this logger's secrets: `hmac-sha256:…` of a value under its key.
+    pub fn concealer(&self) -> &Concealer {
+        &self.inner.concealer
     }
 
     /// Whether `event` would be dropped (disabled logger or an ignore filter).
@@ -198,7 +207,7 @@ impl AuditLogger {
             return Ok(());
         }
         // Shared, so that a queueing sink keeps it without a deep copy.
-        let event = Arc::new(event);
+        let event = Arc::new(mask(event));
         let record = Record::new(&event, &self.inner.format, durability);
         if let [sink] = self.inner.sinks.as_slice() {
             // One sink, the common case: no bookkeeping.
@@ -220,7 +229,7 @@ impl AuditLogger {
             self.inner.ignored.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
-        let event = Arc::new(event);
+        let event = Arc::new(mask(event));
         if let [sink] = self.inner.sinks.as_slice() {
             // One sink, the common case: no bookkeeping.
             let submission = sink.submit(&Record::new(&event, &self.inner.format, durability));
@@ -286,6 +295,18 @@ impl AuditLogger {
     }
 }
 
+/// The event with every label whose name is always masked (`password`, `api_key`, …: see
+/// [`MASKED_FIELDS`](crate::secret::MASKED_FIELDS)) written as `[redacted]`, unless it already
+/// holds a concealed value. Done before any sink sees the event.
+fn mask(mut event: AuditEvent) -> AuditEvent {
+    for (key, value) in &mut event.labels {
+        if !value.starts_with(HMAC_PREFIX) && value != REDACTED && is_masked_name(key) {
+            *value = REDACTED.to_owned();
+        }
+    }
+    event
+}
+
 /// Builds an [`AuditLogger`].
 pub struct AuditLoggerBuilder {
     enabled: bool,
@@ -293,6 +314,7 @@ pub struct AuditLoggerBuilder {
     filters: Vec<IgnoreFilter>,
     format: EcsFormat,
     intent_durability: Durability,
+    concealer: Option<Concealer>,
 }
 
 impl fmt::Debug for AuditLoggerBuilder {
@@ -354,6 +376,14 @@ impl AuditLoggerBuilder {
         self
     }
 
+    /// The key secrets are hashed with (HMAC-SHA256; see [`crate::secret`]). Without one, the
+    /// logger makes a random key: secrets stay hidden, but their hashes cannot be compared
+    /// across restarts or with another machine's. Keep the key away from the trail.
+    pub fn hmac_key(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.concealer = Some(Concealer::new(key));
+        self
+    }
+
     /// The logger.
     pub fn build(self) -> AuditLogger {
         AuditLogger {
@@ -363,6 +393,7 @@ impl AuditLoggerBuilder {
                 filters: self.filters,
                 format: Arc::new(self.format),
                 intent_durability: self.intent_durability,
+                concealer: self.concealer.unwrap_or_else(Concealer::random),
                 written: AtomicU64::new(0),
                 ignored: AtomicU64::new(0),
                 refused: AtomicU64::new(0),

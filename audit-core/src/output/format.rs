@@ -36,6 +36,10 @@ pub struct EcsFormat {
     service_name: Option<String>,
     ecs_version: String,
     process_pid: Option<u32>,
+    /// The most bytes of any one string value; longer ones are cut with a visible marker.
+    max_field_bytes: usize,
+    /// The most bytes of a line; a longer one is written again with every field cut shorter.
+    max_event_bytes: usize,
     /// `,"log":{…},"process":{…},"service":{…},"ecs":{…}}`: the same on every line, so it is
     /// written once here and copied (kept in step by every setter of its parts).
     tail: Vec<u8>,
@@ -56,6 +60,8 @@ impl Default for EcsFormat {
             service_name: None,
             ecs_version: ECS_VERSION.to_owned(),
             process_pid: Some(std::process::id()),
+            max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             tail: Vec::new(),
             key: 0,
         }
@@ -151,11 +157,14 @@ impl EcsFormat {
             service_name,
             ecs_version,
             process_pid,
+            max_field_bytes,
+            max_event_bytes,
             tail: _,
             key: _,
         } = &self;
         (namespace, resource_key, include_resource_names, logger_name, service_name, ecs_version, process_pid)
             .hash(&mut hasher);
+        (max_field_bytes, max_event_bytes).hash(&mut hasher);
         self.key = hasher.finish();
         self.with_tail()
     }
@@ -200,14 +209,56 @@ impl EcsFormat {
         String::from_utf8(out).expect("the writer writes UTF-8")
     }
 
+    /// Cuts every string value at `bytes` (default 32 KiB), with a visible
+    /// `…[truncated N bytes]` at its end: a huge value is never dropped and never split, and
+    /// whoever reads it sees that it was cut.
+    pub fn with_max_field_bytes(mut self, bytes: usize) -> Self {
+        self.max_field_bytes = bytes.max(MIN_FIELD_BYTES);
+        self.settled()
+    }
+
+    /// Keeps every line within `bytes` (default 256 KiB): a longer one is written again with
+    /// its fields cut shorter, and its lists and labels capped (with `…[N more]`), until it fits.
+    pub fn with_max_event_bytes(mut self, bytes: usize) -> Self {
+        self.max_event_bytes = bytes.max(MIN_EVENT_BYTES);
+        self.settled()
+    }
+
     /// Appends the event as one JSON line, without the trailing newline, to `out`.
     pub fn write_line(&self, event: &AuditEvent, out: &mut Vec<u8>) {
-        let mut line = JsonObject::begin(out);
+        let start = out.len();
+        self.write_within(event, out, self.max_field_bytes, usize::MAX);
+        if out.len() - start <= self.max_event_bytes {
+            return;
+        }
+        // Too long even with each field within its limit (many large fields): again, shorter,
+        // until it fits; the last tries also cap lists and labels.
+        let mut field = self.max_field_bytes;
+        for items in [usize::MAX, usize::MAX, 64, 16, 4] {
+            field = (field / 4).max(MIN_FIELD_BYTES);
+            out.truncate(start);
+            self.write_within(event, out, field, items);
+            if out.len() - start <= self.max_event_bytes {
+                return;
+            }
+        }
+    }
+
+    /// [`write_line`](EcsFormat::write_line) with string values cut at `field` bytes and lists
+    /// at `items` values.
+    fn write_within(&self, event: &AuditEvent, out: &mut Vec<u8>, field: usize, items: usize) {
+        let mut line = JsonObject::begin_limited(out, field).with_item_limit(items);
         line.ascii(key!("@timestamp"), &crate::leaf::timestamp::rfc3339_micros(event.timestamp));
         line.string_with(key!("message"), |text| event.write_message(|piece| text.push(piece)));
         write_event_fields(&mut line, event);
-        // Who and where: copied from the context's cached JSON when the event overrides none of it.
-        let cached = event.context_alone().and_then(|context| context.rendered(self.key, || ContextJson::of(context)));
+        // Who and where: copied from the context's cached JSON when the event overrides none of
+        // it (and the line is written at the format's own limits, which the cache was made at).
+        let cached = match event.context_alone() {
+            Some(context) if field == self.max_field_bytes && items == usize::MAX => {
+                context.rendered(self.key, || ContextJson::of(context, field))
+            }
+            _ => None,
+        };
         match cached {
             Some(json) => line.fields(json.user()),
             None => {
@@ -229,25 +280,7 @@ impl EcsFormat {
             object.end();
         }
         if !event.labels.is_empty() {
-            let mut labels = line.object(key!("labels"));
-            if let [(key, value)] = event.labels.as_slice() {
-                labels.dynamic_str(&label_key(key), value);
-            } else {
-                // Keys that are the same once sanitized (`a.b` and `a_b`), or given twice, would
-                // be duplicate keys: each later one gets the first free `_2`, `_3`, … suffix.
-                let mut written: Vec<Cow<'_, str>> = Vec::with_capacity(event.labels.len());
-                for (key, value) in &event.labels {
-                    let mut name = label_key(key);
-                    let mut n = 2;
-                    while written.contains(&name) {
-                        name = Cow::Owned(format!("{}_{n}", label_key(key)));
-                        n += 1;
-                    }
-                    labels.dynamic_str(&name, value);
-                    written.push(name);
-                }
-            }
-            labels.end();
+            write_labels(&mut line, &event.labels);
         }
         line.end_with(&self.tail);
     }
@@ -290,6 +323,47 @@ impl EcsFormat {
         namespace.end();
     }
 }
+
+/// `labels`: each key as ECS allows it, and unique. Keys that are the same once sanitized (`a.b`
+/// and `a_b`), or given twice, would be duplicate keys: each later one gets the first free `_2`,
+/// `_3`, … suffix. Past the object's item limit, one `labels_truncated` says how many are left out.
+fn write_labels(line: &mut JsonObject<'_>, labels: &[(Cow<'static, str>, String)]) {
+    let mut object = line.object(key!("labels"));
+    let cap = object.item_limit();
+    if let [(key, value)] = labels {
+        object.dynamic_str(&label_key(key), value);
+    } else {
+        let mut written: std::collections::HashSet<Cow<'_, str>> =
+            std::collections::HashSet::with_capacity(labels.len().min(cap));
+        for (key, value) in labels.iter().take(cap) {
+            let mut name = label_key(key);
+            let mut n = 2;
+            while written.contains(&name) {
+                name = Cow::Owned(format!("{}_{n}", label_key(key)));
+                n += 1;
+            }
+            object.dynamic_str(&name, value);
+            written.insert(name);
+        }
+        if labels.len() > cap {
+            let mut name = Cow::Borrowed("labels_truncated");
+            while written.contains(&name) {
+                name = Cow::Owned(format!("{name}_"));
+            }
+            object.dynamic_str(&name, &format!("{} more labels", labels.len() - cap));
+        }
+    }
+    object.end();
+}
+
+/// The default of [`EcsFormat::with_max_field_bytes`]: 32 KiB.
+pub(crate) const DEFAULT_MAX_FIELD_BYTES: usize = 32 << 10;
+/// The default of [`EcsFormat::with_max_event_bytes`]: 256 KiB.
+pub(crate) const DEFAULT_MAX_EVENT_BYTES: usize = 256 << 10;
+/// The smallest field limit: enough for ids, names and the truncation marker.
+const MIN_FIELD_BYTES: usize = 64;
+/// The smallest event limit: a line with every fixed field and short values.
+const MIN_EVENT_BYTES: usize = 4096;
 
 /// A label's key as ECS allows it: `.`, `*` and `\` replaced by `_`.
 fn label_key(key: &str) -> Cow<'_, str> {
@@ -358,12 +432,12 @@ pub(crate) struct ContextJson {
 }
 
 impl ContextJson {
-    pub(crate) fn of(ctx: &AuditContext) -> ContextJson {
+    pub(crate) fn of(ctx: &AuditContext, field_limit: usize) -> ContextJson {
         let mut bytes = Vec::with_capacity(512);
         // Each part is written as an object, whose braces are then left out of its range.
         let mut part = |write: &dyn Fn(&mut JsonObject<'_>)| {
             let start = bytes.len();
-            let mut object = JsonObject::begin(&mut bytes);
+            let mut object = JsonObject::begin_limited(&mut bytes, field_limit);
             write(&mut object);
             object.end();
             start + 1..bytes.len() - 1
@@ -537,9 +611,40 @@ mod tests {
         assert_eq!(line, format.to_line(&field_by_field));
         // Again, now from the cache the second line fills, and from the cache.
         assert_eq!(format.to_line(&cached), line);
-        assert!(ctx.rendered(format.key, || ContextJson::of(ctx)).is_some());
+        assert!(ctx.rendered(format.key, || ContextJson::of(ctx, DEFAULT_MAX_FIELD_BYTES)).is_some());
         assert_eq!(format.to_line(&cached), line);
         serde_json::from_str::<serde_json::Value>(&line).expect("valid JSON");
+    }
+
+    #[test]
+    fn huge_values_are_cut_visibly_and_huge_events_fit_their_limit() {
+        let format = EcsFormat::default().with_max_field_bytes(1024).with_max_event_bytes(8192);
+        let huge = "x".repeat(100_000);
+        let event = AuditEvent::new(&kibana::SAVED_OBJECT_GET)
+            .with_outcome(Outcome::Success)
+            .with_message(huge.clone())
+            .with_resource(Resource::new("dashboard", "1").with_name(huge.clone()))
+            .with_label("note", huge.clone());
+        let line = format.to_line(&event);
+        assert!(line.len() <= 8192, "{} bytes", line.len());
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let message = json["message"].as_str().unwrap();
+        assert!(message.starts_with("xxx") && message.contains("…[truncated "), "{message}");
+        assert!(json["labels"]["note"].as_str().unwrap().ends_with(" bytes]"));
+        assert_eq!(json["kibana"]["saved_object"]["id"], "1", "short values are whole");
+
+        // Many labels: still one line within the limit, with the rest counted.
+        let mut many = AuditEvent::new(&kibana::SAVED_OBJECT_GET).with_outcome(Outcome::Success);
+        for i in 0..5000 {
+            many = many.with_label(format!("k{i}"), "v".repeat(40));
+        }
+        let line = format.to_line(&many);
+        assert!(line.len() <= 8192, "{} bytes", line.len());
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert!(json["labels"]["labels_truncated"].as_str().unwrap().ends_with("more labels"), "{line}");
+        // A small event is untouched by the limits.
+        let small = AuditEvent::new(&kibana::SPACE_GET).with_outcome(Outcome::Success).with_label("a", "b");
+        assert_eq!(format.to_line(&small), EcsFormat::default().to_line(&small));
     }
 
     #[test]
@@ -624,7 +729,8 @@ mod tests {
             }
         }
         // The cache keeps one format's rendering and hands it to no other.
-        let kept = [&kibana_format, &shop_format].map(|f| ctx.rendered(f.key, || ContextJson::of(&ctx)).is_some());
+        let kept = [&kibana_format, &shop_format]
+            .map(|f| ctx.rendered(f.key, || ContextJson::of(&ctx, DEFAULT_MAX_FIELD_BYTES)).is_some());
         assert_eq!(kept.iter().filter(|k| **k).count(), 1, "{kept:?}");
     }
 

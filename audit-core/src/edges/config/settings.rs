@@ -51,6 +51,15 @@ pub struct AuditConfig {
     pub include_resource_names: bool,
     /// `service.name` on every line (default: none).
     pub service_name: Option<String>,
+    /// The longest string value written whole (default `32kb`); longer ones are cut with a
+    /// visible `…[truncated N bytes]`.
+    pub max_field_bytes: Option<ByteSize>,
+    /// The longest line (default `256kb`); a longer event is written with its fields cut shorter.
+    pub max_event_bytes: Option<ByteSize>,
+    /// A file holding the key secrets are hashed with (HMAC-SHA256, see
+    /// [`secret`](crate::secret)); its bytes are the key, a final newline left out. Keep it away
+    /// from the trail. Without it, a random key per start.
+    pub hmac_key_file: Option<PathBuf>,
     /// Events matching any of these are dropped (Kibana's `ignore_filters`).
     pub ignore_filters: Vec<IgnoreFilter>,
     /// Where events go (default: the console).
@@ -65,6 +74,9 @@ impl Default for AuditConfig {
             resource_key: "saved_object".to_owned(),
             include_resource_names: true,
             service_name: None,
+            max_field_bytes: None,
+            max_event_bytes: None,
+            hmac_key_file: None,
             ignore_filters: Vec::new(),
             sinks: vec![SinkConfig::Console { stream: ConsoleStream::Stdout }],
         }
@@ -360,6 +372,22 @@ impl AuditConfig {
     pub fn build(&self) -> Result<(AuditLogger, WriterGuards), ConfigError> {
         let mut guards = WriterGuards::default();
         let mut builder = AuditLogger::builder().enabled(self.enabled).format(self.format()?);
+        if let Some(path) = &self.hmac_key_file {
+            let key = std::fs::read(path).map_err(|e| ConfigError::io("hmac_key_file", e))?;
+            let key = key.strip_suffix(b"\n").unwrap_or(&key);
+            let key = key.strip_suffix(b"\r").unwrap_or(key);
+            if key.len() < 16 {
+                return Err(ConfigError::new(
+                    "hmac_key_file",
+                    format!(
+                        "{} holds {} bytes: an HMAC key needs at least 16 (32 random bytes is a good one)",
+                        path.display(),
+                        key.len()
+                    ),
+                ));
+            }
+            builder = builder.hmac_key(key.to_vec());
+        }
         for (i, filter) in self.ignore_filters.iter().enumerate() {
             if let Err((field, problem)) = filter.check() {
                 return Err(ConfigError::new(format!("ignore_filters[{i}].{field}"), problem));
@@ -397,6 +425,12 @@ impl AuditConfig {
             .with_resource_names(self.include_resource_names);
         if let Some(service) = &self.service_name {
             format = format.with_service_name(service);
+        }
+        if let Some(bytes) = self.max_field_bytes {
+            format = format.with_max_field_bytes(usize::try_from(bytes.bytes()).unwrap_or(usize::MAX));
+        }
+        if let Some(bytes) = self.max_event_bytes {
+            format = format.with_max_event_bytes(usize::try_from(bytes.bytes()).unwrap_or(usize::MAX));
         }
         Ok(format)
     }
@@ -436,6 +470,8 @@ mod tests {
             (r#"{"sinks":[{"type":"file"}]}"#, "sinks[0]", None),
             (r#"{"sinks":[{"type":"console","straem":"stderr"}]}"#, "sinks[0].straem", Some("stream")),
             (r#"[true, "kibana"]"#, "", None),
+            (r#"{"hmac_key_file":"/nonexistent-dir/key"}"#, "hmac_key_file", None),
+            (r#"{"max_field_bytes":"lots"}"#, "max_field_bytes", None),
         ];
         for (json, setting, suggestion) in cases {
             let error = error(json);

@@ -106,6 +106,15 @@ impl Call {
         matches!(self.destination, Destination::Logger(_))
     }
 
+    /// `value`'s HMAC under the logger's key, for a secret field (see [`crate::secret`]).
+    /// Empty when no event of this call is written (nothing is prepared then).
+    pub fn conceal(&self, value: &(impl std::fmt::Display + ?Sized)) -> String {
+        match &self.destination {
+            Destination::Logger(logger) => logger.concealer().hash(&value.to_string()),
+            _ => String::new(),
+        }
+    }
+
     /// The call's context (an empty one when there is none), for `authorize = path`.
     pub fn context(&self) -> &AuditContext {
         static EMPTY: std::sync::OnceLock<AuditContext> = std::sync::OnceLock::new();

@@ -105,6 +105,32 @@ impl<T: ?Sized> AuditPlainValue for OutcomeProbe<'_, T> {
     }
 }
 
+/// Wraps a `fields(...)` value to turn it into text: `(&&FieldProbe(&v)).audit_field(&call)`.
+/// A [`Secret`](crate::secret::Secret) becomes its HMAC; anything else its `Display`.
+pub struct FieldProbe<'a, T: ?Sized>(pub &'a T);
+
+#[doc(hidden)]
+pub trait AuditSecretField {
+    fn audit_field(&self, call: &crate::edges::runtime::Call) -> String;
+}
+
+impl<T: Display> AuditSecretField for &FieldProbe<'_, crate::leaf::secret::Secret<T>> {
+    fn audit_field(&self, call: &crate::edges::runtime::Call) -> String {
+        call.conceal(self.0.expose())
+    }
+}
+
+#[doc(hidden)]
+pub trait AuditPlainField {
+    fn audit_field(&self, call: &crate::edges::runtime::Call) -> String;
+}
+
+impl<T: Display + ?Sized> AuditPlainField for FieldProbe<'_, T> {
+    fn audit_field(&self, _: &crate::edges::runtime::Call) -> String {
+        self.0.to_string()
+    }
+}
+
 /// Turns a refusal into the function's return value: `Err(E::from(refused))` when the function
 /// returns `Result<_, E>` with `E: From<AuditRefused>`, else a panic (the body must not run
 /// unrecorded). Call as `(&&Refusal::<R>::new(refused)).audit_refuse()`.
