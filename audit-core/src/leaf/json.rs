@@ -418,4 +418,45 @@ mod tests {
         assert!(text.contains("\\u2028") && text.contains("\\u2029") && text.contains("\\u0085"));
         assert!(text.contains('©') && text.contains('\u{2027}'), "other characters stay as they are");
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// serde_json's encoding of a string, with the three line-breaking characters escaped as
+        /// this writer escapes them (serde_json leaves them raw, which JSON allows).
+        fn reference(value: &str) -> String {
+            serde_json::to_string(value)
+                .unwrap()
+                .replace('\u{85}', "\\u0085")
+                .replace('\u{2028}', "\\u2028")
+                .replace('\u{2029}', "\\u2029")
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+            #[test]
+            fn strings_are_escaped_byte_for_byte_like_serde_json(value in "\\PC*|[\\x00-\\x1f\"\\\\\u{85}\u{2028}\u{2029}a-z]{0,40}") {
+                let mut out = Vec::new();
+                write_limited(&mut out, &value, usize::MAX);
+                prop_assert_eq!(String::from_utf8(out).unwrap(), reference(&value));
+            }
+
+            #[test]
+            fn any_string_round_trips_on_one_line(value in any::<String>()) {
+                let mut out = Vec::new();
+                let mut object = JsonObject::begin(&mut out);
+                object.str(key!("v"), &value);
+                object.dynamic_str(&value, "k");
+                object.end();
+                let text = String::from_utf8(out).unwrap();
+                let breaks = ['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'];
+                prop_assert!(!text.contains(breaks), "a line break in {:?}", text);
+                let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+                prop_assert_eq!(parsed["v"].as_str(), Some(value.as_str()));
+                prop_assert_eq!(parsed[value.as_str()].as_str(), Some("k"));
+            }
+        }
+    }
 }

@@ -189,3 +189,40 @@ fn read_file(path: &Path, file: fs::File) -> io::Result<Vec<u8>> {
     }
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Whatever bytes a file holds (a disk error, an attacker, a truncated copy), reading it
+        /// never fails or panics, and every non-empty line is either an event or reported torn.
+        #[test]
+        fn arbitrary_bytes_are_read_without_panicking(
+            bytes in prop::collection::vec(prop_oneof![any::<u8>(), Just(b'\n'), Just(b'{'), Just(b'}')], 0..2048),
+            events in prop::collection::vec("[a-z]{0,12}", 0..8),
+        ) {
+            let dir = std::env::temp_dir().join(format!("audit-read-prop-{}-{}", std::process::id(), fastrand::u64(..)));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("audit.log");
+            let mut content = Vec::new();
+            for id in &events {
+                content.extend_from_slice(serde_json::json!({"id": id}).to_string().as_bytes());
+                content.push(b'\n');
+            }
+            content.extend_from_slice(&bytes);
+            std::fs::write(&path, &content).unwrap();
+            let trail = read_audit_trail(&path).unwrap();
+            let lines = content.split(|b| *b == b'\n').filter(|line| !line.is_empty()).count();
+            prop_assert_eq!(trail.events.len() + trail.torn.len(), lines);
+            prop_assert!(trail.events.len() >= events.len());
+            for (event, id) in trail.events.iter().zip(&events) {
+                prop_assert_eq!(event["id"].as_str(), Some(id.as_str()));
+            }
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+}
