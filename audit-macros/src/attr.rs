@@ -13,66 +13,66 @@ use crate::errors::Errors;
 const RESOURCE_ARGUMENTS: &[&str] = &["type", "id", "name", "each"];
 
 /// `action = "saved_object_update"` or `action = SAVED_OBJECT_UPDATE`.
-pub enum ActionArg {
+pub(crate) enum ActionArg {
     Name(LitStr),
     Constant(Path),
 }
 
 /// A string, or an array of strings (`category = ["iam", "database"]`).
-pub struct StrList {
-    pub span: Span,
-    pub items: Vec<LitStr>,
+pub(crate) struct StrList {
+    pub(crate) span: Span,
+    pub(crate) items: Vec<LitStr>,
 }
 
 /// `resource(type = "dashboard", id = id, name = title, each = ids)`.
-pub struct ResourceArg {
-    pub span: Span,
-    pub kind: Option<Expr>,
-    pub id: Option<Expr>,
-    pub name: Option<Expr>,
-    pub each: Option<Expr>,
+pub(crate) struct ResourceArg {
+    pub(crate) span: Span,
+    pub(crate) kind: Option<Expr>,
+    pub(crate) id: Option<Expr>,
+    pub(crate) name: Option<Expr>,
+    pub(crate) each: Option<Expr>,
 }
 
 /// `verbs("export", "exporting", "exported")`.
-pub struct VerbsArg {
-    pub span: Span,
-    pub present: LitStr,
-    pub progressive: LitStr,
-    pub past: LitStr,
+pub(crate) struct VerbsArg {
+    pub(crate) span: Span,
+    pub(crate) present: LitStr,
+    pub(crate) progressive: LitStr,
+    pub(crate) past: LitStr,
 }
 
 /// A named value: `fields(reason = reason, count = items.len())`; `fields(token =
 /// secret(token))` marks it secret (written as its HMAC, never in clear).
-pub struct Field {
-    pub key: Ident,
-    pub value: Expr,
-    pub secret: bool,
+pub(crate) struct Field {
+    pub(crate) key: Ident,
+    pub(crate) value: Expr,
+    pub(crate) secret: bool,
 }
 
 /// Every argument, each at most once.
 #[derive(Default)]
-pub struct Args {
-    pub action: Option<(Ident, ActionArg)>,
-    pub category: Option<(Ident, StrList)>,
-    pub event_type: Option<(Ident, StrList)>,
-    pub timing: Option<(Ident, LitStr)>,
-    pub message: Option<(Ident, LitStr)>,
-    pub failure_message: Option<(Ident, LitStr)>,
-    pub verbs: Option<(Ident, VerbsArg)>,
-    pub resource: Option<(Ident, ResourceArg)>,
-    pub authorize: Option<(Ident, Expr)>,
-    pub ctx: Option<(Ident, Expr)>,
-    pub fields: Option<(Ident, Vec<Field>)>,
-    pub durability: Option<(Ident, LitStr)>,
-    pub krate: Option<(Ident, Path)>,
+pub(crate) struct Args {
+    pub(crate) action: Option<(Ident, ActionArg)>,
+    pub(crate) category: Option<(Ident, StrList)>,
+    pub(crate) event_type: Option<(Ident, StrList)>,
+    pub(crate) timing: Option<(Ident, LitStr)>,
+    pub(crate) message: Option<(Ident, LitStr)>,
+    pub(crate) failure_message: Option<(Ident, LitStr)>,
+    pub(crate) verbs: Option<(Ident, VerbsArg)>,
+    pub(crate) resource: Option<(Ident, ResourceArg)>,
+    pub(crate) authorize: Option<(Ident, Expr)>,
+    pub(crate) ctx: Option<(Ident, Expr)>,
+    pub(crate) fields: Option<(Ident, Vec<Field>)>,
+    pub(crate) durability: Option<(Ident, LitStr)>,
+    pub(crate) krate: Option<(Ident, Path)>,
     /// Arguments that were given but could not be parsed (already reported): a later check must
     /// not report them missing too.
-    pub unparsed: Vec<String>,
+    pub(crate) unparsed: Vec<String>,
 }
 
 impl Args {
     /// Parses the attribute's tokens, recording every problem in `errors`.
-    pub fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
         let parser = |input: ParseStream<'_>| Ok(parse_args(input, errors));
         match syn::parse::Parser::parse2(parser, tokens) {
             Ok(args) => args,

@@ -14,24 +14,24 @@ use crate::message::placeholder_names;
 use crate::shape::FnShape;
 
 /// Everything code generation needs.
-pub struct Plan {
-    pub krate: TokenStream,
-    pub action: ActionPlan,
+pub(crate) struct Plan {
+    pub(crate) krate: TokenStream,
+    pub(crate) action: ActionPlan,
     /// `timing = "..."` as written, passed to the runtime (it overrides an action constant's).
-    pub timing_override: Option<Timing>,
+    pub(crate) timing_override: Option<Timing>,
     /// `durability = "..."`: what this action's events ask of the sinks, and where it was written.
-    pub durability: Option<(Durability, Span)>,
+    pub(crate) durability: Option<(Durability, Span)>,
     /// The timing when known at compile time: decides whether the body needs wrapping.
-    pub known_timing: Option<Timing>,
-    pub message: Option<Message>,
-    pub failure_message: Option<Message>,
-    pub resource: Option<ResourcePlan>,
-    pub authorize: Option<Authorize>,
-    pub ctx: ContextSource,
-    pub fields: Vec<Field>,
+    pub(crate) known_timing: Option<Timing>,
+    pub(crate) message: Option<Message>,
+    pub(crate) failure_message: Option<Message>,
+    pub(crate) resource: Option<ResourcePlan>,
+    pub(crate) authorize: Option<Authorize>,
+    pub(crate) ctx: ContextSource,
+    pub(crate) fields: Vec<Field>,
 }
 
-pub enum ActionPlan {
+pub(crate) enum ActionPlan {
     /// An action named by a string, settled here: becomes a `const Action` in the expansion.
     Literal {
         name: String,
@@ -45,33 +45,33 @@ pub enum ActionPlan {
     Constant(Path),
 }
 
-pub struct Message {
-    pub template: LitStr,
+pub(crate) struct Message {
+    pub(crate) template: LitStr,
     /// Placeholders that name a `fields(...)` entry rather than a parameter.
-    pub field_names: Vec<Ident>,
+    pub(crate) field_names: Vec<Ident>,
 }
 
-pub struct ResourcePlan {
-    pub kind: Expr,
-    pub id: Option<Expr>,
-    pub name: Option<Expr>,
-    pub each: Option<Expr>,
+pub(crate) struct ResourcePlan {
+    pub(crate) kind: Expr,
+    pub(crate) id: Option<Expr>,
+    pub(crate) name: Option<Expr>,
+    pub(crate) each: Option<Expr>,
 }
 
-pub enum Authorize {
+pub(crate) enum Authorize {
     /// `authorize = path`: called with the call's `&AuditContext`.
     Function(Path),
     /// `authorize = expr`: evaluated as written.
     Expr(Expr),
 }
 
-pub enum ContextSource {
+pub(crate) enum ContextSource {
     Explicit(Expr),
     Parameter(Ident),
     Ambient,
 }
 
-pub fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<Plan> {
+pub(crate) fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> Option<Plan> {
     if let Some(constness) = &shape.function.sig.constness {
         errors.error(constness.span, "#[audited] cannot instrument a `const fn`: audit logging happens at run time");
     }

@@ -3,28 +3,28 @@
 use proc_macro2::TokenStream;
 
 #[derive(Default)]
-pub struct Errors {
+pub(crate) struct Errors {
     errors: Option<syn::Error>,
 }
 
 impl Errors {
-    pub fn push(&mut self, error: syn::Error) {
+    pub(crate) fn push(&mut self, error: syn::Error) {
         match &mut self.errors {
             Some(all) => all.combine(error),
             None => self.errors = Some(error),
         }
     }
 
-    pub fn error(&mut self, span: proc_macro2::Span, message: impl std::fmt::Display) {
+    pub(crate) fn error(&mut self, span: proc_macro2::Span, message: impl std::fmt::Display) {
         self.push(syn::Error::new(span, message));
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.errors.is_none()
     }
 
     /// `compile_error!` invocations, one per problem.
-    pub fn to_compile_errors(&self) -> TokenStream {
+    pub(crate) fn to_compile_errors(&self) -> TokenStream {
         self.errors.as_ref().map(syn::Error::to_compile_error).unwrap_or_default()
     }
 }

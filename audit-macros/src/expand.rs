@@ -44,7 +44,7 @@ fn runtime_module() -> proc_macro2::Ident {
     format_ident!("__private_{}", version)
 }
 
-pub fn expand(plan: &Plan, shape: &FnShape<'_>) -> TokenStream {
+pub(crate) fn expand(plan: &Plan, shape: &FnShape<'_>) -> TokenStream {
     let krate = &plan.krate;
     let runtime = runtime_module();
     let p = quote!(#krate::#runtime);

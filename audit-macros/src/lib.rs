@@ -6,6 +6,8 @@
 //! the code. On any error the function is emitted unchanged next to the `compile_error!`s, so the
 //! user sees only the real problems, not a cascade from a half-generated body.
 
+#![warn(unreachable_pub, missing_debug_implementations)]
+
 mod attr;
 mod check;
 mod errors;

@@ -2,7 +2,7 @@
 //! `{name:spec}`) names a parameter or a `fields(...)` entry and is formatted with `Display`.
 
 /// The names a template's placeholders refer to, in order, or what is wrong with it.
-pub fn placeholder_names(template: &str) -> Result<Vec<String>, String> {
+pub(crate) fn placeholder_names(template: &str) -> Result<Vec<String>, String> {
     let mut names = Vec::new();
     let mut chars = template.char_indices().peekable();
     while let Some((_, c)) = chars.next() {
