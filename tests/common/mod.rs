@@ -92,6 +92,7 @@ impl Storage for FaultyStorage {
             faults: self.0.clone(),
             path: path.to_owned(),
             synced_len,
+            took_partial: false,
         }))
     }
 
@@ -106,6 +107,8 @@ struct FaultyFile {
     path: PathBuf,
     /// The file's length at its last successful `fsync`.
     synced_len: u64,
+    /// While the disk is full, the one partial write it took.
+    took_partial: bool,
 }
 
 impl StorageFile for FaultyFile {
@@ -115,13 +118,15 @@ impl StorageFile for FaultyFile {
             panic!("injected: the storage panics in write");
         }
         if self.faults.full.load(Ordering::SeqCst) {
-            // A full disk takes what fits of a write, then nothing: write a few bytes first, so
-            // the writer must resume mid-line without tearing or duplicating it.
-            if bytes.len() > 7 {
+            // A full disk takes what fits of a write, then nothing: a few bytes first, so the
+            // writer must resume mid-line without tearing or duplicating it.
+            if bytes.len() > 7 && !self.took_partial {
+                self.took_partial = true;
                 return self.inner.write(&bytes[..7]);
             }
             return Err(io::Error::from_raw_os_error(28)); // ENOSPC
         }
+        self.took_partial = false;
         self.inner.write(bytes)
     }
 
