@@ -62,6 +62,8 @@
 //! | [`config`] | [`AuditConfig`]'s parts and errors |
 //! | [`schema`] | the vocabulary: timings, verbs, the ECS version, the keyword parse error |
 //! | [`trace`] | W3C trace ids |
+//! | [`chain`] | the line chain: `event.sequence`, `event.hash` |
+//! | [`verify`] | checking a trail: every line, file and link |
 //! | [`secret`] | secrets written as salted HMAC-SHA256, [`Secret`](secret::Secret), always-masked field names |
 //! | [`auth`] | login, logout and session events shaped like Kibana's |
 //! | [`http`] | the tower layer that audits every HTTP request (feature `http`) |
@@ -127,6 +129,12 @@ pub mod trail {
 
 pub use edges::config;
 
+pub mod verify {
+    //! Checking a chained trail ([`FileWriterBuilder::chain`](crate::writer::FileWriterBuilder::chain)):
+    //! every line, file and link, streamed. The `audit verify` command is this, on the command line.
+    pub use crate::output::writer::verify::{verify_files, verify_trail, Finding, FindingKind, Options, Report};
+}
+
 pub mod schema {
     //! The vocabulary every event is made of, declared once in `audit-schema`: when an action is
     //! logged ([`Timing`]), the verbs of its messages ([`Verbs`]), the ECS version the lines
@@ -135,6 +143,7 @@ pub mod schema {
     pub use audit_schema::{Timing, UnknownValue, Verbs, ECS_VERSION};
 }
 
+pub use leaf::chain;
 pub use leaf::secret;
 pub use leaf::trace;
 

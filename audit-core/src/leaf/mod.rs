@@ -2,6 +2,7 @@
 //! secrets. Depends on nothing
 //! of the crate (and, with `audit-schema`, forms the ground every other layer stands on).
 
+pub mod chain;
 pub(crate) mod json;
 pub mod secret;
 pub(crate) mod timestamp;

@@ -14,10 +14,12 @@ use super::lock;
 use super::notify::Notifier;
 use super::policy::{Backpressure, Config};
 use super::queue::CallerQueue;
+use super::read::last_link;
 use super::rolling::{Files, Rotation};
 use super::shared::Shared;
 use super::stats::Counters;
-use super::worker;
+use super::worker::{self, Resumed};
+use crate::leaf::chain::{ChainHash, LineChain, Link};
 use crate::output::sink::{report_sink_failure, FailurePolicy};
 use crate::output::storage::{FsStorage, Storage};
 use audit_schema::Durability;
@@ -37,6 +39,7 @@ pub struct FileWriterBuilder {
     capacity: usize,
     backpressure: Backpressure,
     config: Config,
+    chain: Option<ChainHash>,
 }
 
 impl std::fmt::Debug for FileWriterBuilder {
@@ -47,6 +50,7 @@ impl std::fmt::Debug for FileWriterBuilder {
             .field("capacity", &self.capacity)
             .field("backpressure", &self.backpressure)
             .field("config", &self.config)
+            .field("chain", &self.chain)
             .finish_non_exhaustive()
     }
 }
@@ -60,6 +64,7 @@ impl FileWriterBuilder {
             capacity: 65_536,
             backpressure: Backpressure::Block,
             config: Config::default(),
+            chain: None,
         }
     }
 
@@ -112,6 +117,17 @@ impl FileWriterBuilder {
         self
     }
 
+    /// Chains every line (see [`crate::chain`]): each carries `event.sequence` and an
+    /// `event.hash` committing to the line before it, so that an edited, inserted, deleted or
+    /// reordered line is found by [`verify`](crate::verify). SHA-256, or HMAC-SHA256 with a key
+    /// (then only a holder of the key can recompute the chain). The chain goes on across
+    /// rotation and restarts (from the trail's last whole line); computed on the writer's
+    /// thread, it costs callers nothing.
+    pub fn chain(mut self, hash: ChainHash) -> Self {
+        self.chain = Some(hash);
+        self
+    }
+
     /// The longest a call waits for room in the queue (under [`Backpressure::Block`]) or for its
     /// event to be written or synced (default 30 s). Past it, the call gets the failure policy's
     /// error: refused when failing closed, unconfirmed (and counted) when failing open. A disk
@@ -132,6 +148,17 @@ impl FileWriterBuilder {
     pub fn build(self) -> io::Result<(FileWriter, WriterGuard)> {
         let files = Files::open(self.storage, self.path.clone(), self.rotation)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot open audit file {}: {e}", self.path.display())))?;
+        let chain = match self.chain {
+            Some(hash) => {
+                let last = last_link(&self.path)
+                    .map_err(|e| {
+                        io::Error::new(e.kind(), format!("cannot resume the chain of {}: {e}", self.path.display()))
+                    })?
+                    .unwrap_or(Link::GENESIS);
+                Some(Resumed { chain: LineChain::new(hash, last), torn: files.starts_after_torn_line() })
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             config: self.config,
             path: self.path,
@@ -143,7 +170,8 @@ impl FileWriterBuilder {
         let (stopped, stop_seen) = mpsc::channel();
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new().name("audit-file-writer".to_owned()).spawn(move || {
-            let run = std::panic::catch_unwind(AssertUnwindSafe(|| worker::run(Arc::clone(&thread_shared), files)));
+            let run =
+                std::panic::catch_unwind(AssertUnwindSafe(|| worker::run(Arc::clone(&thread_shared), files, chain)));
             if let Err(panic) = run {
                 let what = panic
                     .downcast_ref::<&str>()

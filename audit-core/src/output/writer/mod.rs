@@ -35,6 +35,7 @@ pub(crate) mod read;
 pub(crate) mod rolling;
 mod shared;
 mod stats;
+pub(crate) mod verify;
 mod worker;
 
 pub use builder::{FileWriterBuilder, WriterGuard};
@@ -42,7 +43,7 @@ pub use file_writer::{Acknowledgement, FileWriter};
 pub use policy::Backpressure;
 pub use rolling::Rotation;
 pub use stats::WriterStats;
-pub use worker::AUDIT_EVENTS_DROPPED;
+pub use worker::{AUDIT_EVENTS_DROPPED, AUDIT_TRAIL_RESUMED};
 
 /// Fault injection: where a writer's bytes go. Not a stable API; for the toolkit's own tests.
 #[doc(hidden)]

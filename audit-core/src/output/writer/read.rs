@@ -105,7 +105,7 @@ fn open_snapshot(active: &Path) -> io::Result<Option<Snapshot>> {
 
 /// Opens a rotated file; if its `.log` was compressed since it was listed, its `.gz`. `None`
 /// when neither is there any more.
-fn open_rotated(path: &Path) -> io::Result<Option<(PathBuf, fs::File)>> {
+pub(super) fn open_rotated(path: &Path) -> io::Result<Option<(PathBuf, fs::File)>> {
     let mut candidates = vec![path.to_path_buf()];
     if path.extension().is_none_or(|e| e != "gz") {
         let mut gz = path.as_os_str().to_owned();
@@ -172,6 +172,43 @@ fn read_snapshot(snapshot: Snapshot) -> io::Result<AuditTrail> {
     }
     Ok(trail)
 }
+
+/// The chain's position at the end of a trail: the link of its last whole chained line, from
+/// the active file, else the newest rotated file that has one. `None` for a trail with no
+/// chained line yet.
+pub(crate) fn last_link(active: &Path) -> io::Result<Option<crate::leaf::chain::Link>> {
+    use std::io::{Seek, SeekFrom};
+    let from_bytes = |bytes: &[u8], whole: bool| {
+        let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+        lines.pop(); // after the last newline: empty, or a torn line
+        if !whole && !lines.is_empty() {
+            lines.remove(0); // may start mid-line
+        }
+        lines.iter().rev().find_map(|line| crate::leaf::chain::parse_link(line))
+    };
+    // The active file's tail is enough: its last whole line is chained if the trail is.
+    if let Ok(mut file) = fs::File::open(active) {
+        let len = file.metadata()?.len();
+        let start = len.saturating_sub(TAIL_BYTES);
+        file.seek(SeekFrom::Start(start))?;
+        let mut tail = Vec::new();
+        file.read_to_end(&mut tail)?;
+        if let Some(link) = from_bytes(&tail, start == 0) {
+            return Ok(Some(crate::leaf::chain::Link { sequence: link.sequence, hash: link.hash }));
+        }
+    }
+    for rotated in rotated_files(active)?.iter().rev() {
+        let Some((path, file)) = open_rotated(rotated)? else { continue };
+        if let Some(link) = from_bytes(&read_file(&path, file)?, true) {
+            return Ok(Some(crate::leaf::chain::Link { sequence: link.sequence, hash: link.hash }));
+        }
+    }
+    Ok(None)
+}
+
+/// How much of the active file's end is read to find where its chain stands (a line is never
+/// longer than a format's event limit, 256 KiB by default).
+const TAIL_BYTES: u64 = 4 << 20;
 
 fn read_file(path: &Path, file: fs::File) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();

@@ -106,6 +106,8 @@ pub(crate) struct Files {
     suspect: bool,
     /// Keeps other writers off this path while this one lives.
     _lock: fs::File,
+    /// The active file ended with a torn line when opened.
+    started_torn: bool,
     /// The active file does not end with a newline (a torn line left by a crash): terminate it
     /// before appending, so the next event does not glue onto the fragment.
     needs_newline: bool,
@@ -155,6 +157,7 @@ impl Files {
             retained: Vec::new(),
             suspect: false,
             _lock: lock,
+            started_torn: needs_newline,
             needs_newline,
             period_end,
             next_index,
@@ -175,6 +178,11 @@ impl Files {
 
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the active file ended with a torn line when it was opened (now terminated).
+    pub(crate) fn starts_after_torn_line(&self) -> bool {
+        self.started_torn
     }
 
     fn compresses(&self) -> bool {

@@ -12,10 +12,16 @@ use std::time::{Duration, Instant, SystemTime};
 use super::queue::{Body, Pending};
 use super::rolling::Files;
 use super::shared::Shared;
+use crate::leaf::chain::{LineChain, Link};
 use crate::model::AuditEvent;
 use crate::output::format::EcsFormat;
 use crate::output::sink::report_sink_failure;
 use audit_schema::{Action, Category, Durability, EventType, Outcome};
+
+/// The event written when a chained trail resumes after a torn line.
+pub const AUDIT_TRAIL_RESUMED: Action = Action::new("audit_trail_resumed", Category::Process, EventType::Info)
+    .with_verbs("resume", "resuming", "resumed")
+    .with_object("audit trail");
 
 /// The event written after events were dropped, saying how many.
 pub const AUDIT_EVENTS_DROPPED: Action = Action::new("audit_events_dropped", Category::Process, EventType::Info)
@@ -48,6 +54,8 @@ impl Staged {
 }
 
 struct Worker {
+    /// Chains every line, when the trail is chained.
+    chain: Option<LineChain>,
     shared: Arc<Shared>,
     files: Files,
     staged: Staged,
@@ -82,8 +90,10 @@ struct Worker {
     failures_since_report: u64,
 }
 
-pub(super) fn run(shared: Arc<Shared>, files: Files) {
+pub(super) fn run(shared: Arc<Shared>, files: Files, chain: Option<Resumed>) {
+    let resumed_after_torn = chain.as_ref().and_then(|resumed| resumed.torn.then_some(resumed.chain.last()));
     let mut worker = Worker {
+        chain: chain.map(|resumed| resumed.chain),
         shared,
         files,
         staged: Staged::default(),
@@ -106,7 +116,17 @@ pub(super) fn run(shared: Arc<Shared>, files: Files) {
         last_report: None,
         failures_since_report: 0,
     };
+    if let Some(last) = resumed_after_torn {
+        worker.stage_resumed_after_torn(last);
+    }
     worker.run();
+}
+
+/// Where a chained trail goes on from: the chain at its last whole line, and whether the file
+/// ended with a torn line (a crash mid-write) after it.
+pub(super) struct Resumed {
+    pub(super) chain: LineChain,
+    pub(super) torn: bool,
 }
 
 /// What one turn of the loop has to do.
@@ -270,24 +290,47 @@ impl Worker {
     /// Stages one queued event; whether this thread formatted it (rather than its caller).
     fn stage(&mut self, pending: Pending) -> bool {
         let bytes = &mut self.staged.bytes;
+        let line_start = bytes.len();
         let formatted = match pending.body {
             Body::Event { event, format } => {
                 if let Some(format) = format {
                     self.format = format;
                 }
                 self.format.write_line(&event, bytes);
-                bytes.push(b'\n');
                 true
             }
             Body::Line { len } => {
+                // The caller's line without its newline (added below, after the chain's fields).
                 let start = self.backlog_lines_read;
-                bytes.extend_from_slice(&self.backlog_lines[start..start + len]);
+                bytes.extend_from_slice(&self.backlog_lines[start..start + len - 1]);
                 self.backlog_lines_read += len;
                 false
             }
         };
+        if let Some(chain) = &mut self.chain {
+            // In the order written: the chain is this thread's alone.
+            chain.seal(bytes, line_start);
+        }
+        bytes.push(b'\n');
         self.staged.lines.push_back((pending.seq, bytes.len(), pending.durability));
         formatted
+    }
+
+    /// The event that says the chain goes on after a torn line: a verifier then reports the torn
+    /// line as a crash, not as tampering.
+    fn stage_resumed_after_torn(&mut self, last: Link) {
+        let event = Arc::new(
+            AuditEvent::new(&AUDIT_TRAIL_RESUMED)
+                .with_outcome(Outcome::Unknown)
+                .with_message(format!(
+                    "The audit trail was resumed after a torn line (a crash mid-write); the chain goes on from \
+                     event.sequence {}",
+                    last.sequence
+                ))
+                .with_reason("torn line at the end of the trail")
+                .with_label("resumed_after_sequence", last.sequence.to_string()),
+        );
+        self.stage(Pending { seq: 0, body: Body::Event { event, format: None }, durability: Durability::Buffered });
     }
 
     fn stage_drop_report(&mut self, dropped: u64) {

@@ -1,0 +1,287 @@
+//! Checking a chained trail: every line of every file, in the order written, against the chain
+//! (see [`crate::chain`]). Streams the files (a line at a time, `.gz` ones decompressed as they
+//! are read), so memory stays constant whatever the trail's size.
+//!
+//! ```no_run
+//! use audit_core::verify::{verify_trail, Options};
+//!
+//! let report = verify_trail("/var/log/myapp/audit.log", &Options::default())?;
+//! for finding in &report.findings {
+//!     eprintln!("{}:{}: {}: {}", finding.file.display(), finding.line, finding.kind, finding.detail);
+//! }
+//! std::process::exit(if report.is_intact() { 0 } else { 1 });
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! What it finds: a modified line (its bytes no longer give its hash), deleted lines or a
+//! missing file in between (a gap in `event.sequence`), reordered or duplicated lines (the
+//! sequence goes back), an inserted line (unchained, or out of sequence), a torn line (a crash
+//! mid-write; expected when the writer recorded `audit_trail_resumed` after it). What it cannot
+//! find alone: lines cut from the end, or a whole trail rewritten by someone holding the key.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use super::read::open_rotated;
+use super::rolling::rotated_files;
+use crate::leaf::chain::{hex, parse_link, verifies, ChainHash, Link};
+
+/// How to check.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Options {
+    /// The chain's hash: SHA-256 (default), or HMAC-SHA256 under the writer's chain key.
+    pub hash: ChainHash,
+}
+
+impl Options {
+    /// Checks a chain made with HMAC-SHA256 under `key`.
+    pub fn with_key(key: impl Into<Vec<u8>>) -> Options {
+        Options { hash: ChainHash::HmacSha256(key.into()) }
+    }
+}
+
+/// What is wrong with a line or a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FindingKind {
+    /// The line's bytes do not give the hash it carries: it was edited (or forged without the key).
+    Modified,
+    /// Lines are missing before this one: `event.sequence` jumps (lines deleted, or a file of
+    /// the trail missing).
+    Gap,
+    /// The sequence goes back: lines reordered, duplicated, or copied in from elsewhere.
+    OutOfOrder,
+    /// A whole line that is not chained in a chained trail: inserted.
+    Unchained,
+    /// A line that is not a whole event: torn by a crash mid-write. Expected (and not a breach)
+    /// when the writer resumed the trail after it.
+    Torn,
+    /// A file that cannot be read (or decompressed) to its end.
+    Unreadable,
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FindingKind::Modified => "modified",
+            FindingKind::Gap => "gap",
+            FindingKind::OutOfOrder => "out-of-order",
+            FindingKind::Unchained => "unchained",
+            FindingKind::Torn => "torn",
+            FindingKind::Unreadable => "unreadable",
+        })
+    }
+}
+
+/// One problem, where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Finding {
+    /// The file.
+    pub file: PathBuf,
+    /// The line (1-based; 0 for the file as a whole).
+    pub line: u64,
+    /// What is wrong.
+    pub kind: FindingKind,
+    /// In words, with the sequence numbers involved.
+    pub detail: String,
+    /// A torn line the writer recorded resuming after (a crash, not a breach).
+    pub expected: bool,
+}
+
+/// What a check found.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Report {
+    /// The files checked, in the order written.
+    pub files: Vec<PathBuf>,
+    /// Lines read (whole or torn).
+    pub lines: u64,
+    /// Lines whose link checked out.
+    pub verified: u64,
+    /// The first and the last sequence number seen.
+    pub first_sequence: Option<u64>,
+    /// The chain's position after the last line: what a checkpoint of this trail would say.
+    pub last: Option<Link>,
+    /// Every problem, in the order found.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Whether the trail is intact: no finding but torn lines the writer resumed after.
+    pub fn is_intact(&self) -> bool {
+        self.findings.iter().all(|finding| finding.expected)
+    }
+
+    /// The report as one JSON object, for machines.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "intact": self.is_intact(),
+            "files": self.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+            "lines": self.lines,
+            "verified": self.verified,
+            "first_sequence": self.first_sequence,
+            "last_sequence": self.last.map(|l| l.sequence),
+            "last_hash": self.last.map(|l| hex(&l.hash)),
+            "findings": self.findings.iter().map(|f| serde_json::json!({
+                "file": f.file.display().to_string(),
+                "line": f.line,
+                "kind": f.kind.to_string(),
+                "detail": f.detail,
+                "expected": f.expected,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Checks the trail whose active file is `active`: its rotated files in order, then `active`.
+pub fn verify_trail(active: impl AsRef<Path>, options: &Options) -> io::Result<Report> {
+    let active = active.as_ref();
+    let mut files = rotated_files(active)?;
+    if active.exists() {
+        files.push(active.to_path_buf());
+    }
+    verify_files(&files, options)
+}
+
+/// Checks `files` as one trail, in the order given.
+pub fn verify_files(files: &[PathBuf], options: &Options) -> io::Result<Report> {
+    let mut check = Check { options, report: Report::default(), previous: None, pending_torn: None };
+    for file in files {
+        check.report.files.push(file.clone());
+        let reader: Box<dyn Read> = match open_rotated(file)? {
+            Some((path, handle)) if path.extension().is_some_and(|e| e == "gz") => gz_reader(&path, handle)?,
+            Some((_, handle)) => Box::new(handle),
+            None => {
+                check.finding(file, 0, FindingKind::Unreadable, "the file is gone".to_owned());
+                continue;
+            }
+        };
+        check.file(file, BufReader::with_capacity(1 << 20, reader));
+    }
+    if let Some(torn) = check.pending_torn.take() {
+        // The trail's very end: a crash with nothing written after it yet.
+        check.report.findings.push(Finding { expected: true, ..torn });
+    }
+    Ok(check.report)
+}
+
+#[cfg(feature = "compression")]
+fn gz_reader(_: &Path, file: fs::File) -> io::Result<Box<dyn Read>> {
+    // Every member, then nothing: bytes appended after the last member fail the read.
+    Ok(Box::new(flate2::read::MultiGzDecoder::new(file)))
+}
+
+#[cfg(not(feature = "compression"))]
+fn gz_reader(path: &Path, _: fs::File) -> io::Result<Box<dyn Read>> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("{} is compressed: checking it needs audit-core's `compression` feature", path.display()),
+    ))
+}
+
+struct Check<'a> {
+    options: &'a Options,
+    report: Report,
+    /// The link of the last whole chained line.
+    previous: Option<Link>,
+    /// A torn line, until it is known whether the writer resumed after it.
+    pending_torn: Option<Finding>,
+}
+
+impl Check<'_> {
+    fn finding(&mut self, file: &Path, line: u64, kind: FindingKind, detail: String) {
+        self.report.findings.push(Finding { file: file.to_path_buf(), line, kind, detail, expected: false });
+    }
+
+    fn file(&mut self, file: &Path, mut reader: impl BufRead) {
+        let mut buffer = Vec::with_capacity(1024);
+        let mut number = 0u64;
+        loop {
+            buffer.clear();
+            match reader.read_until(b'\n', &mut buffer) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(error) => {
+                    self.finding(file, number, FindingKind::Unreadable, format!("cannot read on: {error}"));
+                    return;
+                }
+            }
+            number += 1;
+            self.report.lines += 1;
+            let whole = buffer.last() == Some(&b'\n');
+            let line = buffer.strip_suffix(b"\n").unwrap_or(&buffer);
+            if line.is_empty() {
+                continue;
+            }
+            self.line(file, number, line, whole);
+        }
+    }
+
+    fn line(&mut self, file: &Path, number: u64, line: &[u8], whole: bool) {
+        // A line without its newline was cut short, whatever it holds: the writer writes both at once.
+        let event = whole
+            .then(|| serde_json::from_slice::<serde_json::Value>(line).ok())
+            .flatten()
+            .filter(serde_json::Value::is_object);
+        let Some(event) = event else {
+            if let Some(torn) = self.pending_torn.take() {
+                self.report.findings.push(torn);
+            }
+            self.pending_torn = Some(Finding {
+                file: file.to_path_buf(),
+                line: number,
+                kind: FindingKind::Torn,
+                detail: format!("not a whole event ({} bytes): a write cut short", line.len()),
+                expected: false,
+            });
+            return;
+        };
+        if let Some(mut torn) = self.pending_torn.take() {
+            torn.expected = event["event"]["action"] == "audit_trail_resumed";
+            self.report.findings.push(torn);
+        }
+        let Some(link) = parse_link(line) else {
+            let detail = "a whole event without event.sequence and event.hash in a chained trail".to_owned();
+            self.finding(file, number, FindingKind::Unchained, detail);
+            return;
+        };
+        let previous = self.previous.unwrap_or(Link::GENESIS);
+        self.report.first_sequence.get_or_insert(link.sequence);
+        let expected = previous.sequence + 1;
+        let first = self.previous.is_none();
+        if first || link.sequence == expected {
+            // The first line of what is left of a trail (retention removes the oldest files)
+            // cannot be checked against its predecessor: its own hash is taken as given.
+            let ok = if first && link.sequence != 1 {
+                true
+            } else {
+                verifies(&self.options.hash, &previous.hash, line, &link)
+            };
+            if ok {
+                self.report.verified += 1;
+            } else {
+                let detail = format!("event.sequence {}: its bytes do not give its event.hash", link.sequence);
+                self.finding(file, number, FindingKind::Modified, detail);
+            }
+        } else if link.sequence > expected {
+            let missing = link.sequence - expected;
+            let detail = format!(
+                "{missing} line(s) missing before this one: event.sequence {} follows {}",
+                link.sequence, previous.sequence
+            );
+            self.finding(file, number, FindingKind::Gap, detail);
+        } else {
+            let detail =
+                format!("event.sequence {} after {}: reordered or duplicated", link.sequence, previous.sequence);
+            self.finding(file, number, FindingKind::OutOfOrder, detail);
+            // The chain goes on from the highest point reached.
+            return;
+        }
+        self.previous = Some(Link { sequence: link.sequence, hash: link.hash });
+        self.report.last = self.previous;
+    }
+}
