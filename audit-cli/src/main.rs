@@ -1,0 +1,161 @@
+//! `audit`: the command-line side of audit-core.
+//!
+//! ```text
+//! audit verify <PATH>... [--key-file FILE] [--json]
+//! audit hash --key-file FILE <VALUE>
+//! ```
+//!
+//! `verify` checks chained trails: a trail's active file (its rotated files are found beside
+//! it), a directory (every trail in it), or several files checked as one trail in the order
+//! given. It prints every finding with its file and line, then a summary (`--json`: one JSON
+//! object per trail), and exits 0 only if every trail is intact, 1 if one is not, 2 when it
+//! cannot run (a bad argument, an unreadable path).
+//!
+//! `hash` prints the `hmac-sha256:…` of a candidate value under a logger's HMAC key, to search a
+//! trail for a secret (a leaked token, an e-mail address) without the trail ever holding it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use audit_core::secret::Concealer;
+use audit_core::trail::rotated_files;
+use audit_core::verify::{verify_files, verify_trail, Options, Report};
+
+const USAGE: &str = "usage:
+  audit verify <PATH>... [--key-file FILE] [--json]
+      PATH: a trail's active file (rotated files beside it are included), a directory (every
+      trail in it), or several files (checked as one trail, in the order given).
+      --key-file FILE: the chain's HMAC key (a chain made with ChainHash::HmacSha256).
+      --json: one JSON object per trail instead of text.
+      Exits 0 if every trail is intact, 1 if one is not, 2 if it cannot check.
+  audit hash --key-file FILE <VALUE>
+      The hmac-sha256:... of VALUE under the logger's HMAC key (its hmac_key_file).";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("audit: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<ExitCode, String> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_env();
+    let command = match parser.next().map_err(|e| e.to_string())? {
+        Some(Value(command)) => command.string().map_err(|e| e.to_string())?,
+        Some(Long("help") | Short('h')) | None => {
+            println!("{USAGE}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(other) => return Err(format!("{}\n{USAGE}", other.unexpected())),
+    };
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut key_file: Option<PathBuf> = None;
+    let mut json = false;
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Long("key-file") => key_file = Some(parser.value().map_err(|e| e.to_string())?.into()),
+            Long("json") if command == "verify" => json = true,
+            Long("help") | Short('h') => {
+                println!("{USAGE}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Value(value) => paths.push(value.into()),
+            other => return Err(format!("{}\n{USAGE}", other.unexpected())),
+        }
+    }
+    let key = key_file.as_deref().map(read_key).transpose()?;
+    match command.as_str() {
+        "verify" => verify(&paths, key, json),
+        "hash" => {
+            let (Some(key), [value]) = (key, paths.as_slice()) else {
+                return Err(format!("`hash` takes --key-file FILE and one value\n{USAGE}"));
+            };
+            println!("{}", Concealer::new(key).hash(&value.to_string_lossy()));
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(format!("unknown command `{other}`\n{USAGE}")),
+    }
+}
+
+/// A key file's bytes, a final newline left out.
+fn read_key(path: &Path) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the key file {}: {e}", path.display()))?;
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    Ok(bytes.strip_suffix(b"\r").unwrap_or(bytes).to_vec())
+}
+
+fn verify(paths: &[PathBuf], key: Option<Vec<u8>>, json: bool) -> Result<ExitCode, String> {
+    if paths.is_empty() {
+        return Err(format!("`verify` needs a path\n{USAGE}"));
+    }
+    let options = match key {
+        Some(key) => Options::with_key(key),
+        None => Options::default(),
+    };
+    let mut reports: Vec<(String, Report)> = Vec::new();
+    let check = |what: &Path, result: std::io::Result<Report>| {
+        result.map(|report| (what.display().to_string(), report)).map_err(|e| format!("{}: {e}", what.display()))
+    };
+    match paths {
+        [path] if path.is_dir() => {
+            let trails = trails_in(path)?;
+            if trails.is_empty() {
+                return Err(format!("{}: no audit trail in this directory", path.display()));
+            }
+            for active in trails {
+                reports.push(check(&active, verify_trail(&active, &options))?);
+            }
+        }
+        [path] => reports.push(check(path, verify_trail(path, &options))?),
+        files => reports.push(check(&files[0], verify_files(files, &options))?),
+    }
+    let intact = reports.iter().all(|(_, report)| report.is_intact());
+    for (trail, report) in &reports {
+        if json {
+            let mut value = report.to_json();
+            value["trail"] = serde_json::Value::String(trail.clone());
+            println!("{value}");
+        } else {
+            print_report(trail, report);
+        }
+    }
+    Ok(if intact { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn print_report(trail: &str, report: &Report) {
+    for finding in &report.findings {
+        let note = if finding.expected { " (a crash: the writer resumed after it)" } else { "" };
+        println!("{}:{}: {}: {}{note}", finding.file.display(), finding.line, finding.kind, finding.detail);
+    }
+    let range = match (report.first_sequence, report.last) {
+        (Some(first), Some(last)) => format!("event.sequence {first} to {}", last.sequence),
+        _ => "no chained line".to_owned(),
+    };
+    let verdict = if report.is_intact() { "intact" } else { "NOT INTACT" };
+    let problems = report.findings.iter().filter(|f| !f.expected).count();
+    println!(
+        "{trail}: {verdict}: {} file(s), {} line(s), {} verified, {range}; {problems} finding(s)",
+        report.files.len(),
+        report.lines,
+        report.verified
+    );
+}
+
+/// The trails in `dir`: each `.log` file that is not a rotated file of another.
+fn trails_in(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut logs: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.is_file() && path.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    let mut rotated = Vec::new();
+    for log in &logs {
+        rotated.extend(rotated_files(log).map_err(|e| format!("{}: {e}", log.display()))?);
+    }
+    Ok(logs.into_iter().filter(|log| !rotated.contains(log)).collect())
+}

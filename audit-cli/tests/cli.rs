@@ -1,0 +1,95 @@
+//! The `audit` command, run as a user runs it: on a real chained trail, intact and tampered.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use audit_core::chain::ChainHash;
+use audit_core::secret::Concealer;
+use audit_core::writer::Rotation;
+use audit_core::{kibana, AuditEvent, AuditLogger, FileWriter, Outcome, Resource};
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let dir = std::env::temp_dir().join(format!("audit-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Dir(dir)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn write_trail(path: &Path, events: u32) {
+    let (writer, guard) = FileWriter::builder(path)
+        .rotation(Rotation::by_size(4096).compress(true))
+        .chain(ChainHash::Sha256)
+        .build()
+        .unwrap();
+    let logger = AuditLogger::builder().sink(writer).build();
+    for id in 0..events {
+        let event = AuditEvent::new(&kibana::SAVED_OBJECT_GET)
+            .with_outcome(Outcome::Success)
+            .with_resource(Resource::new("dashboard", id.to_string()));
+        logger.log(event).unwrap();
+    }
+    guard.shutdown().unwrap();
+}
+
+fn audit(args: &[&str]) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_audit")).args(args).output().expect("the binary runs");
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[test]
+fn verify_says_intact_and_exits_zero_for_an_untouched_trail() {
+    let dir = Dir::new("intact");
+    let path = dir.0.join("audit.log");
+    write_trail(&path, 60);
+    let (code, out) = audit(&["verify", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(": intact:") && out.contains("60 verified") && out.contains("event.sequence 1 to 60"),
+        "{out}"
+    );
+    // The directory holds one trail: the same verdict.
+    let (code, out) = audit(&["verify", dir.0.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!((report["intact"].as_bool(), report["verified"].as_u64()), (Some(true), Some(60)));
+    assert!(report["files"].as_array().unwrap().len() > 2, "rotated and compressed files are read");
+}
+
+#[test]
+fn verify_names_the_file_and_line_of_a_change_and_exits_one() {
+    let dir = Dir::new("tampered");
+    let path = dir.0.join("audit.log");
+    write_trail(&path, 60);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 2, "the active file has lines to change");
+    let changed = text.replacen(lines[1], &lines[1].replace("saved_object_get", "saved_object_xyz"), 1);
+    std::fs::write(&path, changed).unwrap();
+    let (code, out) = audit(&["verify", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("{}:2: modified:", path.display())), "{out}");
+    assert!(out.contains("NOT INTACT"), "{out}");
+}
+
+#[test]
+fn bad_arguments_exit_two_and_hash_matches_the_library() {
+    assert_eq!(audit(&["verify"]).0, 2);
+    assert_eq!(audit(&["frobnicate"]).0, 2);
+    assert_eq!(audit(&["verify", "/nonexistent/audit.log", "--bogus"]).0, 2);
+    let dir = Dir::new("hash");
+    let key = dir.0.join("hmac.key");
+    std::fs::write(&key, "a key kept away from the trail\n").unwrap();
+    let (code, out) = audit(&["hash", "--key-file", key.to_str().unwrap(), "alice@example.com"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), Concealer::new(b"a key kept away from the trail".to_vec()).hash("alice@example.com"));
+}
