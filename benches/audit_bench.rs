@@ -778,6 +778,123 @@ fn format_cost() {
     println!("{hot_rounds:.0} ns per event, 64 events formatted over and over (cache-hot; best of 20,000 rounds)");
 }
 
+/// One round of the sustained-throughput load (2 producers, `events` in all) on a writer with or
+/// without the line chain: how long until everything is written and synced, and the file's size.
+fn chained_round(dir: &Path, events: u64, chain: bool) -> (Duration, u64, Duration) {
+    let path = fresh(dir, "chain-round.log");
+    let mut builder = FileWriter::builder(&path);
+    if chain {
+        builder = builder.chain(audit_core::chain::ChainHash::Sha256);
+    }
+    let (writer, guard) = builder.build().unwrap();
+    let logger = AuditLogger::builder().sink(writer.clone()).build();
+    let ctx = context(Some(logger));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..2u64)
+        .map(|t| {
+            let ctx = ctx.clone();
+            std::thread::spawn(move || {
+                let event =
+                    AuditEvent::new(&kibana::SAVED_OBJECT_GET).with_context(&ctx).with_outcome(Outcome::Success);
+                let logger = ctx.logger().unwrap();
+                let cpu = thread_cpu();
+                for i in 0..events / 2 {
+                    let id = (t * events + i).to_string();
+                    logger.log(event.clone().with_resource(Resource::new("dashboard", id))).unwrap();
+                }
+                thread_cpu() - cpu
+            })
+        })
+        .collect();
+    let producers_cpu: Duration = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    writer.flush().unwrap();
+    let took = start.elapsed();
+    guard.shutdown().unwrap();
+    let bytes = fs::metadata(&path).unwrap().len();
+    assert_eq!(count_lines(&path), events as usize);
+    let _ = fs::remove_file(&path);
+    (took, bytes, producers_cpu)
+}
+
+fn chain_cost(dir: &Path) {
+    section("Chain: a chained FileWriter vs. the same writer unchained (interleaved rounds)");
+    let events = 1_000_000u64;
+    println!("| round | unchained events/s | chained events/s | chained / unchained | producers' CPU per event, unchained → chained |");
+    println!("| ---: | ---: | ---: | ---: | ---: |");
+    let mut ratios = Vec::new();
+    let mut chained_rates = Vec::new();
+    for round in 1..=5 {
+        let (plain, _, plain_cpu) = chained_round(dir, events, false);
+        let (chained, _, chained_cpu) = chained_round(dir, events, true);
+        let rate = |took: Duration| events as f64 / took.as_secs_f64();
+        let ratio = rate(chained) / rate(plain);
+        ratios.push(ratio);
+        chained_rates.push(rate(chained));
+        let per = |cpu: Duration| cpu.as_nanos() as f64 / events as f64;
+        println!(
+            "| {round} | {:.0} | {:.0} | {ratio:.2} | {:.0} → {:.0} ns |",
+            rate(plain),
+            rate(chained),
+            per(plain_cpu),
+            per(chained_cpu)
+        );
+    }
+    ratios.sort_by(f64::total_cmp);
+    chained_rates.sort_by(f64::total_cmp);
+    println!(
+        "\nchained: **{:.2} M events/s** median (goal ≥ 1 M/s); chained / unchained median **{:.2}**",
+        chained_rates[2] / 1e6,
+        ratios[2]
+    );
+}
+
+fn verify_speed(dir: &Path) {
+    section("Verify: checking a chained trail vs. reading its files (`cat FILES > /dev/null`)");
+    let path = fresh(dir, "verify.log");
+    let (writer, guard) = FileWriter::builder(&path)
+        .rotation(audit_core::writer::Rotation::by_size(64 << 20))
+        .chain(audit_core::chain::ChainHash::Sha256)
+        .build()
+        .unwrap();
+    let logger = AuditLogger::builder().sink(writer).build();
+    let ctx = context(Some(logger.clone()));
+    let event = AuditEvent::new(&kibana::SAVED_OBJECT_GET).with_context(&ctx).with_outcome(Outcome::Success);
+    for i in 0..1_000_000u64 {
+        logger.log(event.clone().with_resource(Resource::new("dashboard", i.to_string()))).unwrap();
+    }
+    guard.shutdown().unwrap();
+    let mut files = audit_core::trail::rotated_files(&path).unwrap();
+    files.push(path.clone());
+    let bytes: u64 = files.iter().map(|f| fs::metadata(f).unwrap().len()).sum();
+    println!(
+        "| round | cat FILES > /dev/null, MB/s | audit verify, MB/s | verify / cat |\n| ---: | ---: | ---: | ---: |"
+    );
+    let mut ratios = Vec::new();
+    for round in 1..=5 {
+        let start = Instant::now();
+        let status = Command::new("cat").args(&files).stdout(std::process::Stdio::null()).status().unwrap();
+        assert!(status.success());
+        let cat = start.elapsed();
+        let start = Instant::now();
+        let report = audit_core::verify::verify_trail(&path, &audit_core::verify::Options::default()).unwrap();
+        let verify = start.elapsed();
+        assert!(report.is_intact() && report.verified == 1_000_000, "{:?}", report.findings);
+        let mb = |d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
+        ratios.push(mb(verify) / mb(cat));
+        println!("| {round} | {:.0} | {:.0} | {:.2} |", mb(cat), mb(verify), mb(verify) / mb(cat));
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "\n{} files, {} MB; verify / cat median **{:.2}** (goal ≥ 0.5)",
+        files.len(),
+        bytes / 1_000_000,
+        ratios[2]
+    );
+    for file in files {
+        let _ = fs::remove_file(file);
+    }
+}
+
 fn main() {
     let wanted: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let run = |name: &str| wanted.is_empty() || wanted.iter().any(|w| name.contains(w.as_str()));
@@ -807,6 +924,12 @@ fn main() {
     }
     if run("rotation") {
         rotation_stalls(&dir);
+    }
+    if run("chain") {
+        chain_cost(&dir);
+    }
+    if run("verify") {
+        verify_speed(&dir);
     }
     if std::env::var_os("AUDIT_BENCH_DIR").is_none() {
         let _ = fs::remove_dir_all(&dir);

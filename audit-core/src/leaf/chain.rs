@@ -45,17 +45,26 @@ impl fmt::Debug for ChainHash {
 impl ChainHash {
     /// The hash of `line` (its own hash field zeroed) after `previous`.
     pub fn link(&self, previous: &[u8; 32], line: &[u8]) -> [u8; 32] {
+        self.link_parts(previous, &[line])
+    }
+
+    /// [`link`](ChainHash::link) of a line given in consecutive parts.
+    pub fn link_parts(&self, previous: &[u8; 32], line: &[&[u8]]) -> [u8; 32] {
         match self {
             ChainHash::Sha256 => {
                 let mut hasher = Sha256::new();
                 hasher.update(previous);
-                hasher.update(line);
+                for part in line {
+                    hasher.update(part);
+                }
                 hasher.finalize().into()
             }
             ChainHash::HmacSha256(key) => {
                 let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
                 mac.update(previous);
-                mac.update(line);
+                for part in line {
+                    mac.update(part);
+                }
                 mac.finalize().into_bytes().into()
             }
         }
@@ -101,16 +110,23 @@ impl LineChain {
             }
             None => (start + 1, EVENT_OPEN, if buffer.get(start + 1) == Some(&b'}') { b"}" } else { b"}," }),
         };
-        let mut fields = Vec::with_capacity(prefix.len() + SEQUENCE_KEY.len() + 20 + HASH_KEY.len() + HASH_HEX + 3);
-        fields.extend_from_slice(prefix);
-        fields.extend_from_slice(SEQUENCE_KEY);
-        fields.extend_from_slice(sequence.to_string().as_bytes());
-        fields.extend_from_slice(HASH_KEY);
-        let hash_at = at + fields.len();
-        fields.extend_from_slice(&[b'0'; HASH_HEX]);
-        fields.push(b'"');
-        fields.extend_from_slice(suffix);
-        buffer.splice(at..at, fields);
+        let mut digits = [0u8; 20];
+        let digits = decimal(sequence, &mut digits);
+        let insert = prefix.len() + SEQUENCE_KEY.len() + digits.len() + HASH_KEY.len() + HASH_HEX + 1 + suffix.len();
+        // Open a gap in place (one move of the line's tail) and write the fields into it.
+        let end = buffer.len();
+        buffer.resize(end + insert, 0);
+        buffer.copy_within(at..end, at + insert);
+        let mut cursor = at;
+        for piece in [prefix, SEQUENCE_KEY, digits, HASH_KEY] {
+            buffer[cursor..cursor + piece.len()].copy_from_slice(piece);
+            cursor += piece.len();
+        }
+        let hash_at = cursor;
+        buffer[cursor..cursor + HASH_HEX].fill(b'0');
+        cursor += HASH_HEX;
+        buffer[cursor] = b'"';
+        buffer[cursor + 1..cursor + 1 + suffix.len()].copy_from_slice(suffix);
         let hash = self.hash.link(&self.last.hash, &buffer[start..]);
         write_hex(&mut buffer[hash_at..hash_at + HASH_HEX], &hash);
         self.last = Link { sequence, hash };
@@ -158,9 +174,9 @@ pub fn parse_link(line: &[u8]) -> Option<ParsedLink> {
 /// Whether `line` carries `link.hash` as its hash after `previous` (it does if and only if its
 /// bytes are the ones the writer chained).
 pub fn verifies(hash: &ChainHash, previous: &[u8; 32], line: &[u8], link: &ParsedLink) -> bool {
-    let mut zeroed = line.to_vec();
-    zeroed[link.hash_at..link.hash_at + HASH_HEX].fill(b'0');
-    hash.link(previous, &zeroed) == link.hash
+    let zeros = [b'0'; HASH_HEX];
+    let parts = [&line[..link.hash_at], &zeros[..], &line[link.hash_at + HASH_HEX..]];
+    hash.link_parts(previous, &parts) == link.hash
 }
 
 /// The hash as 64 lower-case hex digits.
@@ -178,6 +194,19 @@ fn write_hex(out: &mut [u8], bytes: &[u8; 32]) {
     }
 }
 
+/// `value` in decimal, in the end of `out`.
+fn decimal(mut value: u64, out: &mut [u8; 20]) -> &[u8] {
+    let mut at = out.len();
+    loop {
+        at -= 1;
+        out[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            return &out[at..];
+        }
+    }
+}
+
 fn hex_value(digit: u8) -> Option<u8> {
     match digit {
         b'0'..=b'9' => Some(digit - b'0'),
@@ -187,7 +216,16 @@ fn hex_value(digit: u8) -> Option<u8> {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
+    let (&first, rest) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(offset) = haystack[from..].iter().position(|&b| b == first) {
+        let at = from + offset;
+        if haystack[at + 1..].starts_with(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 #[cfg(test)]
