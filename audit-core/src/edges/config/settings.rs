@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::error::ConfigError;
 use super::units::{ByteSize, Interval};
+use crate::leaf::chain::ChainHash;
 use crate::logging::AuditLogger;
 use crate::output::format::EcsFormat;
 use crate::output::sink::{ConsoleSink, FailurePolicy, SyncFileSink, TracingSink};
@@ -148,6 +149,11 @@ pub struct RollingFileConfig {
     pub on_io_error: FailurePolicy,
     /// Events the queue holds (default 65536).
     pub queue_capacity: Option<std::num::NonZeroUsize>,
+    /// Chain every line (`event.sequence`, `event.hash`; see [`crate::chain`]); default false.
+    pub chain: bool,
+    /// A file holding the chain's HMAC key (then the chain is HMAC-SHA256, and only a holder of
+    /// the key can recompute it); implies `chain`.
+    pub chain_key_file: Option<PathBuf>,
 }
 
 /// Every setting any sink has, as read: one flat map, so that serde reports each value's error
@@ -169,6 +175,8 @@ struct SinkFields {
     when_full: Option<Backpressure>,
     on_io_error: Option<FailurePolicy>,
     queue_capacity: Option<std::num::NonZeroUsize>,
+    chain: Option<bool>,
+    chain_key_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -197,6 +205,8 @@ impl TryFrom<SinkFields> for SinkConfig {
             when_full,
             on_io_error,
             queue_capacity,
+            chain,
+            chain_key_file,
         } = fields;
         let (name, takes): (&str, &[&str]) = match kind {
             SinkKind::Console => ("console", &["stream"]),
@@ -214,6 +224,8 @@ impl TryFrom<SinkFields> for SinkConfig {
                     "when_full",
                     "on_io_error",
                     "queue_capacity",
+                    "chain",
+                    "chain_key_file",
                 ],
             ),
         };
@@ -229,6 +241,8 @@ impl TryFrom<SinkFields> for SinkConfig {
             ("when_full", when_full.is_some()),
             ("on_io_error", on_io_error.is_some()),
             ("queue_capacity", queue_capacity.is_some()),
+            ("chain", chain.is_some()),
+            ("chain_key_file", chain_key_file.is_some()),
         ];
         if let Some((setting, _)) = given.iter().find(|(setting, set)| *set && !takes.contains(setting)) {
             return Err(format!("`{setting}` is not a setting of a `{name}` sink (it takes: {})", takes.join(", ")));
@@ -248,6 +262,8 @@ impl TryFrom<SinkFields> for SinkConfig {
                 when_full: when_full.unwrap_or_default(),
                 on_io_error: on_io_error.unwrap_or_default(),
                 queue_capacity,
+                chain: chain.unwrap_or(false) || chain_key_file.is_some(),
+                chain_key_file,
             }),
         })
     }
@@ -266,6 +282,8 @@ impl RollingFileConfig {
             when_full: Backpressure::default(),
             on_io_error: FailurePolicy::default(),
             queue_capacity: None,
+            chain: false,
+            chain_key_file: None,
         }
     }
 
@@ -305,11 +323,32 @@ impl RollingFileConfig {
         if let Some(capacity) = self.queue_capacity {
             builder = builder.queue_capacity(capacity.get());
         }
+        if let Some(path) = &self.chain_key_file {
+            let key = read_key(path).map_err(|problem| ConfigError::new(format!("{at}.chain_key_file"), problem))?;
+            builder = builder.chain(ChainHash::HmacSha256(key));
+        } else if self.chain {
+            builder = builder.chain(ChainHash::Sha256);
+        }
         builder.build().map_err(|e| {
             let setting = if e.kind() == std::io::ErrorKind::Unsupported { "compress" } else { "path" };
             ConfigError::io(format!("{at}.{setting}"), e)
         })
     }
+}
+
+/// A key file's bytes, a final newline left out; at least 16 of them.
+fn read_key(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let key = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let key = key.strip_suffix(b"\n").unwrap_or(&key);
+    let key = key.strip_suffix(b"\r").unwrap_or(key);
+    if key.len() < 16 {
+        return Err(format!(
+            "{} holds {} bytes: a key needs at least 16 (32 random bytes is a good one)",
+            path.display(),
+            key.len()
+        ));
+    }
+    Ok(key.to_vec())
 }
 
 /// Stops the background writers a configuration started, after writing out everything they
@@ -533,7 +572,7 @@ mod tests {
             }
         }
         let good = format!(
-            r#"{{"sinks":[{{"type":"rolling_file","path":"{path}","max_size":"100mb","interval":"1h30m","keep":7,"durability":"durable","when_full":"fail_closed","on_io_error":"fail_closed","queue_capacity":1024}}]}}"#
+            r#"{{"sinks":[{{"type":"rolling_file","path":"{path}","max_size":"100mb","interval":"1h30m","keep":7,"durability":"durable","when_full":"fail_closed","on_io_error":"fail_closed","queue_capacity":1024,"chain":true}}]}}"#
         );
         let config = parse(&good);
         let SinkConfig::RollingFile(settings) = &config.sinks[0] else { panic!("{config:?}") };
@@ -543,7 +582,9 @@ mod tests {
         let (logger, guards) = config.build().unwrap();
         logger.log(crate::AuditEvent::new(&crate::kibana::SPACE_GET).with_outcome(crate::Outcome::Success)).unwrap();
         guards.shutdown().unwrap();
-        assert_eq!(std::fs::read_to_string(dir.join("audit.log")).unwrap().lines().count(), 1);
+        let written = std::fs::read_to_string(dir.join("audit.log")).unwrap();
+        assert_eq!(written.lines().count(), 1);
+        assert!(written.contains("\"event\":{\"sequence\":1,\"hash\":\""), "chained: {written}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
