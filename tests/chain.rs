@@ -115,6 +115,18 @@ fn every_kind_of_tampering_is_found_where_it_is() {
 }
 
 #[test]
+fn a_trail_that_retention_trimmed_verifies_only_when_told() {
+    let dir = TempDir::new("chain-retention");
+    let path = dir.path("audit.log");
+    write_chained(&path, Some(Rotation::by_size(2048).keep(2)), ChainHash::Sha256, 0, 80);
+    let strict = verify_trail(&path, &Options::default()).unwrap();
+    assert_eq!(strict.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), [FindingKind::Gap], "{:?}", strict.findings);
+    let trimmed = verify_trail(&path, &Options::default().after_retention()).unwrap();
+    assert!(trimmed.is_intact(), "{:?}", trimmed.findings);
+    assert!(trimmed.first_sequence.unwrap() > 1);
+}
+
+#[test]
 fn a_missing_rotated_file_is_a_gap() {
     let dir = TempDir::new("chain-missing-file");
     let path = dir.path("audit.log");
@@ -167,6 +179,7 @@ enum Edit {
 fn edits() -> impl Strategy<Value = Edit> {
     prop_oneof![
         (0..20usize, 0..400usize).prop_map(|(line, at)| Edit::Flip { line, at }),
+        Just(Edit::Delete { line: 0 }),
         (0..19usize).prop_map(|line| Edit::Delete { line }), // deleting the last line is a cut tail
         (0..20usize).prop_map(|line| Edit::Duplicate { line }),
         (0..19usize).prop_map(|line| Edit::Swap { line }),
@@ -200,5 +213,61 @@ proptest! {
         }
         write_lines(&path, &lines);
         prop_assert!(!kinds(&path).is_empty(), "not found: {:?}", edit);
+    }
+}
+
+mod checkpoints {
+    use super::*;
+    use audit_core::checkpoint::{Checkpoint, SigningKey};
+    use audit_core::writer::CheckpointPolicy;
+
+    fn write_checkpointed(path: &Path, checkpoint: &Path, key: &SigningKey, from: u32, count: u32) {
+        let policy = CheckpointPolicy::new("test.example/audit", key.clone(), checkpoint).every_lines(5);
+        let (writer, guard) = FileWriter::builder(path).chain(ChainHash::Sha256).checkpoints(policy).build().unwrap();
+        let logger = AuditLogger::builder().sink(writer).build();
+        for id in from..from + count {
+            logger.log(event(id)).unwrap();
+        }
+        guard.shutdown().unwrap();
+    }
+
+    fn expecting(checkpoint: &Path, key: &SigningKey) -> Options {
+        let note = std::fs::read_to_string(checkpoint).unwrap();
+        let verified = Checkpoint::verify(&note, &key.public_key()).unwrap();
+        Options::default().expecting(verified.link())
+    }
+
+    #[test]
+    fn a_checkpoint_finds_a_cut_tail_and_a_rewritten_history() {
+        let dir = TempDir::new("checkpoint");
+        let (path, checkpoint) = (dir.path("audit.log"), dir.path("audit.checkpoint"));
+        let key = SigningKey::generate("test.example/audit").unwrap();
+        write_checkpointed(&path, &checkpoint, &key, 0, 12);
+        let options = expecting(&checkpoint, &key);
+        assert_eq!(options.expect.unwrap().sequence, 12, "the last checkpoint is of everything synced");
+        assert!(verify_trail(&path, &options).unwrap().is_intact());
+
+        // Lines cut from the end: the chain alone cannot tell; the checkpoint can.
+        let lines = lines_of(&path);
+        write_lines(&path, &lines[..9]);
+        assert!(verify_trail(&path, &Options::default()).unwrap().is_intact(), "a cut tail is invisible to the chain");
+        let report = verify_trail(&path, &options).unwrap();
+        assert_eq!(report.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), [FindingKind::CutTail]);
+
+        // A whole history rewritten and rechained from the first line: only the checkpoint tells.
+        std::fs::remove_file(&path).unwrap();
+        let rewritten = dir.path("rewritten.log");
+        write_chained(&rewritten, None, ChainHash::Sha256, 100, 12);
+        let report = verify_files(&[rewritten], &options).unwrap();
+        assert!(report.findings.iter().any(|f| f.kind == FindingKind::Rewritten), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn checkpoints_need_a_chain() {
+        let dir = TempDir::new("checkpoint-no-chain");
+        let key = SigningKey::generate("x").unwrap();
+        let policy = CheckpointPolicy::new("x", key, dir.path("c"));
+        let error = FileWriter::builder(dir.path("audit.log")).checkpoints(policy).build().unwrap_err();
+        assert!(error.to_string().contains("chained"), "{error}");
     }
 }

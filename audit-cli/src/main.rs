@@ -1,7 +1,8 @@
 //! `audit`: the command-line side of audit-core.
 //!
 //! ```text
-//! audit verify <PATH>... [--key-file FILE] [--json]
+//! audit verify <PATH>... [--key-file FILE] [--checkpoint FILE --public-key FILE] [--after-retention] [--json]
+//! audit keygen <NAME> <PREFIX>
 //! audit hash --key-file FILE <VALUE>
 //! ```
 //!
@@ -11,23 +12,33 @@
 //! object per trail), and exits 0 only if every trail is intact, 1 if one is not, 2 when it
 //! cannot run (a bad argument, an unreadable path).
 //!
+//! With a checkpoint (a signed note the writer wrote, kept elsewhere), `verify` also checks its
+//! signature and that the trail still holds the line it vouches for: lines cut from the end and a
+//! history rewritten since are found. `keygen` makes the signing key pair: `PREFIX.key` (secret,
+//! for the writer) and `PREFIX.pub` (for verifiers).
+//!
 //! `hash` prints the `hmac-sha256:…` of a candidate value under a logger's HMAC key, to search a
 //! trail for a secret (a leaked token, an e-mail address) without the trail ever holding it.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use audit_core::checkpoint::{Checkpoint, PublicKey, SigningKey};
 use audit_core::secret::Concealer;
 use audit_core::trail::rotated_files;
 use audit_core::verify::{verify_files, verify_trail, Options, Report};
 
 const USAGE: &str = "usage:
-  audit verify <PATH>... [--key-file FILE] [--json]
+  audit verify <PATH>... [--key-file FILE] [--checkpoint FILE --public-key FILE] [--after-retention] [--json]
       PATH: a trail's active file (rotated files beside it are included), a directory (every
       trail in it), or several files (checked as one trail, in the order given).
       --key-file FILE: the chain's HMAC key (a chain made with ChainHash::HmacSha256).
+      --checkpoint FILE --public-key FILE: a signed checkpoint the trail must still hold.
+      --after-retention: the oldest files were removed by retention (Rotation::keep).
       --json: one JSON object per trail instead of text.
       Exits 0 if every trail is intact, 1 if one is not, 2 if it cannot check.
+  audit keygen <NAME> <PREFIX>
+      A checkpoint signing key pair named NAME: PREFIX.key (secret, mode 0600) and PREFIX.pub.
   audit hash --key-file FILE <VALUE>
       The hmac-sha256:... of VALUE under the logger's HMAC key (its hmac_key_file).";
 
@@ -55,10 +66,20 @@ fn run() -> Result<ExitCode, String> {
     let mut paths: Vec<PathBuf> = Vec::new();
     let mut key_file: Option<PathBuf> = None;
     let mut json = false;
+    let mut checkpoint: Option<PathBuf> = None;
+    let mut public_key: Option<PathBuf> = None;
+    let mut after_retention = false;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Long("key-file") => key_file = Some(parser.value().map_err(|e| e.to_string())?.into()),
             Long("json") if command == "verify" => json = true,
+            Long("after-retention") if command == "verify" => after_retention = true,
+            Long("checkpoint") if command == "verify" => {
+                checkpoint = Some(parser.value().map_err(|e| e.to_string())?.into())
+            }
+            Long("public-key") if command == "verify" => {
+                public_key = Some(parser.value().map_err(|e| e.to_string())?.into())
+            }
             Long("help") | Short('h') => {
                 println!("{USAGE}");
                 return Ok(ExitCode::SUCCESS);
@@ -69,7 +90,33 @@ fn run() -> Result<ExitCode, String> {
     }
     let key = key_file.as_deref().map(read_key).transpose()?;
     match command.as_str() {
-        "verify" => verify(&paths, key, json),
+        "verify" => {
+            let mut options = match key {
+                Some(key) => Options::with_key(key),
+                None => Options::default(),
+            };
+            if after_retention {
+                options = options.after_retention();
+            }
+            match (checkpoint, public_key) {
+                (Some(note), Some(public)) => {
+                    let public = PublicKey::from_file(&public)?;
+                    let text = std::fs::read_to_string(&note).map_err(|e| format!("{}: {e}", note.display()))?;
+                    let checkpoint =
+                        Checkpoint::verify(&text, &public).map_err(|e| format!("{}: {e}", note.display()))?;
+                    options = options.expecting(checkpoint.link());
+                }
+                (None, None) => {}
+                _ => return Err("--checkpoint and --public-key go together".to_owned()),
+            }
+            verify(&paths, options, json)
+        }
+        "keygen" => {
+            let [name, prefix] = paths.as_slice() else {
+                return Err(format!("`keygen` takes a key name and a file prefix\n{USAGE}"));
+            };
+            keygen(&name.to_string_lossy(), prefix)
+        }
         "hash" => {
             let (Some(key), [value]) = (key, paths.as_slice()) else {
                 return Err(format!("`hash` takes --key-file FILE and one value\n{USAGE}"));
@@ -88,14 +135,34 @@ fn read_key(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes.strip_suffix(b"\r").unwrap_or(bytes).to_vec())
 }
 
-fn verify(paths: &[PathBuf], key: Option<Vec<u8>>, json: bool) -> Result<ExitCode, String> {
+/// Writes a new signing key pair: `<prefix>.key` (owner-only) and `<prefix>.pub`.
+fn keygen(name: &str, prefix: &Path) -> Result<ExitCode, String> {
+    let key = SigningKey::generate(name)?;
+    let with = |ext: &str| {
+        let mut path = prefix.as_os_str().to_owned();
+        path.push(ext);
+        PathBuf::from(path)
+    };
+    let (private, public) = (with(".key"), with(".pub"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&private).map_err(|e| format!("{}: {e}", private.display()))?;
+    std::io::Write::write_all(&mut file, key.to_text().as_bytes())
+        .map_err(|e| format!("{}: {e}", private.display()))?;
+    std::fs::write(&public, key.public_key().to_text()).map_err(|e| format!("{}: {e}", public.display()))?;
+    println!("{} (secret: for the writer)\n{} (for verifiers)", private.display(), public.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(paths: &[PathBuf], options: Options, json: bool) -> Result<ExitCode, String> {
     if paths.is_empty() {
         return Err(format!("`verify` needs a path\n{USAGE}"));
     }
-    let options = match key {
-        Some(key) => Options::with_key(key),
-        None => Options::default(),
-    };
     let mut reports: Vec<(String, Report)> = Vec::new();
     let check = |what: &Path, result: std::io::Result<Report>| {
         result.map(|report| (what.display().to_string(), report)).map_err(|e| format!("{}: {e}", what.display()))

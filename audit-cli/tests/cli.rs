@@ -93,3 +93,47 @@ fn bad_arguments_exit_two_and_hash_matches_the_library() {
     assert_eq!(code, 0);
     assert_eq!(out.trim(), Concealer::new(b"a key kept away from the trail".to_vec()).hash("alice@example.com"));
 }
+
+#[test]
+fn keygen_then_verify_against_a_checkpoint_finds_a_cut_tail() {
+    use audit_core::checkpoint::SigningKey;
+    use audit_core::writer::CheckpointPolicy;
+    let dir = Dir::new("checkpoint");
+    let prefix = dir.0.join("signer");
+    let (code, out) = audit(&["keygen", "test.example/audit", prefix.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    let key = SigningKey::from_file(prefix.with_extension("key")).unwrap();
+    let path = dir.0.join("audit.log");
+    let checkpoint = dir.0.join("audit.checkpoint");
+    let policy = CheckpointPolicy::new("test.example/audit", key, &checkpoint);
+    let (writer, guard) = FileWriter::builder(&path).chain(ChainHash::Sha256).checkpoints(policy).build().unwrap();
+    let logger = AuditLogger::builder().sink(writer).build();
+    for id in 0..10 {
+        logger
+            .log(AuditEvent::new(&kibana::SPACE_GET).with_outcome(Outcome::Success).with_label("n", id.to_string()))
+            .unwrap();
+    }
+    guard.shutdown().unwrap();
+    let public = prefix.with_extension("pub");
+    let args = |p: &Path| {
+        vec![
+            "verify".to_owned(),
+            p.display().to_string(),
+            "--checkpoint".to_owned(),
+            checkpoint.display().to_string(),
+            "--public-key".to_owned(),
+            public.display().to_string(),
+        ]
+    };
+    let run = |p: &Path| {
+        let args = args(p);
+        audit(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    assert_eq!(run(&path).0, 0);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let kept: Vec<&str> = text.lines().take(7).collect();
+    std::fs::write(&path, format!("{}\n", kept.join("\n"))).unwrap();
+    let (code, out) = run(&path);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cut-tail") && out.contains("3 line(s) cut from the end"), "{out}");
+}

@@ -64,6 +64,7 @@
 //! | [`trace`] | W3C trace ids |
 //! | [`chain`] | the line chain: `event.sequence`, `event.hash` |
 //! | [`verify`] | checking a trail: every line, file and link |
+//! | `checkpoint` | signed checkpoints of a chained trail (feature `signing`) |
 //! | [`secret`] | secrets written as salted HMAC-SHA256, [`Secret`](secret::Secret), always-masked field names |
 //! | [`auth`] | login, logout and session events shaped like Kibana's |
 //! | [`http`] | the tower layer that audits every HTTP request (feature `http`) |
@@ -144,6 +145,8 @@ pub mod schema {
 }
 
 pub use leaf::chain;
+#[cfg(feature = "signing")]
+pub use leaf::checkpoint;
 pub use leaf::secret;
 pub use leaf::trace;
 

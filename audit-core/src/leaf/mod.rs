@@ -3,6 +3,8 @@
 //! of the crate (and, with `audit-schema`, forms the ground every other layer stands on).
 
 pub mod chain;
+#[cfg(feature = "signing")]
+pub mod checkpoint;
 pub(crate) mod json;
 pub mod secret;
 pub(crate) mod timestamp;

@@ -18,7 +18,7 @@ use super::read::last_link;
 use super::rolling::{Files, Rotation};
 use super::shared::Shared;
 use super::stats::Counters;
-use super::worker::{self, Resumed};
+use super::worker::{self, AfterSync, Resumed};
 use crate::leaf::chain::{ChainHash, LineChain, Link};
 use crate::output::sink::{report_sink_failure, FailurePolicy};
 use crate::output::storage::{FsStorage, Storage};
@@ -40,6 +40,7 @@ pub struct FileWriterBuilder {
     backpressure: Backpressure,
     config: Config,
     chain: Option<ChainHash>,
+    after_sync: Option<Box<dyn AfterSync>>,
 }
 
 impl std::fmt::Debug for FileWriterBuilder {
@@ -65,6 +66,7 @@ impl FileWriterBuilder {
             backpressure: Backpressure::Block,
             config: Config::default(),
             chain: None,
+            after_sync: None,
         }
     }
 
@@ -128,6 +130,14 @@ impl FileWriterBuilder {
         self
     }
 
+    /// Writes signed checkpoints of the chained trail (see [`CheckpointPolicy`](super::CheckpointPolicy)).
+    /// Needs [`chain`](FileWriterBuilder::chain); feature `signing`.
+    #[cfg(feature = "signing")]
+    pub fn checkpoints(mut self, policy: super::CheckpointPolicy) -> Self {
+        self.after_sync = Some(policy.start());
+        self
+    }
+
     /// The longest a call waits for room in the queue (under [`Backpressure::Block`]) or for its
     /// event to be written or synced (default 30 s). Past it, the call gets the failure policy's
     /// error: refused when failing closed, unconfirmed (and counted) when failing open. A disk
@@ -146,6 +156,12 @@ impl FileWriterBuilder {
 
     /// Opens the file (failing now if it cannot be opened) and starts the writer thread.
     pub fn build(self) -> io::Result<(FileWriter, WriterGuard)> {
+        if self.after_sync.is_some() && self.chain.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "checkpoints need a chained trail: add `.chain(ChainHash::Sha256)` (or a keyed chain)",
+            ));
+        }
         let files = Files::open(self.storage, self.path.clone(), self.rotation)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot open audit file {}: {e}", self.path.display())))?;
         let chain = match self.chain {
@@ -167,11 +183,13 @@ impl FileWriterBuilder {
             failing: AtomicBool::new(false),
             counters: Counters::default(),
         });
+        let after_sync = self.after_sync;
         let (stopped, stop_seen) = mpsc::channel();
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new().name("audit-file-writer".to_owned()).spawn(move || {
-            let run =
-                std::panic::catch_unwind(AssertUnwindSafe(|| worker::run(Arc::clone(&thread_shared), files, chain)));
+            let run = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                worker::run(Arc::clone(&thread_shared), files, chain, after_sync)
+            }));
             if let Err(panic) = run {
                 let what = panic
                     .downcast_ref::<&str>()

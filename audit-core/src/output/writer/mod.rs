@@ -26,6 +26,8 @@
 //! trail back).
 
 mod builder;
+#[cfg(feature = "signing")]
+mod checkpoints;
 mod compress;
 mod file_writer;
 mod notify;
@@ -39,6 +41,8 @@ pub(crate) mod verify;
 mod worker;
 
 pub use builder::{FileWriterBuilder, WriterGuard};
+#[cfg(feature = "signing")]
+pub use checkpoints::CheckpointPolicy;
 pub use file_writer::{Acknowledgement, FileWriter};
 pub use policy::Backpressure;
 pub use rolling::Rotation;

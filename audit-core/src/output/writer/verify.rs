@@ -34,12 +34,31 @@ use crate::leaf::chain::{hex, parse_link, verifies, ChainHash, Link};
 pub struct Options {
     /// The chain's hash: SHA-256 (default), or HMAC-SHA256 under the writer's chain key.
     pub hash: ChainHash,
+    /// A link the trail must hold: a checkpoint's size and head (see the `checkpoint` module,
+    /// feature `signing`). Finds lines cut from the end, and a history rewritten since.
+    pub expect: Option<Link>,
+    /// The oldest files may have been removed by retention (`Rotation::keep`): a trail that
+    /// starts after `event.sequence` 1 is then not a finding. Off by default, so that deleting
+    /// the first lines is found.
+    pub after_retention: bool,
 }
 
 impl Options {
     /// Checks a chain made with HMAC-SHA256 under `key`.
     pub fn with_key(key: impl Into<Vec<u8>>) -> Options {
-        Options { hash: ChainHash::HmacSha256(key.into()) }
+        Options { hash: ChainHash::HmacSha256(key.into()), ..Options::default() }
+    }
+
+    /// Accepts a trail whose oldest files retention removed (see [`Options::after_retention`]).
+    pub fn after_retention(mut self) -> Options {
+        self.after_retention = true;
+        self
+    }
+
+    /// Also checks that the trail holds `link` (a verified checkpoint's `link()`).
+    pub fn expecting(mut self, link: Link) -> Options {
+        self.expect = Some(link);
+        self
     }
 }
 
@@ -61,6 +80,10 @@ pub enum FindingKind {
     Torn,
     /// A file that cannot be read (or decompressed) to its end.
     Unreadable,
+    /// The trail ends before a checkpoint's size: lines were cut from the end.
+    CutTail,
+    /// The line at a checkpoint's size has another hash: the history was rewritten since.
+    Rewritten,
 }
 
 impl fmt::Display for FindingKind {
@@ -72,6 +95,8 @@ impl fmt::Display for FindingKind {
             FindingKind::Unchained => "unchained",
             FindingKind::Torn => "torn",
             FindingKind::Unreadable => "unreadable",
+            FindingKind::CutTail => "cut-tail",
+            FindingKind::Rewritten => "rewritten",
         })
     }
 }
@@ -149,7 +174,8 @@ pub fn verify_trail(active: impl AsRef<Path>, options: &Options) -> io::Result<R
 
 /// Checks `files` as one trail, in the order given.
 pub fn verify_files(files: &[PathBuf], options: &Options) -> io::Result<Report> {
-    let mut check = Check { options, report: Report::default(), previous: None, pending_torn: None };
+    let mut check =
+        Check { options, report: Report::default(), previous: None, pending_torn: None, expected_seen: false };
     for file in files {
         check.report.files.push(file.clone());
         let reader: Box<dyn Read> = match open_rotated(file)? {
@@ -165,6 +191,22 @@ pub fn verify_files(files: &[PathBuf], options: &Options) -> io::Result<Report> 
     if let Some(torn) = check.pending_torn.take() {
         // The trail's very end: a crash with nothing written after it yet.
         check.report.findings.push(Finding { expected: true, ..torn });
+    }
+    if let Some(expected) = options.expect.filter(|_| !check.expected_seen) {
+        let last = check.report.last.map_or(0, |l| l.sequence);
+        let file = files.last().cloned().unwrap_or_default();
+        let (kind, detail) = if last < expected.sequence {
+            let detail = format!(
+                "the trail ends at event.sequence {last}, but a checkpoint says it reached {}: {} line(s) cut from the end",
+                expected.sequence,
+                expected.sequence - last
+            );
+            (FindingKind::CutTail, detail)
+        } else {
+            let detail = format!("the checkpoint's line, event.sequence {}, is not in the trail", expected.sequence);
+            (FindingKind::Gap, detail)
+        };
+        check.report.findings.push(Finding { file, line: 0, kind, detail, expected: false });
     }
     Ok(check.report)
 }
@@ -194,6 +236,8 @@ struct Check<'a> {
     previous: Option<Link>,
     /// A torn line, until it is known whether the writer resumed after it.
     pending_torn: Option<Finding>,
+    /// The line `options.expect` names was found.
+    expected_seen: bool,
 }
 
 impl Check<'_> {
@@ -255,9 +299,17 @@ impl Check<'_> {
         self.report.first_sequence.get_or_insert(link.sequence);
         let expected = previous.sequence + 1;
         let first = self.previous.is_none();
-        if first || link.sequence == expected {
-            // The first line of what is left of a trail (retention removes the oldest files)
-            // cannot be checked against its predecessor: its own hash is taken as given.
+        if first && link.sequence != 1 && !self.options.after_retention {
+            let detail = format!(
+                "the trail starts at event.sequence {}: the {} line(s) before it are missing (deleted, or removed by \
+                 retention: then check with `after_retention`)",
+                link.sequence,
+                link.sequence - 1
+            );
+            self.finding(file, number, FindingKind::Gap, detail);
+        } else if first || link.sequence == expected {
+            // The first line of what retention left cannot be checked against its predecessor:
+            // its own hash is taken as given.
             let ok = if first && link.sequence != 1 {
                 true
             } else {
@@ -282,6 +334,16 @@ impl Check<'_> {
             self.finding(file, number, FindingKind::OutOfOrder, detail);
             // The chain goes on from the highest point reached.
             return;
+        }
+        if let Some(expected) = self.options.expect.filter(|e| e.sequence == link.sequence) {
+            self.expected_seen = true;
+            if expected.hash != link.hash {
+                let detail = format!(
+                    "event.sequence {} has another hash than the checkpoint says: the history was rewritten",
+                    link.sequence
+                );
+                self.finding(file, number, FindingKind::Rewritten, detail);
+            }
         }
         self.previous = Some(Link { sequence: link.sequence, hash: link.hash });
         self.report.last = self.previous;

@@ -40,7 +40,8 @@ const REPORT_EVERY: Duration = Duration::from_secs(10);
 struct Staged {
     bytes: Vec<u8>,
     /// Each line's sequence number (0 for the writer's own events) and end offset in `bytes`.
-    lines: VecDeque<(u64, usize, Durability)>,
+    /// With the line's chain link, when chained.
+    lines: VecDeque<(u64, usize, Durability, Option<Link>)>,
     /// Offset of the first byte not yet written.
     written_to: usize,
     /// Offset where the first unfinished line begins.
@@ -56,6 +57,11 @@ impl Staged {
 struct Worker {
     /// Chains every line, when the trail is chained.
     chain: Option<LineChain>,
+    /// The link of the last line written, and of the last one synced.
+    written_link: Option<Link>,
+    synced_link: Option<Link>,
+    /// Told of every sync that moved the chain on (checkpoints), and of the end.
+    after_sync: Option<Box<dyn AfterSync>>,
     shared: Arc<Shared>,
     files: Files,
     staged: Staged,
@@ -90,10 +96,14 @@ struct Worker {
     failures_since_report: u64,
 }
 
-pub(super) fn run(shared: Arc<Shared>, files: Files, chain: Option<Resumed>) {
+pub(super) fn run(shared: Arc<Shared>, files: Files, chain: Option<Resumed>, after_sync: Option<Box<dyn AfterSync>>) {
     let resumed_after_torn = chain.as_ref().and_then(|resumed| resumed.torn.then_some(resumed.chain.last()));
+    let start = chain.as_ref().map(|resumed| resumed.chain.last());
     let mut worker = Worker {
         chain: chain.map(|resumed| resumed.chain),
+        written_link: start,
+        synced_link: start,
+        after_sync,
         shared,
         files,
         staged: Staged::default(),
@@ -120,6 +130,14 @@ pub(super) fn run(shared: Arc<Shared>, files: Files, chain: Option<Resumed>) {
         worker.stage_resumed_after_torn(last);
     }
     worker.run();
+}
+
+/// What wants to know how far the chain is on disk: the checkpoints.
+pub(super) trait AfterSync: Send {
+    /// The lines up to `link` are synced.
+    fn synced(&mut self, link: Link);
+    /// The writer stops; `link` is the last line synced.
+    fn stopped(&mut self, link: Link);
 }
 
 /// Where a chained trail goes on from: the chain at its last whole line, and whether the file
@@ -307,12 +325,13 @@ impl Worker {
                 false
             }
         };
-        if let Some(chain) = &mut self.chain {
+        let link = self.chain.as_mut().map(|chain| {
             // In the order written: the chain is this thread's alone.
             chain.seal(bytes, line_start);
-        }
+            chain.last()
+        });
         bytes.push(b'\n');
-        self.staged.lines.push_back((pending.seq, bytes.len(), pending.durability));
+        self.staged.lines.push_back((pending.seq, bytes.len(), pending.durability, link));
         formatted
     }
 
@@ -350,7 +369,7 @@ impl Worker {
     fn write_staged(&mut self) -> io::Result<()> {
         let shared = Arc::clone(&self.shared);
         let counters = &shared.counters;
-        while let Some(&(_, first_end, _)) = self.staged.lines.front() {
+        while let Some(&(_, first_end, _, _)) = self.staged.lines.front() {
             let at_line_start = self.staged.written_to == self.staged.line_begin;
             if at_line_start && !self.files.is_empty() {
                 let now = SystemTime::now();
@@ -365,13 +384,13 @@ impl Worker {
             let mut end = first_end;
             if let Some(room) = self.files.room() {
                 let budget = self.staged.written_to as u64 + room;
-                for &(_, line_end, _) in self.staged.lines.iter().skip(1) {
+                for &(_, line_end, _, _) in self.staged.lines.iter().skip(1) {
                     if line_end as u64 > budget {
                         break;
                     }
                     end = line_end;
                 }
-            } else if let Some(&(_, last_end, _)) = self.staged.lines.back() {
+            } else if let Some(&(_, last_end, _, _)) = self.staged.lines.back() {
                 end = last_end;
             }
             while self.staged.written_to < end {
@@ -396,7 +415,7 @@ impl Worker {
 
     fn complete_lines(&mut self) {
         let (mut written, mut reports) = (0, 0);
-        while let Some(&(seq, end, durability)) = self.staged.lines.front() {
+        while let Some(&(seq, end, durability, link)) = self.staged.lines.front() {
             if end > self.staged.written_to {
                 break;
             }
@@ -405,6 +424,9 @@ impl Worker {
             self.unsynced = true;
             self.durable_pending |= durability == Durability::Durable;
             written += 1;
+            if link.is_some() {
+                self.written_link = link;
+            }
             if seq > 0 {
                 self.written_upto = seq;
             } else {
@@ -433,6 +455,12 @@ impl Worker {
                 self.unsynced = false;
                 self.durable_pending = false;
                 self.last_sync = Instant::now();
+                if self.written_link != self.synced_link {
+                    self.synced_link = self.written_link;
+                    if let (Some(after), Some(link)) = (&mut self.after_sync, self.synced_link) {
+                        after.synced(link);
+                    }
+                }
                 if self.staged.is_empty() {
                     self.recovered();
                 }
@@ -485,8 +513,11 @@ impl Worker {
     }
 
     fn stop(&mut self, drained: bool) {
+        if let (Some(after), Some(link)) = (&mut self.after_sync, self.synced_link) {
+            after.stopped(link);
+        }
         if !drained {
-            let staged = self.staged.lines.iter().filter(|(seq, _, _)| *seq > 0).count();
+            let staged = self.staged.lines.iter().filter(|(seq, ..)| *seq > 0).count();
             let lost = staged + self.backlog.len() + self.shared.queue.lock().items.len();
             report_sink_failure(
                 &self.shared.describe(),
