@@ -154,6 +154,17 @@ pub struct RollingFileConfig {
     /// A file holding the chain's HMAC key (then the chain is HMAC-SHA256, and only a holder of
     /// the key can recompute it); implies `chain`.
     pub chain_key_file: Option<PathBuf>,
+    /// Where signed checkpoints of the chained trail go (feature `signing`; see
+    /// `audit_core::writer::CheckpointPolicy`); needs `checkpoint_key_file`.
+    pub checkpoint_file: Option<PathBuf>,
+    /// The signing key of the checkpoints (`audit keygen`'s `.key` file).
+    pub checkpoint_key_file: Option<PathBuf>,
+    /// The trail's name in its checkpoints (default: the key's name).
+    pub checkpoint_origin: Option<String>,
+    /// A checkpoint at least this often (default `1m`).
+    pub checkpoint_every: Option<Interval>,
+    /// A checkpoint at least every this many lines (default 10000).
+    pub checkpoint_every_lines: Option<u64>,
 }
 
 /// Every setting any sink has, as read: one flat map, so that serde reports each value's error
@@ -177,6 +188,11 @@ struct SinkFields {
     queue_capacity: Option<std::num::NonZeroUsize>,
     chain: Option<bool>,
     chain_key_file: Option<PathBuf>,
+    checkpoint_file: Option<PathBuf>,
+    checkpoint_key_file: Option<PathBuf>,
+    checkpoint_origin: Option<String>,
+    checkpoint_every: Option<Interval>,
+    checkpoint_every_lines: Option<u64>,
 }
 
 #[derive(Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -207,6 +223,11 @@ impl TryFrom<SinkFields> for SinkConfig {
             queue_capacity,
             chain,
             chain_key_file,
+            checkpoint_file,
+            checkpoint_key_file,
+            checkpoint_origin,
+            checkpoint_every,
+            checkpoint_every_lines,
         } = fields;
         let (name, takes): (&str, &[&str]) = match kind {
             SinkKind::Console => ("console", &["stream"]),
@@ -226,6 +247,11 @@ impl TryFrom<SinkFields> for SinkConfig {
                     "queue_capacity",
                     "chain",
                     "chain_key_file",
+                    "checkpoint_file",
+                    "checkpoint_key_file",
+                    "checkpoint_origin",
+                    "checkpoint_every",
+                    "checkpoint_every_lines",
                 ],
             ),
         };
@@ -243,6 +269,11 @@ impl TryFrom<SinkFields> for SinkConfig {
             ("queue_capacity", queue_capacity.is_some()),
             ("chain", chain.is_some()),
             ("chain_key_file", chain_key_file.is_some()),
+            ("checkpoint_file", checkpoint_file.is_some()),
+            ("checkpoint_key_file", checkpoint_key_file.is_some()),
+            ("checkpoint_origin", checkpoint_origin.is_some()),
+            ("checkpoint_every", checkpoint_every.is_some()),
+            ("checkpoint_every_lines", checkpoint_every_lines.is_some()),
         ];
         if let Some((setting, _)) = given.iter().find(|(setting, set)| *set && !takes.contains(setting)) {
             return Err(format!("`{setting}` is not a setting of a `{name}` sink (it takes: {})", takes.join(", ")));
@@ -262,8 +293,13 @@ impl TryFrom<SinkFields> for SinkConfig {
                 when_full: when_full.unwrap_or_default(),
                 on_io_error: on_io_error.unwrap_or_default(),
                 queue_capacity,
-                chain: chain.unwrap_or(false) || chain_key_file.is_some(),
+                chain: chain.unwrap_or(false) || chain_key_file.is_some() || checkpoint_file.is_some(),
                 chain_key_file,
+                checkpoint_file,
+                checkpoint_key_file,
+                checkpoint_origin,
+                checkpoint_every,
+                checkpoint_every_lines,
             }),
         })
     }
@@ -284,6 +320,11 @@ impl RollingFileConfig {
             queue_capacity: None,
             chain: false,
             chain_key_file: None,
+            checkpoint_file: None,
+            checkpoint_key_file: None,
+            checkpoint_origin: None,
+            checkpoint_every: None,
+            checkpoint_every_lines: None,
         }
     }
 
@@ -309,6 +350,54 @@ impl RollingFileConfig {
         Ok(rotation)
     }
 
+    /// Adds the checkpoints these settings ask for.
+    #[cfg(feature = "signing")]
+    fn checkpoints(
+        &self,
+        builder: crate::output::writer::FileWriterBuilder,
+        at: &str,
+    ) -> Result<crate::output::writer::FileWriterBuilder, ConfigError> {
+        let (Some(file), Some(key_file)) = (&self.checkpoint_file, &self.checkpoint_key_file) else {
+            return match (&self.checkpoint_file, &self.checkpoint_key_file) {
+                (None, None) => Ok(builder),
+                (Some(_), None) => Err(ConfigError::new(
+                    format!("{at}.checkpoint_key_file"),
+                    "checkpoints need a signing key (`audit keygen`)",
+                )),
+                _ => Err(ConfigError::new(
+                    format!("{at}.checkpoint_file"),
+                    "a signing key without a checkpoint file to write",
+                )),
+            };
+        };
+        let key = crate::leaf::checkpoint::SigningKey::from_file(key_file)
+            .map_err(|problem| ConfigError::new(format!("{at}.checkpoint_key_file"), problem))?;
+        let origin = self.checkpoint_origin.clone().unwrap_or_else(|| key.name().to_owned());
+        let mut policy = crate::output::writer::CheckpointPolicy::new(origin, key, file);
+        if let Some(every) = self.checkpoint_every {
+            policy = policy.every(every.duration());
+        }
+        if let Some(lines) = self.checkpoint_every_lines {
+            policy = policy.every_lines(lines);
+        }
+        Ok(builder.checkpoints(policy))
+    }
+
+    #[cfg(not(feature = "signing"))]
+    fn checkpoints(
+        &self,
+        builder: crate::output::writer::FileWriterBuilder,
+        at: &str,
+    ) -> Result<crate::output::writer::FileWriterBuilder, ConfigError> {
+        match (&self.checkpoint_file, &self.checkpoint_key_file) {
+            (None, None) => Ok(builder),
+            _ => Err(ConfigError::new(
+                format!("{at}.checkpoint_file"),
+                "signed checkpoints need audit-core's `signing` feature",
+            )),
+        }
+    }
+
     /// Starts the writer these settings describe; `at` names the sink in errors.
     fn start(&self, at: &str) -> Result<(FileWriter, WriterGuard), ConfigError> {
         let mut builder = FileWriter::builder(&self.path)
@@ -329,6 +418,7 @@ impl RollingFileConfig {
         } else if self.chain {
             builder = builder.chain(ChainHash::Sha256);
         }
+        builder = self.checkpoints(builder, at)?;
         builder.build().map_err(|e| {
             let setting = if e.kind() == std::io::ErrorKind::Unsupported { "compress" } else { "path" };
             ConfigError::io(format!("{at}.{setting}"), e)
@@ -585,6 +675,32 @@ mod tests {
         let written = std::fs::read_to_string(dir.join("audit.log")).unwrap();
         assert_eq!(written.lines().count(), 1);
         assert!(written.contains("\"event\":{\"sequence\":1,\"hash\":\""), "chained: {written}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(feature = "signing")]
+    #[test]
+    fn checkpoints_from_the_config_are_signed_and_verify() {
+        use crate::leaf::checkpoint::{Checkpoint, SigningKey};
+        let dir = std::env::temp_dir().join(format!("audit-config-checkpoint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = SigningKey::generate("config.example/audit").unwrap();
+        std::fs::write(dir.join("signer.key"), key.to_text()).unwrap();
+        let json = format!(
+            r#"{{"sinks":[{{"type":"rolling_file","path":"{0}/audit.log","checkpoint_file":"{0}/audit.checkpoint","checkpoint_key_file":"{0}/signer.key","checkpoint_every_lines":1}}]}}"#,
+            dir.display()
+        );
+        let (logger, guards) = parse(&json).build().unwrap();
+        logger.log(crate::AuditEvent::new(&crate::kibana::SPACE_GET).with_outcome(crate::Outcome::Success)).unwrap();
+        guards.shutdown().unwrap();
+        let note = std::fs::read_to_string(dir.join("audit.checkpoint")).unwrap();
+        let checkpoint = Checkpoint::verify(&note, &key.public_key()).unwrap();
+        assert_eq!((checkpoint.origin.as_str(), checkpoint.size), ("config.example/audit", 1));
+        let missing = format!(
+            r#"{{"sinks":[{{"type":"rolling_file","path":"{0}/b.log","checkpoint_file":"{0}/b.checkpoint"}}]}}"#,
+            dir.display()
+        );
+        assert_eq!(error(&missing).setting(), "sinks[0].checkpoint_key_file");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
