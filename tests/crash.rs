@@ -1,7 +1,8 @@
 //! SIGKILL: a child process logs events in `durable` mode from many threads and prints each one
 //! it got an acknowledgement for; the parent kills it at a random moment. Every acknowledged event
 //! must be in the files, every complete line must parse, and at most one torn line may exist, at
-//! the very end of the active file.
+//! the very end of the active file. The trail is chained: after the kill it verifies (the torn
+//! line reported as a crash), and after a restart that goes on writing, it still does.
 
 mod common;
 
@@ -11,7 +12,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use audit_core::chain::ChainHash;
 use audit_core::trail::read_audit_trail;
+use audit_core::verify::{verify_trail, Options};
 use audit_core::writer::Rotation;
 use audit_core::{kibana, AuditEvent, AuditLogger, Durability, FileWriter, Outcome, Resource};
 use common::TempDir;
@@ -26,6 +29,7 @@ fn crash_child() {
     let (writer, _guard) = FileWriter::builder(&path)
         .durability(Durability::Durable)
         .rotation(Rotation::by_size(32 * 1024))
+        .chain(ChainHash::Sha256)
         .build()
         .unwrap();
     let logger = AuditLogger::builder().sink(writer).build();
@@ -104,6 +108,28 @@ fn sigkill_loses_no_acknowledged_event() {
             let lines = std::fs::read_to_string(&torn.file).unwrap().lines().count();
             assert_eq!(torn.line, lines);
         }
+        // The chain holds across the kill: intact, a torn last line being a crash's.
+        let report = verify_trail(&path, &Options::default()).unwrap();
+        assert!(report.is_intact(), "round {round}: {:?}", report.findings);
+        assert_eq!(report.findings.len(), trail.torn.len());
+        // A restart goes on with the chain, after recording the torn line if there was one.
+        let (writer, guard) =
+            FileWriter::builder(&path).rotation(Rotation::by_size(32 * 1024)).chain(ChainHash::Sha256).build().unwrap();
+        let logger = AuditLogger::builder().sink(writer).build();
+        for i in 0..5 {
+            logger
+                .log(
+                    AuditEvent::new(&kibana::SPACE_GET)
+                        .with_outcome(Outcome::Success)
+                        .with_label("after", i.to_string()),
+                )
+                .unwrap();
+        }
+        guard.shutdown().unwrap();
+        let restarted = verify_trail(&path, &Options::default()).unwrap();
+        assert!(restarted.is_intact(), "round {round} after restart: {:?}", restarted.findings);
+        let extra = 5 + u64::from(!trail.torn.is_empty());
+        assert_eq!(restarted.last.map(|l| l.sequence), report.last.map(|l| l.sequence + extra));
         eprintln!(
             "round {round}: killed after {delay} ms; {} acknowledged, {} written, {} files, {} torn",
             acknowledged.len(),
