@@ -263,6 +263,30 @@ mod checkpoints {
     }
 
     #[test]
+    fn checkpoints_go_off_the_host_through_any_sink() {
+        let dir = TempDir::new("checkpoint-sink");
+        let path = dir.path("audit.log");
+        let key = SigningKey::generate("test.example/audit").unwrap();
+        // Another trail (a central store, in production) receives the checkpoints.
+        let central = audit_core::MemorySink::new();
+        let policy = CheckpointPolicy::to_sink("test.example/audit", key.clone(), central.clone()).every_lines(4);
+        let (writer, guard) = FileWriter::builder(&path).chain(ChainHash::Sha256).checkpoints(policy).build().unwrap();
+        let logger = AuditLogger::builder().sink(writer.clone()).build();
+        for id in 0..10 {
+            logger.log(event(id)).unwrap();
+            writer.flush().unwrap(); // a sync per event: checkpoints at 4, 8, and 10 (the stop)
+        }
+        guard.shutdown().unwrap();
+        let received = central.json();
+        assert!(received.len() >= 3, "{received:?}");
+        assert!(received.iter().all(|e| e["event"]["action"] == "audit_checkpoint"));
+        let last = received.last().unwrap()["labels"]["checkpoint"].as_str().unwrap().to_owned();
+        let checkpoint = Checkpoint::verify(&last, &key.public_key()).unwrap();
+        assert_eq!(checkpoint.size, 10);
+        assert!(verify_trail(&path, &Options::default().expecting(checkpoint.link())).unwrap().is_intact());
+    }
+
+    #[test]
     fn checkpoints_need_a_chain() {
         let dir = TempDir::new("checkpoint-no-chain");
         let key = SigningKey::generate("x").unwrap();

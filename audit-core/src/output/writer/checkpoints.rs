@@ -6,10 +6,15 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use super::worker::AfterSync;
 use crate::leaf::chain::Link;
 use crate::leaf::checkpoint::{Checkpoint, SigningKey};
-use crate::output::sink::report_sink_failure;
+use crate::model::AuditEvent;
+use crate::output::format::EcsFormat;
+use crate::output::sink::{report_sink_failure, AuditSink, Record};
+use audit_schema::{Action, Category, Durability, EventType, Outcome};
 
 /// When and where a chained writer writes signed checkpoints.
 ///
@@ -33,23 +38,59 @@ use crate::output::sink::report_sink_failure;
 pub struct CheckpointPolicy {
     origin: String,
     key: SigningKey,
-    path: PathBuf,
+    target: Target,
     every: Duration,
     every_lines: u64,
 }
+
+/// Where checkpoints go.
+enum Target {
+    /// A file, replaced atomically by each checkpoint.
+    File(PathBuf),
+    /// Standard error, one note after the other (for a supervisor that keeps it).
+    Stderr,
+    /// An audit sink, as an `audit_checkpoint` event whose `labels.checkpoint` is the signed note.
+    Sink(Box<dyn AuditSink>),
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::File(path) => f.debug_tuple("File").field(path).finish(),
+            Target::Stderr => f.write_str("Stderr"),
+            Target::Sink(sink) => f.debug_tuple("Sink").field(&sink.describe()).finish(),
+        }
+    }
+}
+
+/// The event a checkpoint travels in when it goes to an [`AuditSink`]: `labels.checkpoint` holds
+/// the signed note, `labels.size` and `labels.head` what it says.
+pub const AUDIT_CHECKPOINT: Action = Action::new("audit_checkpoint", Category::Process, EventType::Info)
+    .with_verbs("checkpoint", "checkpointing", "checkpointed")
+    .with_object("audit trail");
 
 impl CheckpointPolicy {
     /// Checkpoints of the trail named `origin`, signed by `key`, written to `path` (keep it, or a
     /// copy, where the service cannot rewrite it). By default every minute and every 10,000
     /// lines, whichever comes first, and when the writer stops.
     pub fn new(origin: impl Into<String>, key: SigningKey, path: impl Into<PathBuf>) -> CheckpointPolicy {
-        CheckpointPolicy {
-            origin: origin.into(),
-            key,
-            path: path.into(),
-            every: Duration::from_secs(60),
-            every_lines: 10_000,
-        }
+        CheckpointPolicy::with_target(origin.into(), key, Target::File(path.into()))
+    }
+
+    /// Checkpoints written to standard error, one signed note after the other.
+    pub fn to_stderr(origin: impl Into<String>, key: SigningKey) -> CheckpointPolicy {
+        CheckpointPolicy::with_target(origin.into(), key, Target::Stderr)
+    }
+
+    /// Checkpoints sent to `sink` (a central store, say), each as an `audit_checkpoint` event
+    /// ([`AUDIT_CHECKPOINT`]) whose `labels.checkpoint` is the signed note. Not the writer being
+    /// checkpointed: it would write its own checkpoints into the trail they vouch for.
+    pub fn to_sink(origin: impl Into<String>, key: SigningKey, sink: impl AuditSink) -> CheckpointPolicy {
+        CheckpointPolicy::with_target(origin.into(), key, Target::Sink(Box::new(sink)))
+    }
+
+    fn with_target(origin: String, key: SigningKey, target: Target) -> CheckpointPolicy {
+        CheckpointPolicy { origin, key, target, every: Duration::from_secs(60), every_lines: 10_000 }
     }
 
     /// At least this often (while lines are written).
@@ -77,14 +118,36 @@ struct Checkpointer {
 
 impl Checkpointer {
     fn write(&mut self, link: Link) {
-        let note = Checkpoint::new(self.policy.origin.clone(), link).sign(&self.policy.key);
-        match replace_file(&self.policy.path, note.as_bytes()) {
+        let checkpoint = Checkpoint::new(self.policy.origin.clone(), link);
+        let note = checkpoint.sign(&self.policy.key);
+        let (result, target) = match &self.policy.target {
+            Target::File(path) => (replace_file(path, note.as_bytes()), format!("checkpoint:{}", path.display())),
+            Target::Stderr => (io::stderr().lock().write_all(note.as_bytes()), "checkpoint:stderr".to_owned()),
+            Target::Sink(sink) => {
+                let event = Arc::new(
+                    AuditEvent::new(&AUDIT_CHECKPOINT)
+                        .with_outcome(Outcome::Success)
+                        .with_message(format!(
+                            "Checkpoint of audit trail [{}] at event.sequence {}",
+                            checkpoint.origin, checkpoint.size
+                        ))
+                        .with_label("origin", checkpoint.origin.clone())
+                        .with_label("size", checkpoint.size.to_string())
+                        .with_label("head", crate::leaf::chain::hex(&checkpoint.head))
+                        .with_label("checkpoint", note.clone()),
+                );
+                let format = Arc::new(EcsFormat::default());
+                let result = sink.write(&Record::new(&event, &format, Durability::Buffered));
+                (result.map_err(|e| io::Error::other(e.to_string())), sink.describe())
+            }
+        };
+        match result {
             Ok(()) => {
                 self.last_at = Instant::now();
                 self.last_size = link.sequence;
             }
             Err(error) => report_sink_failure(
-                &format!("checkpoint:{}", self.policy.path.display()),
+                &target,
                 &format_args!("cannot write the checkpoint of event.sequence {}: {error}", link.sequence),
             ),
         }

@@ -42,7 +42,7 @@ mod worker;
 
 pub use builder::{FileWriterBuilder, WriterGuard};
 #[cfg(feature = "signing")]
-pub use checkpoints::CheckpointPolicy;
+pub use checkpoints::{CheckpointPolicy, AUDIT_CHECKPOINT};
 pub use file_writer::{Acknowledgement, FileWriter};
 pub use policy::Backpressure;
 pub use rolling::Rotation;
