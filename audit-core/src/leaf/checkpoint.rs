@@ -67,9 +67,7 @@ impl Checkpoint {
 
     /// Reads a signed note and checks its signature by `key`.
     pub fn verify(note: &str, key: &PublicKey) -> Result<Checkpoint, String> {
-        let (body, signatures) =
-            note.split_once("\n\n").ok_or("not a signed note: no blank line before the signatures")?;
-        let body = format!("{body}\n");
+        let body = verify_note(note, key)?;
         let mut lines = body.lines();
         let origin = lines.next().filter(|o| !o.is_empty()).ok_or("no origin line")?.to_owned();
         let size = lines.next().and_then(|s| s.parse().ok()).ok_or("the second line is not a size")?;
@@ -78,25 +76,40 @@ impl Checkpoint {
             .and_then(|h| BASE64.decode(h).ok())
             .and_then(|h| h.try_into().ok())
             .ok_or("the third line is not a base64 SHA-256 hash")?;
-        let prefix = format!("\u{2014} {} ", key.name);
-        let mut found = false;
-        for line in signatures.lines() {
-            let Some(encoded) = line.strip_prefix(&prefix) else { continue };
-            let blob = BASE64.decode(encoded).map_err(|_| "a signature is not base64")?;
-            if blob.len() != 4 + 64 || blob[..4] != key.id {
-                continue;
-            }
-            let signature = ed25519_dalek::Signature::from_slice(&blob[4..]).map_err(|e| e.to_string())?;
-            key.key
-                .verify(body.as_bytes(), &signature)
-                .map_err(|_| "the signature does not match: the checkpoint was altered, or signed by another key")?;
-            found = true;
-        }
-        if !found {
-            return Err(format!("no signature by `{}` (key id {})", key.name, hex4(&key.id)));
-        }
         Ok(Checkpoint { origin, size, head })
     }
+}
+
+/// `body` (lines, each ending with a newline) signed by `key`: C2SP's signed note.
+pub(crate) fn sign_note(body: &str, key: &SigningKey) -> String {
+    let signature = key.key.sign(body.as_bytes());
+    let mut blob = key.id.to_vec();
+    blob.extend_from_slice(&signature.to_bytes());
+    format!("{body}\n\u{2014} {} {}\n", key.name, BASE64.encode(blob))
+}
+
+/// The body of a signed note whose signature by `key` checks out.
+pub(crate) fn verify_note(note: &str, key: &PublicKey) -> Result<String, String> {
+    let (body, signatures) = note.split_once("\n\n").ok_or("not a signed note: no blank line before the signatures")?;
+    let body = format!("{body}\n");
+    let prefix = format!("\u{2014} {} ", key.name);
+    let mut found = false;
+    for line in signatures.lines() {
+        let Some(encoded) = line.strip_prefix(&prefix) else { continue };
+        let blob = BASE64.decode(encoded).map_err(|_| "a signature is not base64")?;
+        if blob.len() != 4 + 64 || blob[..4] != key.id {
+            continue;
+        }
+        let signature = ed25519_dalek::Signature::from_slice(&blob[4..]).map_err(|e| e.to_string())?;
+        key.key
+            .verify(body.as_bytes(), &signature)
+            .map_err(|_| "the signature does not match: the note was altered, or signed by another key")?;
+        found = true;
+    }
+    if !found {
+        return Err(format!("no signature by `{}` (key id {})", key.name, hex4(&key.id)));
+    }
+    Ok(body)
 }
 
 /// An Ed25519 signing key, with its name. Its file (`PRIVATE+KEY+<name>+<id>+<base64>`, the form
