@@ -58,11 +58,7 @@ impl Checkpoint {
 
     /// The signed note.
     pub fn sign(&self, key: &SigningKey) -> String {
-        let body = self.body();
-        let signature = key.key.sign(body.as_bytes());
-        let mut blob = key.id.to_vec();
-        blob.extend_from_slice(&signature.to_bytes());
-        format!("{body}\n\u{2014} {} {}\n", key.name, BASE64.encode(blob))
+        sign_note(&self.body(), key)
     }
 
     /// Reads a signed note and checks its signature by `key`.
