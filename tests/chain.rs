@@ -286,6 +286,90 @@ mod checkpoints {
         assert!(verify_trail(&path, &Options::default().expecting(checkpoint.link())).unwrap().is_intact());
     }
 
+    fn write_sealed(path: &Path, key: &SigningKey, compress: bool, from: u32, count: u32) {
+        let (writer, guard) = FileWriter::builder(path)
+            .rotation(Rotation::by_size(2048).compress(compress))
+            .chain(ChainHash::Sha256)
+            .seals(key.clone())
+            .build()
+            .unwrap();
+        let logger = AuditLogger::builder().sink(writer).build();
+        for id in from..from + count {
+            logger.log(event(id)).unwrap();
+        }
+        guard.shutdown().unwrap();
+    }
+
+    fn seal_findings(path: &Path, key: &SigningKey) -> Vec<(FindingKind, String)> {
+        let report = verify_trail(path, &Options::default().with_seals(key.public_key())).unwrap();
+        report
+            .findings
+            .iter()
+            .filter(|f| !f.expected)
+            .map(|f| (f.kind, f.file.file_name().unwrap().to_string_lossy().into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn every_rotated_file_is_sealed_and_a_changed_file_or_seal_is_found() {
+        for compress in [false, true] {
+            let dir = TempDir::new("seals");
+            let path = dir.path("audit.log");
+            let key = SigningKey::generate("test.example/audit").unwrap();
+            write_sealed(&path, &key, compress, 0, 40);
+            write_sealed(&path, &key, compress, 40, 20); // a restart: the seals' chain goes on
+            let rotated = rotated_files(&path).unwrap();
+            assert!(rotated.len() >= 4, "{rotated:?}");
+            for file in &rotated {
+                let seal = std::fs::read_to_string(format!("{}.seal", file.display())).unwrap();
+                assert!(seal.contains("\"sha256\":") && seal.contains("\u{2014} test.example/audit "), "{seal}");
+            }
+            assert_eq!(seal_findings(&path, &key), [], "compress {compress}");
+
+            // Bytes appended to a rotated file: the seal's size and hash no longer match.
+            let victim = &rotated[1];
+            let mut bytes = std::fs::read(victim).unwrap();
+            let original = bytes.clone();
+            if compress {
+                // A whole gzip member of forged lines: decompresses fine.
+                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                std::io::Write::write_all(&mut encoder, b"{\"forged\":true}\n").unwrap();
+                bytes.extend(encoder.finish().unwrap());
+            } else {
+                bytes.extend_from_slice(b"{\"forged\":true}\n");
+            }
+            std::fs::write(victim, &bytes).unwrap();
+            let found = seal_findings(&path, &key);
+            assert!(found.iter().any(|(k, _)| *k == FindingKind::SealMismatch), "compress {compress}: {found:?}");
+            std::fs::write(victim, &original).unwrap();
+
+            // A seal edited: its signature fails.
+            let seal = format!("{}.seal", rotated[2].display());
+            let text = std::fs::read_to_string(&seal).unwrap();
+            std::fs::write(&seal, text.replacen("\"lines\":", "\"lines\":1", 1)).unwrap();
+            assert!(seal_findings(&path, &key).iter().any(|(k, _)| *k == FindingKind::BadSeal));
+            std::fs::write(&seal, text).unwrap();
+
+            // A rotated file deleted, its seal left: named as missing; renamed: unsealed too.
+            let gone = rotated[1].file_name().unwrap().to_string_lossy().into_owned();
+            std::fs::remove_file(&rotated[1]).unwrap();
+            let found = seal_findings(&path, &key);
+            assert!(found.contains(&(FindingKind::Gap, gone.clone())), "compress {compress}: {found:?}");
+            assert_eq!(seal_findings(&path, &key).len(), found.len());
+            assert!(
+                verify_trail(
+                    &path,
+                    &Options::default().with_seals(SigningKey::generate("test.example/audit").unwrap().public_key())
+                )
+                .unwrap()
+                .findings
+                .iter()
+                .any(|f| f.kind == FindingKind::BadSeal),
+                "another key's seals do not check out"
+            );
+        }
+    }
+
     #[test]
     fn checkpoints_need_a_chain() {
         let dir = TempDir::new("checkpoint-no-chain");

@@ -1,7 +1,7 @@
 //! `audit`: the command-line side of audit-core.
 //!
 //! ```text
-//! audit verify <PATH>... [--key-file FILE] [--checkpoint FILE --public-key FILE] [--after-retention] [--json]
+//! audit verify <PATH>... [--key-file FILE] [--checkpoint FILE --public-key FILE] [--seal-key FILE] [--after-retention] [--json]
 //! audit keygen <NAME> <PREFIX>
 //! audit hash --key-file FILE <VALUE>
 //! ```
@@ -29,11 +29,12 @@ use audit_core::trail::rotated_files;
 use audit_core::verify::{verify_files, verify_trail, Options, Report};
 
 const USAGE: &str = "usage:
-  audit verify <PATH>... [--key-file FILE] [--checkpoint FILE --public-key FILE] [--after-retention] [--json]
+  audit verify <PATH>... [--key-file FILE] [--checkpoint FILE --public-key FILE] [--seal-key FILE] [--after-retention] [--json]
       PATH: a trail's active file (rotated files beside it are included), a directory (every
       trail in it), or several files (checked as one trail, in the order given).
       --key-file FILE: the chain's HMAC key (a chain made with ChainHash::HmacSha256).
       --checkpoint FILE --public-key FILE: a signed checkpoint the trail must still hold.
+      --seal-key FILE: check every rotated file against its seal, signed by this public key.
       --after-retention: the oldest files were removed by retention (Rotation::keep).
       --json: one JSON object per trail instead of text.
       Exits 0 if every trail is intact, 1 if one is not, 2 if it cannot check.
@@ -69,11 +70,15 @@ fn run() -> Result<ExitCode, String> {
     let mut checkpoint: Option<PathBuf> = None;
     let mut public_key: Option<PathBuf> = None;
     let mut after_retention = false;
+    let mut seal_key: Option<PathBuf> = None;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Long("key-file") => key_file = Some(parser.value().map_err(|e| e.to_string())?.into()),
             Long("json") if command == "verify" => json = true,
             Long("after-retention") if command == "verify" => after_retention = true,
+            Long("seal-key") if command == "verify" => {
+                seal_key = Some(parser.value().map_err(|e| e.to_string())?.into())
+            }
             Long("checkpoint") if command == "verify" => {
                 checkpoint = Some(parser.value().map_err(|e| e.to_string())?.into())
             }
@@ -97,6 +102,9 @@ fn run() -> Result<ExitCode, String> {
             };
             if after_retention {
                 options = options.after_retention();
+            }
+            if let Some(public) = seal_key {
+                options = options.with_seals(PublicKey::from_file(&public)?);
             }
             match (checkpoint, public_key) {
                 (Some(note), Some(public)) => {

@@ -41,6 +41,8 @@ pub struct FileWriterBuilder {
     config: Config,
     chain: Option<ChainHash>,
     after_sync: Option<Box<dyn AfterSync>>,
+    #[cfg(feature = "signing")]
+    seals: Option<crate::leaf::checkpoint::SigningKey>,
 }
 
 impl std::fmt::Debug for FileWriterBuilder {
@@ -67,6 +69,8 @@ impl FileWriterBuilder {
             config: Config::default(),
             chain: None,
             after_sync: None,
+            #[cfg(feature = "signing")]
+            seals: None,
         }
     }
 
@@ -138,6 +142,17 @@ impl FileWriterBuilder {
         self
     }
 
+    /// Seals every rotated file with `key` (see the `seals` of a chained trail: a signed note
+    /// `<file>.seal` of its size, SHA-256 as stored, lines and sequences, chained seal to seal),
+    /// written off the writer thread once the file is stored for good. Needs
+    /// [`chain`](FileWriterBuilder::chain) and a [`rotation`](FileWriterBuilder::rotation);
+    /// feature `signing`.
+    #[cfg(feature = "signing")]
+    pub fn seals(mut self, key: crate::leaf::checkpoint::SigningKey) -> Self {
+        self.seals = Some(key);
+        self
+    }
+
     /// The longest a call waits for room in the queue (under [`Backpressure::Block`]) or for its
     /// event to be written or synced (default 30 s). Past it, the call gets the failure policy's
     /// error: refused when failing closed, unconfirmed (and counted) when failing open. A disk
@@ -162,8 +177,28 @@ impl FileWriterBuilder {
                 "checkpoints need a chained trail: add `.chain(ChainHash::Sha256)` (or a keyed chain)",
             ));
         }
-        let files = Files::open(self.storage, self.path.clone(), self.rotation)
+        #[cfg(feature = "signing")]
+        if self.seals.is_some() && (self.chain.is_none() || self.rotation.is_none()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seals need a chained, rotating trail: add `.chain(…)` and `.rotation(…)`",
+            ));
+        }
+        #[cfg_attr(not(feature = "signing"), allow(unused_mut))]
+        let mut files = Files::open(self.storage, self.path.clone(), self.rotation)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot open audit file {}: {e}", self.path.display())))?;
+        #[cfg(feature = "signing")]
+        if let Some(key) = self.seals {
+            let sealer = std::sync::Arc::new(super::seals::Sealer::open(&self.path, key)?);
+            files.seal_with(std::sync::Arc::new(move |stored: &std::path::Path, stats| {
+                if let Err(error) = sealer.seal(stored, stats) {
+                    report_sink_failure(
+                        &format!("seal:{}", stored.display()),
+                        &format_args!("cannot seal the rotated audit file: {error}"),
+                    );
+                }
+            }))?;
+        }
         let chain = match self.chain {
             Some(hash) => {
                 let last = last_link(&self.path)

@@ -12,21 +12,49 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Sender};
 use std::thread::JoinHandle;
 
-/// The compressing thread, started on first use; dropping it finishes the queued files.
+/// What is done with a rotated file once it is stored for good (its seal is written), given
+/// the path it is stored under.
+pub(crate) type Then = Box<dyn FnOnce(&Path) + Send>;
+
+/// One rotated file to finish: compress it (or not), then run `then` on its stored path.
+struct Job {
+    path: PathBuf,
+    compress: bool,
+    then: Option<Then>,
+}
+
+impl Job {
+    fn run(self) {
+        let stored = if self.compress { compress_reporting(&self.path) } else { self.path };
+        if let Some(then) = self.then {
+            then(&stored);
+        }
+    }
+}
+
+/// The thread that finishes rotated files in the order they were rotated (compression, seals),
+/// started on first use; dropping it finishes the queued files.
 #[derive(Default)]
 pub(crate) struct Compressor {
-    queue: Option<Sender<PathBuf>>,
+    queue: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Compressor {
     /// Queues `rotated` for compression (or, if no thread can be started, compresses it here).
     pub(crate) fn compress(&mut self, rotated: PathBuf) {
+        self.finish(rotated, true, None);
+    }
+
+    /// Queues `rotated`: compressed if `compress`, then `then` (or, if no thread can be started,
+    /// does it here).
+    pub(crate) fn finish(&mut self, rotated: PathBuf, compress: bool, then: Option<Then>) {
+        let job = Job { path: rotated, compress, then };
         if self.queue.is_none() {
-            let (sender, receiver) = channel::<PathBuf>();
+            let (sender, receiver) = channel::<Job>();
             let spawned = std::thread::Builder::new().name("audit-file-gzip".to_owned()).spawn(move || {
-                for path in receiver {
-                    compress_reporting(&path);
+                for job in receiver {
+                    job.run();
                 }
             });
             match spawned {
@@ -34,12 +62,12 @@ impl Compressor {
                     self.queue = Some(sender);
                     self.thread = Some(thread);
                 }
-                Err(_) => return compress_reporting(&rotated),
+                Err(_) => return job.run(),
             }
         }
         if let Some(queue) = &self.queue {
-            if let Err(unsent) = queue.send(rotated) {
-                compress_reporting(&unsent.0);
+            if let Err(unsent) = queue.send(job) {
+                unsent.0.run();
             }
         }
     }
@@ -54,13 +82,20 @@ impl Drop for Compressor {
     }
 }
 
-fn compress_reporting(path: &Path) {
-    if let Err(error) = compress_file(path) {
-        // The uncompressed file stays in place and readable; nothing is lost.
-        crate::output::sink::report_sink_failure(
-            &format!("file-writer:{}", path.display()),
-            &format_args!("cannot compress the rotated audit file (it is kept uncompressed): {error}"),
-        );
+/// Compresses `path`; the path the file is stored under now (the `.gz`, or the file itself if
+/// it could not be compressed, or retention removed it).
+fn compress_reporting(path: &Path) -> PathBuf {
+    match compress_file(path) {
+        Ok(()) if gz_path(path).exists() => gz_path(path),
+        Ok(()) => path.to_path_buf(),
+        Err(error) => {
+            // The uncompressed file stays in place and readable; nothing is lost.
+            crate::output::sink::report_sink_failure(
+                &format!("file-writer:{}", path.display()),
+                &format_args!("cannot compress the rotated audit file (it is kept uncompressed): {error}"),
+            );
+            path.to_path_buf()
+        }
     }
 }
 

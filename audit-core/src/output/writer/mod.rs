@@ -35,6 +35,8 @@ mod policy;
 mod queue;
 pub(crate) mod read;
 pub(crate) mod rolling;
+#[cfg(feature = "signing")]
+pub(crate) mod seals;
 mod shared;
 mod stats;
 pub(crate) mod verify;

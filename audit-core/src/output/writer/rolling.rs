@@ -76,6 +76,35 @@ impl Rotation {
 /// [`Files::retained`]); past it, writes wait for the sync to succeed.
 const MAX_RETAINED: usize = 64 << 20;
 
+/// What the writer knows of a file's lines when it rotates it (for its seal).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FileStats {
+    pub(crate) lines: u64,
+    pub(crate) first: Option<crate::leaf::chain::Link>,
+    pub(crate) last: Option<crate::leaf::chain::Link>,
+}
+
+impl FileStats {
+    pub(crate) fn note(&mut self, link: Option<crate::leaf::chain::Link>) {
+        self.lines += 1;
+        if let Some(link) = link {
+            self.first.get_or_insert(link);
+            self.last = Some(link);
+        }
+    }
+}
+
+/// Called once a rotated file is stored for good (after its compression), with its stored path
+/// and what it holds: writes its seal.
+pub(crate) type OnStored = Arc<dyn Fn(&Path, FileStats) + Send + Sync>;
+
+/// The seal of the file stored at `stored`: `<stored>.seal`.
+pub(crate) fn seal_path(stored: &Path) -> PathBuf {
+    let mut name = stored.as_os_str().to_owned();
+    name.push(".seal");
+    PathBuf::from(name)
+}
+
 /// The active file and its rotation.
 ///
 /// Nothing the writer confirmed may be lost behind its back, so the bytes written since the
@@ -108,6 +137,9 @@ pub(crate) struct Files {
     _lock: fs::File,
     /// The active file ended with a torn line when opened.
     started_torn: bool,
+    /// The active file's lines so far, and who is told of a rotated file once stored.
+    stats: FileStats,
+    on_stored: Option<OnStored>,
     /// The active file does not end with a newline (a torn line left by a crash): terminate it
     /// before appending, so the next event does not glue onto the fragment.
     needs_newline: bool,
@@ -158,6 +190,8 @@ impl Files {
             suspect: false,
             _lock: lock,
             started_torn: needs_newline,
+            stats: FileStats::default(),
+            on_stored: None,
             needs_newline,
             period_end,
             next_index,
@@ -178,6 +212,19 @@ impl Files {
 
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Seals rotated files through `on_stored`, counting the lines the active file holds already.
+    #[cfg_attr(not(feature = "signing"), allow(dead_code))]
+    pub(crate) fn seal_with(&mut self, on_stored: OnStored) -> io::Result<()> {
+        self.stats = super::read::file_stats(&self.path)?;
+        self.on_stored = Some(on_stored);
+        Ok(())
+    }
+
+    /// Counts a line written to the active file.
+    pub(crate) fn note_line(&mut self, link: Option<crate::leaf::chain::Link>) {
+        self.stats.note(link);
     }
 
     /// Whether the active file ended with a torn line when it was opened (now terminated).
@@ -359,16 +406,25 @@ impl Files {
         sync_dir(&dir)?;
         self.ensure_open()?;
         sync_dir(&dir)?;
-        if self.compresses() {
-            self.compressor.compress(rotated.clone());
+        let stats = std::mem::take(&mut self.stats);
+        match &self.on_stored {
+            Some(on_stored) => {
+                let on_stored = Arc::clone(on_stored);
+                let then: super::compress::Then = Box::new(move |stored: &Path| on_stored(stored, stats));
+                self.compressor.finish(rotated.clone(), self.compresses(), Some(then));
+            }
+            None if self.compresses() => self.compressor.compress(rotated.clone()),
+            None => {}
         }
         if let Some(keep) = self.rotation.as_ref().and_then(|r| r.keep) {
             let all = rotated_files(&self.path)?;
             for old in &all[..all.len().saturating_sub(keep)] {
-                // Both forms of the file, should it be halfway through compression.
+                // Both forms of the file, should it be halfway through compression, and seals.
                 remove_if_present(old)?;
+                remove_if_present(&seal_path(old))?;
                 if !is_gz(old) {
                     remove_if_present(&gz_path(old))?;
+                    remove_if_present(&seal_path(&gz_path(old)))?;
                 }
             }
         }

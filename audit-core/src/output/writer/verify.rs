@@ -20,6 +20,7 @@
 //! find alone: lines cut from the end, or a whole trail rewritten by someone holding the key.
 
 use std::fmt;
+#[cfg(feature = "signing")]
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -41,6 +42,9 @@ pub struct Options {
     /// starts after `event.sequence` 1 is then not a finding. Off by default, so that deleting
     /// the first lines is found.
     pub after_retention: bool,
+    /// Checks every rotated file against its seal, signed by this key (feature `signing`).
+    #[cfg(feature = "signing")]
+    pub seals: Option<crate::leaf::checkpoint::PublicKey>,
 }
 
 impl Options {
@@ -52,6 +56,13 @@ impl Options {
     /// Accepts a trail whose oldest files retention removed (see [`Options::after_retention`]).
     pub fn after_retention(mut self) -> Options {
         self.after_retention = true;
+        self
+    }
+
+    /// Checks rotated files against their seals, signed by `key`.
+    #[cfg(feature = "signing")]
+    pub fn with_seals(mut self, key: crate::leaf::checkpoint::PublicKey) -> Options {
+        self.seals = Some(key);
         self
     }
 
@@ -84,6 +95,12 @@ pub enum FindingKind {
     CutTail,
     /// The line at a checkpoint's size has another hash: the history was rewritten since.
     Rewritten,
+    /// A rotated file without a seal (expected only for the newest, while it is being finished).
+    Unsealed,
+    /// A rotated file that is not what its seal says (replaced, truncated, appended to, renamed).
+    SealMismatch,
+    /// A seal whose signature does not check out.
+    BadSeal,
 }
 
 impl fmt::Display for FindingKind {
@@ -97,6 +114,9 @@ impl fmt::Display for FindingKind {
             FindingKind::Unreadable => "unreadable",
             FindingKind::CutTail => "cut-tail",
             FindingKind::Rewritten => "rewritten",
+            FindingKind::Unsealed => "unsealed",
+            FindingKind::SealMismatch => "seal-mismatch",
+            FindingKind::BadSeal => "bad-seal",
         })
     }
 }
@@ -166,27 +186,81 @@ impl Report {
 pub fn verify_trail(active: impl AsRef<Path>, options: &Options) -> io::Result<Report> {
     let active = active.as_ref();
     let mut files = rotated_files(active)?;
+    let rotated = files.len();
     if active.exists() {
         files.push(active.to_path_buf());
     }
-    verify_files(&files, options)
+    check_trail(&files, Some(rotated), options)
 }
 
-/// Checks `files` as one trail, in the order given.
+/// Checks `files` as one trail, in the order given (seals are checked by [`verify_trail`], which
+/// knows which files are rotated).
 pub fn verify_files(files: &[PathBuf], options: &Options) -> io::Result<Report> {
-    let mut check =
-        Check { options, report: Report::default(), previous: None, pending_torn: None, expected_seen: false };
-    for file in files {
+    check_trail(files, None, options)
+}
+
+/// Reads through a file's stored bytes, hashing them (for its seal).
+struct Hashing<R> {
+    inner: R,
+    digest: std::sync::Arc<std::sync::Mutex<(sha2::Sha256, u64)>>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        let mut digest = self.digest.lock().unwrap_or_else(|p| p.into_inner());
+        sha2::Digest::update(&mut digest.0, &buffer[..read]);
+        digest.1 += read as u64;
+        Ok(read)
+    }
+}
+
+fn check_trail(files: &[PathBuf], rotated: Option<usize>, options: &Options) -> io::Result<Report> {
+    let mut check = Check {
+        options,
+        report: Report::default(),
+        previous: None,
+        pending_torn: None,
+        expected_seen: false,
+        seen: FileSeen::default(),
+    };
+    #[cfg(feature = "signing")]
+    let mut previous_seal: Option<[u8; 32]> = None;
+    for (index, file) in files.iter().enumerate() {
         check.report.files.push(file.clone());
-        let reader: Box<dyn Read> = match open_rotated(file)? {
-            Some((path, handle)) if path.extension().is_some_and(|e| e == "gz") => gz_reader(&path, handle)?,
-            Some((_, handle)) => Box::new(handle),
+        let sealed = rotated.is_some_and(|rotated| index < rotated) && check.seals_wanted();
+        let (stored, handle) = match open_rotated(file)? {
+            Some(found) => found,
             None => {
                 check.finding(file, 0, FindingKind::Unreadable, "the file is gone".to_owned());
                 continue;
             }
         };
+        let digest = std::sync::Arc::new(std::sync::Mutex::new((<sha2::Sha256 as sha2::Digest>::new(), 0u64)));
+        let raw: Box<dyn Read> = if sealed {
+            Box::new(Hashing { inner: handle, digest: std::sync::Arc::clone(&digest) })
+        } else {
+            Box::new(handle)
+        };
+        let reader: Box<dyn Read> =
+            if stored.extension().is_some_and(|e| e == "gz") { gz_reader(&stored, raw)? } else { raw };
+        check.seen = FileSeen::default();
         check.file(file, BufReader::with_capacity(1 << 20, reader));
+        #[cfg(feature = "signing")]
+        if sealed {
+            let (sha, bytes) = {
+                let digest = digest.lock().unwrap_or_else(|p| p.into_inner());
+                (<sha2::Sha256 as sha2::Digest>::finalize(digest.0.clone()).into(), digest.1)
+            };
+            let newest = rotated.is_some_and(|rotated| index + 1 == rotated);
+            previous_seal = check.seal(&stored, sha, bytes, newest, previous_seal);
+        }
+        #[cfg(not(feature = "signing"))]
+        let _ = (sealed, &digest);
+    }
+    #[cfg(feature = "signing")]
+    if let (Some(rotated), Some(active)) = (rotated, files.last()) {
+        check.sealed_but_missing(active, &files[..rotated]);
     }
     if let Some(torn) = check.pending_torn.take() {
         // The trail's very end: a crash with nothing written after it yet.
@@ -216,13 +290,13 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 #[cfg(feature = "compression")]
-fn gz_reader(_: &Path, file: fs::File) -> io::Result<Box<dyn Read>> {
+fn gz_reader(_: &Path, file: Box<dyn Read>) -> io::Result<Box<dyn Read>> {
     // Every member, then nothing: bytes appended after the last member fail the read.
     Ok(Box::new(flate2::read::MultiGzDecoder::new(file)))
 }
 
 #[cfg(not(feature = "compression"))]
-fn gz_reader(path: &Path, _: fs::File) -> io::Result<Box<dyn Read>> {
+fn gz_reader(path: &Path, _: Box<dyn Read>) -> io::Result<Box<dyn Read>> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
         format!("{} is compressed: checking it needs audit-core's `compression` feature", path.display()),
@@ -238,9 +312,133 @@ struct Check<'a> {
     pending_torn: Option<Finding>,
     /// The line `options.expect` names was found.
     expected_seen: bool,
+    /// What the file being read holds so far (for its seal).
+    seen: FileSeen,
+}
+
+/// The lines of one file, and its first and last link.
+#[derive(Clone, Copy, Debug, Default)]
+struct FileSeen {
+    lines: u64,
+    first: Option<u64>,
+    last: Option<Link>,
 }
 
 impl Check<'_> {
+    fn seals_wanted(&self) -> bool {
+        #[cfg(feature = "signing")]
+        return self.options.seals.is_some();
+        #[cfg(not(feature = "signing"))]
+        false
+    }
+
+    /// Checks the seal of the rotated file stored at `stored` (its bytes hash to `sha`), chained
+    /// to `previous`; the seal's own hash, to chain the next one to.
+    #[cfg(feature = "signing")]
+    fn seal(
+        &mut self,
+        stored: &Path,
+        sha: [u8; 32],
+        bytes: u64,
+        newest: bool,
+        previous: Option<[u8; 32]>,
+    ) -> Option<[u8; 32]> {
+        let key = self.options.seals.as_ref().expect("seals are wanted");
+        let path = super::rolling::seal_path(stored);
+        let Ok(note) = fs::read_to_string(&path) else {
+            let detail = if newest {
+                "no seal yet: the newest rotated file may still be being compressed or sealed".to_owned()
+            } else {
+                format!("no seal ({} is missing)", path.display())
+            };
+            self.report.findings.push(Finding {
+                file: stored.to_path_buf(),
+                line: 0,
+                kind: FindingKind::Unsealed,
+                detail,
+                expected: newest,
+            });
+            return None;
+        };
+        let own = <sha2::Sha256 as sha2::Digest>::digest(note.as_bytes()).into();
+        let body = match crate::leaf::checkpoint::verify_note(&note, key) {
+            Ok(body) => body,
+            Err(problem) => {
+                self.finding(stored, 0, FindingKind::BadSeal, format!("{}: {problem}", path.display()));
+                return Some(own);
+            }
+        };
+        let Ok(seal) = serde_json::from_str::<serde_json::Value>(body.trim_end()) else {
+            self.finding(stored, 0, FindingKind::BadSeal, format!("{}: not a seal", path.display()));
+            return Some(own);
+        };
+        let name = stored.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let seen = self.seen;
+        let mut differences = Vec::new();
+        let mut differs = |what: &str, sealed: &serde_json::Value, found: serde_json::Value| {
+            if *sealed != found {
+                differences.push(format!("{what}: sealed {sealed}, found {found}"));
+            }
+        };
+        differs("file", &seal["file"], name.clone().into());
+        differs("bytes", &seal["bytes"], bytes.into());
+        differs("sha256", &seal["sha256"], hex(&sha).into());
+        differs("lines", &seal["lines"], seen.lines.into());
+        differs("first_sequence", &seal["first_sequence"], seen.first.into());
+        differs("last_sequence", &seal["last_sequence"], seen.last.map(|l| l.sequence).into());
+        differs("head", &seal["head"], seen.last.map(|l| hex(&l.hash)).into());
+        if let Some(previous) = previous {
+            differs("previous seal", &seal["previous"], hex(&previous).into());
+        }
+        if !differences.is_empty() {
+            self.finding(
+                stored,
+                0,
+                FindingKind::SealMismatch,
+                format!("not what its seal says: {}", differences.join("; ")),
+            );
+        }
+        Some(own)
+    }
+
+    /// Seals beside the trail whose file is not in it: a rotated file deleted or renamed.
+    #[cfg(feature = "signing")]
+    fn sealed_but_missing(&mut self, active: &Path, rotated: &[PathBuf]) {
+        let dir = crate::output::storage::parent_dir(active);
+        let Ok(entries) = fs::read_dir(dir) else { return };
+        let strip_gz = |name: &str| name.strip_suffix(".gz").unwrap_or(name).to_owned();
+        let present: Vec<String> =
+            rotated.iter().filter_map(|p| p.file_name().map(|n| strip_gz(&n.to_string_lossy()))).collect();
+        let (stem, ext) = {
+            let stem = active.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let ext = active.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+            (format!("{stem}-"), ext)
+        };
+        let mut missing: Vec<(String, PathBuf)> = entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter_map(|path| {
+                let name = path.file_name()?.to_string_lossy().into_owned();
+                let stored = name.strip_suffix(".seal")?.to_owned();
+                let target = strip_gz(&stored);
+                (target.starts_with(&stem) && target.ends_with(&ext) && !present.contains(&target))
+                    .then_some((stored, path))
+            })
+            .collect();
+        missing.sort();
+        for (target, seal) in missing {
+            let sequences = fs::read_to_string(&seal)
+                .ok()
+                .and_then(|note| {
+                    note.lines().next().and_then(|body| serde_json::from_str::<serde_json::Value>(body).ok())
+                })
+                .map(|body| format!(" (event.sequence {} to {})", body["first_sequence"], body["last_sequence"]))
+                .unwrap_or_default();
+            let detail =
+                format!("{target} is sealed ({}) but not in the trail: deleted or renamed{sequences}", seal.display());
+            self.finding(&dir.join(&target), 0, FindingKind::Gap, detail);
+        }
+    }
+
     fn finding(&mut self, file: &Path, line: u64, kind: FindingKind, detail: String) {
         self.report.findings.push(Finding { file: file.to_path_buf(), line, kind, detail, expected: false });
     }
@@ -260,6 +458,7 @@ impl Check<'_> {
             }
             number += 1;
             self.report.lines += 1;
+            self.seen.lines += 1;
             let whole = buffer.last() == Some(&b'\n');
             let line = buffer.strip_suffix(b"\n").unwrap_or(&buffer);
             if line.is_empty() {
@@ -276,6 +475,10 @@ impl Check<'_> {
             // The writer records `audit_trail_resumed` first thing after a crash's torn line.
             torn.expected = link.is_some() && contains(line, b"\"action\":\"audit_trail_resumed\"");
             self.report.findings.push(torn);
+        }
+        if let Some(link) = &link {
+            self.seen.first.get_or_insert(link.sequence);
+            self.seen.last = Some(Link { sequence: link.sequence, hash: link.hash });
         }
         let Some(link) = link else {
             // A line without its newline was cut short, whatever it holds: the writer writes

@@ -424,6 +424,7 @@ impl Worker {
             self.unsynced = true;
             self.durable_pending |= durability == Durability::Durable;
             written += 1;
+            self.files.note_line(link);
             if link.is_some() {
                 self.written_link = link;
             }
