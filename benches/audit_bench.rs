@@ -609,24 +609,8 @@ fn throughput(dir: &Path) {
         let logger = AuditLogger::builder().sink(writer.clone()).build();
         let ctx = context(Some(logger));
         let start = Instant::now();
-        let threads: Vec<_> = (0..2u64)
-            .map(|t| {
-                let ctx = ctx.clone();
-                std::thread::spawn(move || {
-                    let event =
-                        AuditEvent::new(&kibana::SAVED_OBJECT_GET).with_context(&ctx).with_outcome(Outcome::Success);
-                    let logger = ctx.logger().unwrap();
-                    let cpu = thread_cpu();
-                    for i in 0..events / 2 {
-                        let id = (t * events + i).to_string();
-                        logger.log(event.clone().with_resource(Resource::new("dashboard", id))).unwrap();
-                    }
-                    thread_cpu() - cpu
-                })
-            })
-            .collect();
         let writer_cpu = named_thread_cpu("audit-file-writ");
-        let producers_cpu: Duration = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        let producers_cpu = two_producers(&ctx, events);
         let produced = start.elapsed();
         writer.flush().unwrap();
         let took = start.elapsed();
@@ -778,18 +762,9 @@ fn format_cost() {
     println!("{hot_rounds:.0} ns per event, 64 events formatted over and over (cache-hot; best of 20,000 rounds)");
 }
 
-/// One round of the sustained-throughput load (2 producers, `events` in all) on a writer with or
-/// without the line chain: how long until everything is written and synced, and the file's size.
-fn chained_round(dir: &Path, events: u64, chain: bool) -> (Duration, u64, Duration) {
-    let path = fresh(dir, "chain-round.log");
-    let mut builder = FileWriter::builder(&path);
-    if chain {
-        builder = builder.chain(audit_core::chain::ChainHash::Sha256);
-    }
-    let (writer, guard) = builder.build().unwrap();
-    let logger = AuditLogger::builder().sink(writer.clone()).build();
-    let ctx = context(Some(logger));
-    let start = Instant::now();
+/// The sustained load: 2 threads log `events` in all through the context's logger, each as fast
+/// as it can; their CPU time.
+fn two_producers(ctx: &AuditContext, events: u64) -> Duration {
     let threads: Vec<_> = (0..2u64)
         .map(|t| {
             let ctx = ctx.clone();
@@ -806,7 +781,22 @@ fn chained_round(dir: &Path, events: u64, chain: bool) -> (Duration, u64, Durati
             })
         })
         .collect();
-    let producers_cpu: Duration = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    threads.into_iter().map(|t| t.join().unwrap()).sum()
+}
+
+/// One round of the sustained-throughput load (2 producers, `events` in all) on a writer with or
+/// without the line chain: how long until everything is written and synced, and the file's size.
+fn chained_round(dir: &Path, events: u64, chain: bool) -> (Duration, u64, Duration) {
+    let path = fresh(dir, "chain-round.log");
+    let mut builder = FileWriter::builder(&path);
+    if chain {
+        builder = builder.chain(audit_core::chain::ChainHash::Sha256);
+    }
+    let (writer, guard) = builder.build().unwrap();
+    let logger = AuditLogger::builder().sink(writer.clone()).build();
+    let ctx = context(Some(logger));
+    let start = Instant::now();
+    let producers_cpu = two_producers(&ctx, events);
     writer.flush().unwrap();
     let took = start.elapsed();
     guard.shutdown().unwrap();

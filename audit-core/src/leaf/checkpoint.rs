@@ -153,6 +153,27 @@ fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The fields of a key's text form, `<name>+<id>+<base64(0x01 ‖ 32 bytes)>` (the base64 may hold
+/// `+`: only the first two separate fields): the name, the id as written, and the 32 bytes.
+fn parse_key_fields(text: &str) -> Result<(&str, &str, [u8; 32]), String> {
+    let mut parts = text.splitn(3, '+');
+    let (Some(name), Some(id), Some(blob)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("a key is <name>+<id>+<base64>".to_owned());
+    };
+    check_name(name)?;
+    let blob = BASE64.decode(blob).map_err(|_| "the key is not base64")?;
+    let bytes: [u8; 32] = match blob.split_first() {
+        Some((&ED25519, bytes)) => bytes.try_into().map_err(|_| "an Ed25519 key has 32 bytes")?,
+        _ => return Err("not an Ed25519 key".to_owned()),
+    };
+    Ok((name, id, bytes))
+}
+
+/// Reads a key file's text.
+fn read_key_file(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
 impl SigningKey {
     /// A new key from the operating system's CSPRNG.
     pub fn generate(name: impl Into<String>) -> Result<SigningKey, String> {
@@ -188,26 +209,14 @@ impl SigningKey {
     /// Reads a key's text form.
     pub fn from_text(text: &str) -> Result<SigningKey, String> {
         let rest = text.trim().strip_prefix("PRIVATE+KEY+").ok_or("not a signing key (PRIVATE+KEY+…)")?;
-        // The base64 may hold `+`: only the first two separate fields.
-        let mut parts = rest.splitn(3, '+');
-        let (name, _id, blob) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(name), Some(id), Some(blob)) => (name, id, blob),
-            _ => return Err("a signing key is PRIVATE+KEY+<name>+<id>+<base64>".to_owned()),
-        };
-        let blob = BASE64.decode(blob).map_err(|_| "the key is not base64")?;
-        let seed: [u8; 32] = match blob.split_first() {
-            Some((&ED25519, seed)) => seed.try_into().map_err(|_| "an Ed25519 key has 32 bytes")?,
-            _ => return Err("not an Ed25519 key".to_owned()),
-        };
-        check_name(name)?;
+        let (name, _, seed) = parse_key_fields(rest)?;
         Ok(SigningKey::from_seed(name.to_owned(), seed))
     }
 
     /// Reads a key file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<SigningKey, String> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        SigningKey::from_text(&text).map_err(|e| format!("{}: {e}", path.display()))
+        SigningKey::from_text(&read_key_file(path)?).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
 
@@ -226,17 +235,7 @@ impl PublicKey {
 
     /// Reads a key's text form.
     pub fn from_text(text: &str) -> Result<PublicKey, String> {
-        // The base64 may hold `+`: only the first two separate fields.
-        let mut parts = text.trim().splitn(3, '+');
-        let (name, id, blob) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(name), Some(id), Some(blob)) => (name, id, blob),
-            _ => return Err("a public key is <name>+<id>+<base64>".to_owned()),
-        };
-        let blob = BASE64.decode(blob).map_err(|_| "the key is not base64")?;
-        let bytes: [u8; 32] = match blob.split_first() {
-            Some((&ED25519, key)) => key.try_into().map_err(|_| "an Ed25519 key has 32 bytes")?,
-            _ => return Err("not an Ed25519 key".to_owned()),
-        };
+        let (name, id, bytes) = parse_key_fields(text.trim())?;
         let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|e| e.to_string())?;
         let public = PublicKey { id: key_id(name, &key), name: name.to_owned(), key };
         if hex4(&public.id) != id {
@@ -248,8 +247,7 @@ impl PublicKey {
     /// Reads a key file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<PublicKey, String> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        PublicKey::from_text(&text).map_err(|e| format!("{}: {e}", path.display()))
+        PublicKey::from_text(&read_key_file(path)?).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
 

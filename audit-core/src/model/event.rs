@@ -73,12 +73,29 @@ impl AuditEvent {
 
     /// An event for `action` stamped `timestamp` (events of one operation share one clock read).
     pub(crate) fn at(action: &'static Action, timestamp: SystemTime) -> AuditEvent {
+        AuditEvent::blank(
+            timestamp,
+            Cow::Borrowed(action.name()),
+            Cow::Borrowed(action.categories()),
+            Cow::Borrowed(action.types()),
+            Some(action),
+        )
+    }
+
+    /// An event with nothing set but what it is.
+    fn blank(
+        timestamp: SystemTime,
+        action: Cow<'static, str>,
+        categories: Cow<'static, [Category]>,
+        types: Cow<'static, [EventType]>,
+        grammar: Option<&'static Action>,
+    ) -> AuditEvent {
         AuditEvent {
             timestamp,
             message: String::new(),
-            action: Cow::Borrowed(action.name()),
-            categories: Cow::Borrowed(action.categories()),
-            types: Cow::Borrowed(action.types()),
+            action,
+            categories,
+            types,
             outcome: None,
             duration: None,
             reason: None,
@@ -90,7 +107,7 @@ impl AuditEvent {
             delete_from_spaces: Vec::new(),
             error: None,
             labels: Vec::new(),
-            grammar: Some(action),
+            grammar,
         }
     }
 
@@ -101,25 +118,7 @@ impl AuditEvent {
         categories: impl Into<Cow<'static, [Category]>>,
         types: impl Into<Cow<'static, [EventType]>>,
     ) -> AuditEvent {
-        AuditEvent {
-            timestamp: SystemTime::now(),
-            message: String::new(),
-            action: action.into(),
-            categories: categories.into(),
-            types: types.into(),
-            outcome: None,
-            duration: None,
-            reason: None,
-            origin: Origin::default(),
-            resource: None,
-            authentication: None,
-            add_to_spaces: Vec::new(),
-            delete_from_spaces: Vec::new(),
-            error: None,
-            labels: Vec::new(),
-            context: None,
-            grammar: None,
-        }
+        AuditEvent::blank(SystemTime::now(), action.into(), categories.into(), types.into(), None)
     }
 
     /// Takes who and where from `context`: user, session, space, source IP, HTTP request and
