@@ -206,24 +206,6 @@ pub(crate) fn last_link(active: &Path) -> io::Result<Option<crate::leaf::chain::
     Ok(None)
 }
 
-/// The lines of a file, and its first and last chained line (for the seal of a file the writer
-/// goes on appending to after a restart).
-#[cfg_attr(not(feature = "signing"), allow(dead_code))]
-pub(crate) fn file_stats(path: &Path) -> io::Result<super::rolling::FileStats> {
-    let mut stats = super::rolling::FileStats::default();
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(stats),
-        Err(error) => return Err(error),
-    };
-    for line in bytes.split(|b| *b == b'\n').filter(|line| !line.is_empty()) {
-        let link = crate::leaf::chain::parse_link(line)
-            .map(|l| crate::leaf::chain::Link { sequence: l.sequence, hash: l.hash });
-        stats.note(link);
-    }
-    Ok(stats)
-}
-
 /// How much of the active file's end is read to find where its chain stands (a line is never
 /// longer than a format's event limit, 256 KiB by default).
 const TAIL_BYTES: u64 = 4 << 20;

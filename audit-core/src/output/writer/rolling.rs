@@ -94,6 +94,24 @@ impl FileStats {
     }
 }
 
+/// The lines of a file, and its first and last chained line (for the seal of a file the writer
+/// goes on appending to after a restart).
+#[cfg_attr(not(feature = "signing"), allow(dead_code))]
+pub(crate) fn file_stats(path: &Path) -> io::Result<FileStats> {
+    let mut stats = FileStats::default();
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(stats),
+        Err(error) => return Err(error),
+    };
+    for line in bytes.split(|b| *b == b'\n').filter(|line| !line.is_empty()) {
+        let link = crate::leaf::chain::parse_link(line)
+            .map(|l| crate::leaf::chain::Link { sequence: l.sequence, hash: l.hash });
+        stats.note(link);
+    }
+    Ok(stats)
+}
+
 /// Called once a rotated file is stored for good (after its compression), with its stored path
 /// and what it holds: writes its seal.
 pub(crate) type OnStored = Arc<dyn Fn(&Path, FileStats) + Send + Sync>;
@@ -217,7 +235,7 @@ impl Files {
     /// Seals rotated files through `on_stored`, counting the lines the active file holds already.
     #[cfg_attr(not(feature = "signing"), allow(dead_code))]
     pub(crate) fn seal_with(&mut self, on_stored: OnStored) -> io::Result<()> {
-        self.stats = super::read::file_stats(&self.path)?;
+        self.stats = file_stats(&self.path)?;
         self.on_stored = Some(on_stored);
         Ok(())
     }
