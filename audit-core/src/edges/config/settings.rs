@@ -165,6 +165,9 @@ pub struct RollingFileConfig {
     pub checkpoint_every: Option<Interval>,
     /// A checkpoint at least every this many lines (default 10000).
     pub checkpoint_every_lines: Option<u64>,
+    /// Seals every rotated file, signed with this key (`audit keygen`'s `.key` file; feature
+    /// `signing`); needs a rotation, and chains the trail.
+    pub seal_key_file: Option<PathBuf>,
 }
 
 /// Every setting any sink has, as read: one flat map, so that serde reports each value's error
@@ -193,6 +196,7 @@ struct SinkFields {
     checkpoint_origin: Option<String>,
     checkpoint_every: Option<Interval>,
     checkpoint_every_lines: Option<u64>,
+    seal_key_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -228,6 +232,7 @@ impl TryFrom<SinkFields> for SinkConfig {
             checkpoint_origin,
             checkpoint_every,
             checkpoint_every_lines,
+            seal_key_file,
         } = fields;
         let (name, takes): (&str, &[&str]) = match kind {
             SinkKind::Console => ("console", &["stream"]),
@@ -252,6 +257,7 @@ impl TryFrom<SinkFields> for SinkConfig {
                     "checkpoint_origin",
                     "checkpoint_every",
                     "checkpoint_every_lines",
+                    "seal_key_file",
                 ],
             ),
         };
@@ -274,6 +280,7 @@ impl TryFrom<SinkFields> for SinkConfig {
             ("checkpoint_origin", checkpoint_origin.is_some()),
             ("checkpoint_every", checkpoint_every.is_some()),
             ("checkpoint_every_lines", checkpoint_every_lines.is_some()),
+            ("seal_key_file", seal_key_file.is_some()),
         ];
         if let Some((setting, _)) = given.iter().find(|(setting, set)| *set && !takes.contains(setting)) {
             return Err(format!("`{setting}` is not a setting of a `{name}` sink (it takes: {})", takes.join(", ")));
@@ -293,13 +300,17 @@ impl TryFrom<SinkFields> for SinkConfig {
                 when_full: when_full.unwrap_or_default(),
                 on_io_error: on_io_error.unwrap_or_default(),
                 queue_capacity,
-                chain: chain.unwrap_or(false) || chain_key_file.is_some() || checkpoint_file.is_some(),
+                chain: chain.unwrap_or(false)
+                    || chain_key_file.is_some()
+                    || checkpoint_file.is_some()
+                    || seal_key_file.is_some(),
                 chain_key_file,
                 checkpoint_file,
                 checkpoint_key_file,
                 checkpoint_origin,
                 checkpoint_every,
                 checkpoint_every_lines,
+                seal_key_file,
             }),
         })
     }
@@ -325,6 +336,7 @@ impl RollingFileConfig {
             checkpoint_origin: None,
             checkpoint_every: None,
             checkpoint_every_lines: None,
+            seal_key_file: None,
         }
     }
 
@@ -357,6 +369,12 @@ impl RollingFileConfig {
         builder: crate::output::writer::FileWriterBuilder,
         at: &str,
     ) -> Result<crate::output::writer::FileWriterBuilder, ConfigError> {
+        let mut builder = builder;
+        if let Some(path) = &self.seal_key_file {
+            let key = crate::leaf::checkpoint::SigningKey::from_file(path)
+                .map_err(|problem| ConfigError::new(format!("{at}.seal_key_file"), problem))?;
+            builder = builder.seals(key);
+        }
         let (Some(file), Some(key_file)) = (&self.checkpoint_file, &self.checkpoint_key_file) else {
             return match (&self.checkpoint_file, &self.checkpoint_key_file) {
                 (None, None) => Ok(builder),
@@ -389,6 +407,9 @@ impl RollingFileConfig {
         builder: crate::output::writer::FileWriterBuilder,
         at: &str,
     ) -> Result<crate::output::writer::FileWriterBuilder, ConfigError> {
+        if self.seal_key_file.is_some() {
+            return Err(ConfigError::new(format!("{at}.seal_key_file"), "seals need audit-core's `signing` feature"));
+        }
         match (&self.checkpoint_file, &self.checkpoint_key_file) {
             (None, None) => Ok(builder),
             _ => Err(ConfigError::new(
@@ -696,6 +717,23 @@ mod tests {
         let note = std::fs::read_to_string(dir.join("audit.checkpoint")).unwrap();
         let checkpoint = Checkpoint::verify(&note, &key.public_key()).unwrap();
         assert_eq!((checkpoint.origin.as_str(), checkpoint.size), ("config.example/audit", 1));
+        // Seals from the config: every rotated file gets one.
+        let sealed = format!(
+            r#"{{"sinks":[{{"type":"rolling_file","path":"{0}/s.log","max_size":"1kb","seal_key_file":"{0}/signer.key"}}]}}"#,
+            dir.display()
+        );
+        let (logger, guards) = parse(&sealed).build().unwrap();
+        for _ in 0..20 {
+            logger
+                .log(crate::AuditEvent::new(&crate::kibana::SPACE_GET).with_outcome(crate::Outcome::Success))
+                .unwrap();
+        }
+        guards.shutdown().unwrap();
+        let seals = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().to_string_lossy().ends_with(".seal"))
+            .count();
+        assert!(seals >= 2, "{seals} seals");
         let missing = format!(
             r#"{{"sinks":[{{"type":"rolling_file","path":"{0}/b.log","checkpoint_file":"{0}/b.checkpoint"}}]}}"#,
             dir.display()
