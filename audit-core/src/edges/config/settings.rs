@@ -124,7 +124,7 @@ pub enum SinkConfig {
     Tracing,
     /// [`FileWriter`]: the non-blocking, durable writer, with optional rotation (Kibana's
     /// `rolling-file` appender and more).
-    RollingFile(RollingFileConfig),
+    RollingFile(Box<RollingFileConfig>),
 }
 
 /// A [`FileWriter`] as written in a configuration file (`"type": "rolling_file"`).
@@ -290,7 +290,7 @@ impl TryFrom<SinkFields> for SinkConfig {
             SinkKind::Console => SinkConfig::Console { stream: stream.unwrap_or_default() },
             SinkKind::File => SinkConfig::File { path: path()?, sync_every_event: sync_every_event.unwrap_or(false) },
             SinkKind::Tracing => SinkConfig::Tracing,
-            SinkKind::RollingFile => SinkConfig::RollingFile(RollingFileConfig {
+            SinkKind::RollingFile => SinkConfig::RollingFile(Box::new(RollingFileConfig {
                 path: path()?,
                 max_size,
                 interval,
@@ -311,7 +311,7 @@ impl TryFrom<SinkFields> for SinkConfig {
                 checkpoint_every,
                 checkpoint_every_lines,
                 seal_key_file,
-            }),
+            })),
         })
     }
 }
