@@ -112,6 +112,8 @@ fn every_kind_of_tampering_is_found_where_it_is() {
     check(&|l| l.insert(2, forged.clone()), FindingKind::Modified, 3);
     // A line cut in the middle of the trail (not by a crash: nothing resumed after it).
     check(&|l| l[5].truncate(40), FindingKind::Torn, 6);
+    // The last line made invalid, its newline kept: put there, not a crash's.
+    check(&|l| l[9] = l[9].replacen("\"event\"", "xevent\"", 1), FindingKind::Torn, 10);
 }
 
 #[test]

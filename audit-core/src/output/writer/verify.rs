@@ -223,6 +223,7 @@ fn check_trail(files: &[PathBuf], rotated: Option<usize>, options: &Options) -> 
         pending_torn: None,
         expected_seen: false,
         seen: FileSeen::default(),
+        last_torn_unterminated: false,
         batch: Batch::default(),
         file_findings: 0,
     };
@@ -265,8 +266,11 @@ fn check_trail(files: &[PathBuf], rotated: Option<usize>, options: &Options) -> 
         check.sealed_but_missing(active, &files[..rotated]);
     }
     if let Some(torn) = check.pending_torn.take() {
-        // The trail's very end: a crash with nothing written after it yet.
-        check.report.findings.push(Finding { expected: true, ..torn });
+        // The trail's very end: a crash with nothing written after it yet, if the line lacks its
+        // newline (the writer writes both at once). A whole line that is not an event, last, was
+        // put there.
+        let cut_short = check.last_torn_unterminated;
+        check.report.findings.push(Finding { expected: cut_short, ..torn });
     }
     if let Some(expected) = options.expect.filter(|_| !check.expected_seen) {
         let last = check.report.last.map_or(0, |l| l.sequence);
@@ -316,6 +320,8 @@ struct Check<'a> {
     expected_seen: bool,
     /// What the file being read holds so far (for its seal).
     seen: FileSeen,
+    /// The pending torn line lacks its newline (a write cut short, not a line put there).
+    last_torn_unterminated: bool,
     /// Lines whose hash is still to be checked, and where this file's findings start.
     batch: Batch,
     file_findings: usize,
@@ -557,6 +563,7 @@ impl Check<'_> {
                 let detail = "a whole event without event.sequence and event.hash in a chained trail".to_owned();
                 self.finding(file, number, FindingKind::Unchained, detail);
             } else {
+                self.last_torn_unterminated = !whole;
                 self.pending_torn = Some(Finding {
                     file: file.to_path_buf(),
                     line: number,
