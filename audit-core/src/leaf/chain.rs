@@ -151,7 +151,11 @@ pub struct ParsedLink {
 
 /// Reads the chain's fields of `line` (no newline); `None` if it has none (an unchained line).
 pub fn parse_link(line: &[u8]) -> Option<ParsedLink> {
-    let open = find(line, EVENT_OPEN)? + EVENT_OPEN.len();
+    // The writer's lines are UTF-8: then the standard library's (vectorized) substring search.
+    let open = match std::str::from_utf8(line) {
+        Ok(text) => text.find("\"event\":{")?,
+        Err(_) => find(line, EVENT_OPEN)?,
+    } + EVENT_OPEN.len();
     let rest = line[open..].strip_prefix(SEQUENCE_KEY)?;
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     if digits == 0 || digits > 20 {

@@ -226,6 +226,8 @@ fn check_trail(files: &[PathBuf], rotated: Option<usize>, options: &Options) -> 
         last_torn_unterminated: false,
         batch: Batch::default(),
         file_findings: 0,
+        in_flight: Vec::new(),
+        done: Vec::new(),
     };
     #[cfg(feature = "signing")]
     let mut previous_seal: Option<[u8; 32]> = None;
@@ -325,6 +327,9 @@ struct Check<'a> {
     /// Lines whose hash is still to be checked, and where this file's findings start.
     batch: Batch,
     file_findings: usize,
+    /// Batches being hashed on other threads, and batches hashed here (no thread to be had).
+    in_flight: Vec<std::thread::JoinHandle<(Batch, Vec<bool>)>>,
+    done: Vec<(Batch, Vec<bool>)>,
 }
 
 /// Lines waiting for their hash to be checked.
@@ -344,6 +349,10 @@ struct Job {
 
 /// How many bytes of lines are checked at once.
 const BATCH_BYTES: usize = 4 << 20;
+
+/// How many batches may be hashed at once while reading goes on (the machine's cores, less the
+/// reading one).
+const PIPELINE: usize = 1;
 
 /// The lines of one file, and its first and last link.
 #[derive(Clone, Copy, Debug, Default)]
@@ -475,44 +484,66 @@ impl Check<'_> {
     fn file(&mut self, file: &Path, reader: impl BufRead) {
         self.file_findings = self.report.findings.len();
         self.read_lines(file, reader);
-        self.check_batch(file);
-    }
-
-    /// Checks the batched lines' hashes, the work split over the machine's cores, and files the
-    /// failures among this file's findings in line order.
-    fn check_batch(&mut self, file: &Path) {
-        let batch = std::mem::take(&mut self.batch);
-        if batch.jobs.is_empty() {
-            self.batch = batch;
-            return;
-        }
-        let hash = &self.options.hash;
-        let check = |jobs: &[Job]| -> Vec<bool> {
-            jobs.iter().map(|job| verifies(hash, &job.previous, &batch.bytes[job.bytes.clone()], &job.link)).collect()
-        };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-        let results: Vec<bool> = if threads > 1 && batch.jobs.len() > 64 {
-            let size = batch.jobs.len().div_ceil(threads);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = batch.jobs.chunks(size).map(|jobs| scope.spawn(move || check(jobs))).collect();
-                handles.into_iter().flat_map(|handle| handle.join().expect("hashing does not panic")).collect()
-            })
-        } else {
-            check(&batch.jobs)
-        };
-        for (job, ok) in batch.jobs.iter().zip(results) {
-            if ok {
-                self.report.verified += 1;
-            } else {
-                let detail = format!("event.sequence {}: its bytes do not give its event.hash", job.link.sequence);
-                self.finding(file, job.line, FindingKind::Modified, detail);
-            }
-        }
+        self.hash_batch();
+        self.settle(file);
         // In line order; a torn line of the file before (filed when this one began) stays first.
         self.report.findings[self.file_findings..].sort_by_key(|finding| (finding.file == file, finding.line));
-        self.batch = Batch { bytes: batch.bytes, jobs: batch.jobs };
-        self.batch.bytes.clear();
-        self.batch.jobs.clear();
+    }
+
+    /// Hands the batched lines to a thread that checks their hashes while this one reads on
+    /// (after settling the batch before it: one batch is hashed while the next is read).
+    fn hash_batch(&mut self) {
+        if self.batch.jobs.is_empty() {
+            return;
+        }
+        let check = |hash: &ChainHash, batch: &Batch| -> Vec<bool> {
+            batch
+                .jobs
+                .iter()
+                .map(|job| verifies(hash, &job.previous, &batch.bytes[job.bytes.clone()], &job.link))
+                .collect()
+        };
+        // Shared, so that the batch can be taken back should no thread be had.
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(Some(std::mem::take(&mut self.batch))));
+        let (hash, given) = (self.options.hash.clone(), std::sync::Arc::clone(&shared));
+        let spawned = std::thread::Builder::new().name("audit-verify".to_owned()).spawn(move || {
+            let batch = given.lock().unwrap_or_else(|p| p.into_inner()).take().expect("given once");
+            let results = check(&hash, &batch);
+            (batch, results)
+        });
+        match spawned {
+            Ok(handle) => self.in_flight.push(handle),
+            Err(_) => {
+                if let Some(batch) = shared.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    let results = check(&self.options.hash, &batch);
+                    self.done.push((batch, results));
+                }
+            }
+        }
+    }
+
+    /// Waits for the batches being hashed and files their failures.
+    fn settle(&mut self, file: &Path) {
+        let mut finished = std::mem::take(&mut self.done);
+        for handle in self.in_flight.drain(..) {
+            finished.push(handle.join().expect("hashing does not panic"));
+        }
+        for (batch, results) in finished {
+            for (job, ok) in batch.jobs.iter().zip(results) {
+                if ok {
+                    self.report.verified += 1;
+                } else {
+                    let detail = format!("event.sequence {}: its bytes do not give its event.hash", job.link.sequence);
+                    self.report.findings.push(Finding {
+                        file: file.to_path_buf(),
+                        line: job.line,
+                        kind: FindingKind::Modified,
+                        detail,
+                        expected: false,
+                    });
+                }
+            }
+        }
     }
 
     fn read_lines(&mut self, file: &Path, mut reader: impl BufRead) {
@@ -520,7 +551,11 @@ impl Check<'_> {
         let mut number = 0u64;
         loop {
             if self.batch.bytes.len() >= BATCH_BYTES {
-                self.check_batch(file);
+                // At most one batch hashed while the next is read: memory stays bounded.
+                if self.in_flight.len() >= PIPELINE {
+                    self.settle(file);
+                }
+                self.hash_batch();
             }
             buffer.clear();
             match reader.read_until(b'\n', &mut buffer) {
