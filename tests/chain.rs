@@ -11,7 +11,7 @@ use audit_core::trail::{read_audit_trail, rotated_files};
 use audit_core::verify::{verify_files, verify_trail, FindingKind, Options};
 use audit_core::writer::Rotation;
 use audit_core::{kibana, AuditEvent, AuditLogger, FileWriter, Outcome, Resource};
-use common::TempDir;
+use common::{Faults, FaultyStorage, TempDir};
 use proptest::prelude::*;
 
 fn event(id: u32) -> AuditEvent {
@@ -54,6 +54,42 @@ fn a_chained_trail_verifies_across_rotation_gzip_and_restarts() {
     assert_eq!(sequences, (1..=150).collect::<Vec<_>>());
     assert!(events.iter().all(|e| e["event"]["hash"].as_str().is_some_and(|h| h.len() == 64)));
     assert_eq!(events[0]["event"]["action"], "saved_object_get", "the event's own fields are there");
+}
+
+#[test]
+fn lines_callers_format_themselves_are_chained_like_the_writers_own() {
+    for hash in [ChainHash::Sha256, ChainHash::HmacSha256(b"chain key".to_vec())] {
+        let dir = TempDir::new("chain-callers");
+        let path = dir.path("audit.log");
+        let faults = Faults::default();
+        let (writer, guard) = FileWriter::builder(&path)
+            .storage(FaultyStorage(faults.clone()))
+            .queue_capacity(16)
+            .chain(hash.clone())
+            .build()
+            .unwrap();
+        let logger = AuditLogger::builder().sink(writer.clone()).build();
+        // A disk that stalls: the queue fills, and callers format their own lines.
+        faults.hold();
+        let producer = std::thread::spawn({
+            let logger = logger.clone();
+            move || (0..200).for_each(|id| logger.log(event(id)).unwrap())
+        });
+        while writer.stats().formatted_by_callers == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        faults.release();
+        producer.join().unwrap();
+        guard.shutdown().unwrap();
+        assert!(writer.stats().formatted_by_callers > 0);
+        let options = match &hash {
+            ChainHash::HmacSha256(key) => Options::with_key(key.clone()),
+            _ => Options::default(),
+        };
+        let report = verify_trail(&path, &options).unwrap();
+        assert!(report.is_intact(), "{:?}", report.findings);
+        assert_eq!(report.verified, 200);
+    }
 }
 
 #[test]
