@@ -93,6 +93,20 @@ fn lines_callers_format_themselves_are_chained_like_the_writers_own() {
 }
 
 #[test]
+fn an_unchained_trail_is_one_finding_not_one_per_line() {
+    let dir = TempDir::new("chain-none");
+    let path = dir.path("audit.log");
+    let (writer, guard) = FileWriter::builder(&path).build().unwrap();
+    let logger = AuditLogger::builder().sink(writer).build();
+    (0..25).for_each(|id| logger.log(event(id)).unwrap());
+    guard.shutdown().unwrap();
+    let report = verify_trail(&path, &Options::default()).unwrap();
+    assert!(!report.is_intact());
+    assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+    assert!(report.findings[0].detail.contains("not a chained trail: none of its 25 events"), "{:?}", report.findings);
+}
+
+#[test]
 fn a_keyed_chain_verifies_only_with_its_key() {
     let dir = TempDir::new("chain-key");
     let path = dir.path("audit.log");

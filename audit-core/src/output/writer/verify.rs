@@ -274,6 +274,21 @@ fn check_trail(files: &[PathBuf], rotated: Option<usize>, options: &Options) -> 
         let cut_short = check.last_torn_unterminated;
         check.report.findings.push(Finding { expected: cut_short, ..torn });
     }
+    // A trail with no chained line at all was written by an unchained writer: one finding says
+    // so, rather than one per line.
+    let unchained = check.report.findings.iter().filter(|f| f.kind == FindingKind::Unchained).count();
+    if check.report.first_sequence.is_none() && unchained > 1 {
+        check.report.findings.retain(|f| f.kind != FindingKind::Unchained);
+        let file = files.first().cloned().unwrap_or_default();
+        let detail = format!(
+            "not a chained trail: none of its {unchained} events has event.sequence and event.hash (write it with \
+             FileWriterBuilder::chain, or \"chain\": true)"
+        );
+        check
+            .report
+            .findings
+            .insert(0, Finding { file, line: 1, kind: FindingKind::Unchained, detail, expected: false });
+    }
     if let Some(expected) = options.expect.filter(|_| !check.expected_seen) {
         let last = check.report.last.map_or(0, |l| l.sequence);
         let file = files.last().cloned().unwrap_or_default();
