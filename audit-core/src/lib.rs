@@ -44,6 +44,13 @@
 //!    [`FileWriter`]: non-blocking, durable, rotating; keep its guard until the end of `main`.
 //! 4. **Test the trail**: [`AuditLogger::capture`] gives a logger and the [`MemorySink`] it writes
 //!    to; assert on the lines.
+//! 5. **Keep secrets out**: nothing is logged that the attribute does not name; what it names and
+//!    is secret (`fields(token = secret(token))`, or a [`Secret`](secret::Secret)) is written as
+//!    its HMAC under the logger's key ([`secret`]).
+//! 6. **Make the trail prove itself**: a chained writer
+//!    ([`FileWriterBuilder::chain`](writer::FileWriterBuilder::chain)) links every line to the
+//!    one before; with the `signing` feature it also seals rotated files and signs checkpoints;
+//!    [`verify`] (or the `audit verify` command) says where a trail was changed.
 //!
 //! # Where each part lives
 //!
