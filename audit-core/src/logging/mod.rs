@@ -39,7 +39,12 @@ pub struct AuditLogger {
 
 struct LoggerInner {
     enabled: bool,
+    /// The sinks whose answers decide the call (every one, or `quorum` of them).
     sinks: Vec<Box<dyn AuditSink>>,
+    /// Sinks never waited for and never deciding a call (see `best_effort_sink`).
+    best_effort: Vec<Box<dyn AuditSink>>,
+    /// How many of `sinks` must accept an event (all, when `None`).
+    quorum: Option<usize>,
     filters: Vec<IgnoreFilter>,
     format: Arc<EcsFormat>,
     intent_durability: Durability,
@@ -125,6 +130,8 @@ impl AuditLogger {
         AuditLoggerBuilder {
             enabled: true,
             sinks: Vec::new(),
+            best_effort: Vec::new(),
+            quorum: None,
             filters: Vec::new(),
             format: EcsFormat::default(),
             intent_durability: Durability::Buffered,
@@ -187,9 +194,26 @@ impl AuditLogger {
         self.inner.intent_durability
     }
 
-    /// Whether every sink would accept an event now (a failing fail-closed sink would not).
+    /// Whether the required sinks would accept an event now (a failing fail-closed sink would
+    /// not): every one, or the logger's quorum of them.
     pub fn is_accepting(&self) -> bool {
-        self.inner.sinks.iter().all(|sink| sink.is_accepting())
+        let accepting = self.inner.sinks.iter().filter(|sink| sink.is_accepting()).count();
+        accepting >= self.required()
+    }
+
+    /// How many of the required sinks must accept an event.
+    fn required(&self) -> usize {
+        self.inner.quorum.unwrap_or(self.inner.sinks.len()).min(self.inner.sinks.len())
+    }
+
+    /// Hands the record to the best-effort sinks: never waited for, never deciding the call;
+    /// what they cannot take is reported (and counted by them).
+    fn to_best_effort(&self, record: &Record<'_>) {
+        for sink in &self.inner.best_effort {
+            if let Err(error) = sink.write(record) {
+                report_sink_failure(&sink.describe(), &error);
+            }
+        }
     }
 
     /// Filters `event` and hands it to every sink, asking for no particular durability.
@@ -209,6 +233,7 @@ impl AuditLogger {
         // Shared, so that a queueing sink keeps it without a deep copy.
         let event = Arc::new(mask(event));
         let record = Record::new(&event, &self.inner.format, durability);
+        self.to_best_effort(&record);
         if let [sink] = self.inner.sinks.as_slice() {
             // One sink, the common case: no bookkeeping.
             return self.settle(&event.action, [sink.write(&record)]);
@@ -230,6 +255,9 @@ impl AuditLogger {
             return Ok(());
         }
         let event = Arc::new(mask(event));
+        if !self.inner.best_effort.is_empty() {
+            self.to_best_effort(&Record::new(&event, &self.inner.format, durability));
+        }
         if let [sink] = self.inner.sinks.as_slice() {
             // One sink, the common case: no bookkeeping.
             let submission = sink.submit(&Record::new(&event, &self.inner.format, durability));
@@ -261,8 +289,12 @@ impl AuditLogger {
     fn settle(&self, action: &str, results: impl IntoIterator<Item = Result<(), SinkError>>) -> Result<(), LogError> {
         let mut refused = Vec::new();
         let mut unconfirmed = Vec::new();
+        let mut accepted = 0;
         for (sink, result) in self.inner.sinks.iter().zip(results) {
-            let Err(error) = result else { continue };
+            let Err(error) = result else {
+                accepted += 1;
+                continue;
+            };
             let name = sink.describe();
             report_sink_failure(&name, &format_args!("{error} (event.action={action})"));
             match error {
@@ -270,7 +302,11 @@ impl AuditLogger {
                 SinkError::Unconfirmed(error) => unconfirmed.push((name, error)),
             }
         }
-        if !refused.is_empty() {
+        if accepted >= self.required() && self.inner.quorum.is_some() {
+            // Enough required sinks took it (the others' failures are reported above).
+            self.inner.written.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        } else if !refused.is_empty() {
             self.inner.refused.fetch_add(1, Ordering::Relaxed);
             refused.extend(unconfirmed);
             Err(LogError::Refused(refused))
@@ -283,10 +319,15 @@ impl AuditLogger {
         }
     }
 
-    /// Flushes every sink.
+    /// Flushes every sink, the best-effort ones too.
     pub fn flush(&self) -> Result<(), LogError> {
-        let failures: Vec<(String, io::Error)> =
-            self.inner.sinks.iter().filter_map(|sink| sink.flush().err().map(|e| (sink.describe(), e))).collect();
+        let failures: Vec<(String, io::Error)> = self
+            .inner
+            .sinks
+            .iter()
+            .chain(&self.inner.best_effort)
+            .filter_map(|sink| sink.flush().err().map(|e| (sink.describe(), e)))
+            .collect();
         if failures.is_empty() {
             Ok(())
         } else {
@@ -311,6 +352,8 @@ fn mask(mut event: AuditEvent) -> AuditEvent {
 pub struct AuditLoggerBuilder {
     enabled: bool,
     sinks: Vec<Box<dyn AuditSink>>,
+    best_effort: Vec<Box<dyn AuditSink>>,
+    quorum: Option<usize>,
     filters: Vec<IgnoreFilter>,
     format: EcsFormat,
     intent_durability: Durability,
@@ -334,6 +377,28 @@ impl AuditLoggerBuilder {
     /// Adds a sink. Events go to every sink, in the order they were added.
     pub fn sink(mut self, sink: impl AuditSink) -> Self {
         self.sinks.push(Box::new(sink));
+        self
+    }
+
+    /// Adds a sink that never slows or fails a call: it runs on a thread of its own behind a
+    /// queue of 1,024 events ([`BestEffort`](crate::sink::BestEffort)); what it cannot take in
+    /// time is dropped for it, counted and reported. For a second copy of the trail (a central
+    /// store) next to the one that decides (the local file).
+    pub fn best_effort_sink(mut self, sink: impl AuditSink) -> Self {
+        let name = sink.describe();
+        match crate::output::sink::BestEffort::new(sink, 1024) {
+            Ok(offloaded) => self.best_effort.push(Box::new(offloaded)),
+            Err(error) => {
+                report_sink_failure(&name, &format_args!("cannot start the best-effort sink's thread: {error}"))
+            }
+        }
+        self
+    }
+
+    /// A call goes on when at least `count` of the (required) sinks accepted its event, rather
+    /// than all of them: "at least 2 of these 3". Failures of the others are reported.
+    pub fn require_at_least(mut self, count: usize) -> Self {
+        self.quorum = Some(count.max(1));
         self
     }
 
@@ -390,6 +455,8 @@ impl AuditLoggerBuilder {
             inner: Arc::new(LoggerInner {
                 enabled: self.enabled,
                 sinks: self.sinks,
+                best_effort: self.best_effort,
+                quorum: self.quorum,
                 filters: self.filters,
                 format: Arc::new(self.format),
                 intent_durability: self.intent_durability,

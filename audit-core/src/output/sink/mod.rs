@@ -15,6 +15,7 @@
 pub(crate) mod console;
 pub(crate) mod contract;
 pub(crate) mod memory;
+pub(crate) mod offload;
 pub(crate) mod record;
 pub(crate) mod sync_file;
 pub(crate) mod tracing_sink;
@@ -24,6 +25,7 @@ pub(crate) use contract::AuditSink;
 pub use contract::Submission;
 pub use memory::CapturedEvent;
 pub(crate) use memory::MemorySink;
+pub use offload::{BestEffort, WithDeadline};
 pub use record::Record;
 pub use sync_file::SyncFileSink;
 pub use tracing_sink::TracingSink;
