@@ -4,14 +4,11 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use audit_core::secret::{Concealer, Secret};
 use audit_core::sink::{SyncFileSink, TracingSink};
 use audit_core::trail::read_audit_trail;
 use audit_core::{audited, AuditContext, AuditLogger, FileWriter, MemorySink, User};
-use common::TempDir;
+use common::{Captured, TempDir};
 
 const EMAIL: &str = "alice.secret@example.com";
 const TOKEN: &str = "tok-9f8e7d6c5b4a";
@@ -23,20 +20,6 @@ const KEY: &[u8] = b"an investigator's key, kept elsewhere";
 fn invite(email: &str, token: Secret<String>, password: &str) -> Result<(), String> {
     let _ = (email, token.expose(), password);
     Ok(())
-}
-
-/// A `tracing` writer that keeps what it is given.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 fn assert_no_clear_text(sink: &str, bytes: &[u8]) {

@@ -1,9 +1,9 @@
 //! Sinks with real destinations (a file on disk, a `tracing` subscriber) and the line's shape
 //! compared with Kibana's audit lines.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use audit_core::event::HttpRequestInfo;
 use audit_core::sink::SyncFileSink;
@@ -71,18 +71,7 @@ fn an_unwritable_file_is_an_error_that_names_it() {
 }
 
 /// Collects what a `tracing` subscriber writes.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use common::Captured as Buffer;
 
 #[test]
 fn tracing_sink_reemits_on_the_audit_target() {

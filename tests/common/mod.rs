@@ -168,3 +168,17 @@ impl From<AuditRefused> for ServiceError {
         ServiceError::AuditUnavailable
     }
 }
+
+/// Collects what a writer is given (a `tracing` subscriber's output, say).
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
