@@ -219,7 +219,8 @@ fn hex_value(digit: u8) -> Option<u8> {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+/// Where `needle` first stands in `haystack`.
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     let (&first, rest) = needle.split_first()?;
     let mut from = 0;
     while let Some(offset) = haystack[from..].iter().position(|&b| b == first) {

@@ -221,3 +221,16 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
         _ => Path::new("."),
     }
 }
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, synced, renamed over it.
+#[cfg_attr(not(feature = "signing"), allow(dead_code))]
+pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = std::path::PathBuf::from(temporary);
+    let mut file = File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)?;
+    sync_dir(parent_dir(path))
+}

@@ -3,7 +3,7 @@
 //! where the policy says, replacing the previous one atomically; and once more when it stops.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
@@ -121,7 +121,9 @@ impl Checkpointer {
         let checkpoint = Checkpoint::new(self.policy.origin.clone(), link);
         let note = checkpoint.sign(&self.policy.key);
         let (result, target) = match &self.policy.target {
-            Target::File(path) => (replace_file(path, note.as_bytes()), format!("checkpoint:{}", path.display())),
+            Target::File(path) => {
+                (crate::output::storage::replace_file(path, note.as_bytes()), format!("checkpoint:{}", path.display()))
+            }
             Target::Stderr => (io::stderr().lock().write_all(note.as_bytes()), "checkpoint:stderr".to_owned()),
             Target::Sink(sink) => {
                 let event = Arc::new(
@@ -168,16 +170,4 @@ impl AfterSync for Checkpointer {
             self.write(link);
         }
     }
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file beside it, synced, renamed over it.
-fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = PathBuf::from(temporary);
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)?;
-    crate::output::storage::sync_dir(crate::output::storage::parent_dir(path))
 }

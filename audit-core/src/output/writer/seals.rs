@@ -75,9 +75,8 @@ impl Sealer {
         });
         let note = sign_note(&format!("{body}\n"), &self.key);
         let path = seal_path(stored);
-        std::fs::write(&path, note.as_bytes())?;
-        std::fs::File::open(&path)?.sync_all()?;
-        crate::output::storage::sync_dir(crate::output::storage::parent_dir(&path))?;
+        // Atomically: a crash mid-write leaves no half seal to be taken for a forged one.
+        crate::output::storage::replace_file(&path, note.as_bytes())?;
         *previous = Sha256::digest(note.as_bytes()).into();
         Ok(())
     }

@@ -308,10 +308,6 @@ fn check_trail(files: &[PathBuf], rotated: Option<usize>, options: &Options) -> 
     Ok(check.report)
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
-}
-
 #[cfg(feature = "compression")]
 fn gz_reader(_: &Path, file: Box<dyn Read>) -> io::Result<Box<dyn Read>> {
     // Every member, then nothing: bytes appended after the last member fail the read.
@@ -598,7 +594,8 @@ impl Check<'_> {
         let link = if whole { parse_link(line) } else { None };
         if let Some(mut torn) = self.pending_torn.take() {
             // The writer records `audit_trail_resumed` first thing after a crash's torn line.
-            torn.expected = link.is_some() && contains(line, b"\"action\":\"audit_trail_resumed\"");
+            torn.expected =
+                link.is_some() && crate::leaf::chain::find(line, b"\"action\":\"audit_trail_resumed\"").is_some();
             self.report.findings.push(torn);
         }
         if let Some(link) = &link {
