@@ -159,7 +159,10 @@ fn default_lines_have_kibanas_field_shape() {
     let missing: Vec<&String> = theirs_paths.difference(&our_paths).collect();
     assert!(missing.is_empty(), "fields Kibana writes that we do not: {missing:?}");
     let extra: Vec<&String> = our_paths.difference(&theirs_paths).collect();
-    assert_eq!(extra, ["process.pid"], "our only addition is ECS's process.pid");
+    assert_eq!(extra, ["event.id", "process.pid"], "our only additions are ECS's event.id and process.pid");
+    assert_eq!(ours["event"]["id"], event.id.as_str(), "the event's own id");
+    let mut ours = ours;
+    ours["event"].as_object_mut().unwrap().remove("id");
     for path in ["message", "event", "user", "kibana", "client", "http", "url"] {
         assert_eq!(ours[path], kibana_line[path], "{path}");
     }

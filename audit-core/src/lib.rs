@@ -109,6 +109,7 @@ pub mod event {
     //! The parts of an [`AuditEvent`](crate::AuditEvent): who and where ([`Origin`], shared
     //! with [`AuditContext`](crate::AuditContext)), what went wrong ([`ErrorInfo`]), the HTTP
     //! request ([`HttpRequestInfo`]) and how the user authenticated ([`AuthenticationInfo`]).
+    pub use crate::leaf::event_id::EventId;
     pub use crate::model::{AuthenticationInfo, ErrorInfo, HttpRequestInfo, Origin};
 }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use super::context::AuditContext;
 use super::origin::Origin;
 use super::parts::{AuthenticationInfo, ErrorInfo, HttpRequestInfo, Resource, User};
+use crate::leaf::event_id::EventId;
 use audit_schema::{Action, Category, EventType, Outcome};
 
 /// One audit event. Serialized by [`EcsFormat`](crate::EcsFormat) to one ECS JSON line.
@@ -27,6 +28,9 @@ use audit_schema::{Action, Category, EventType, Outcome};
 /// ```
 #[derive(Clone, Debug)]
 pub struct AuditEvent {
+    /// `event.id`: unique to this event, made with it, and the same in every copy of it (every
+    /// sink, every destination a shipper delivers to), so duplicates can be recognized.
+    pub id: EventId,
     /// `@timestamp`.
     pub timestamp: SystemTime,
     /// `message`. Empty means "the default message of the action" ([`AuditEvent::default_message`]).
@@ -91,6 +95,7 @@ impl AuditEvent {
         grammar: Option<&'static Action>,
     ) -> AuditEvent {
         AuditEvent {
+            id: EventId::new(),
             timestamp,
             message: String::new(),
             action,

@@ -499,6 +499,7 @@ fn write_request(
 
 fn write_event_fields(line: &mut JsonObject<'_>, event: &AuditEvent) {
     let mut object = line.object(key!("event"));
+    object.str(key!("id"), event.id.as_str());
     object.str(key!("action"), &event.action);
     object.strs(key!("category"), event.categories.iter().map(|c| c.as_str()));
     if !event.types.is_empty() {
