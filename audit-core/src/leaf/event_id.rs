@@ -8,7 +8,7 @@
 use std::cell::Cell;
 
 /// The length of an id.
-pub const EVENT_ID_LEN: usize = 32;
+pub(crate) const EVENT_ID_LEN: usize = 32;
 
 thread_local! {
     static NEXT: Cell<(u64, u64)> = Cell::new((draw_prefix(), 0));
@@ -33,6 +33,12 @@ impl EventId {
     /// A new id, unique to this event.
     pub fn new() -> EventId {
         EventId(new_event_id())
+    }
+
+    /// The id written as `id`, if it has the form of one made here (32 lowercase hex digits).
+    pub fn parse(id: &str) -> Option<EventId> {
+        let bytes: [u8; EVENT_ID_LEN] = id.as_bytes().try_into().ok()?;
+        bytes.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')).then_some(EventId(bytes))
     }
 
     /// Its 32 hex digits.
@@ -80,11 +86,6 @@ fn hex_into(out: &mut [u8], value: u64) {
     }
 }
 
-/// Whether `id` has the form of an id made here (32 lowercase hex digits).
-pub fn is_event_id(id: &str) -> bool {
-    id.len() == EVENT_ID_LEN && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,7 +99,7 @@ mod tests {
         for thread in threads {
             for id in thread.join().unwrap() {
                 let id = id.to_string();
-                assert!(is_event_id(&id), "{id}");
+                assert_eq!(EventId::parse(&id).map(|p| p.to_string()), Some(id.clone()));
                 assert!(seen.insert(id.clone()), "{id} made twice");
             }
         }
@@ -110,5 +111,7 @@ mod tests {
         let mut out = [0u8; 16];
         hex_into(&mut out, 0x0123_4567_89ab_cdef);
         assert_eq!(&out, b"0123456789abcdef");
+        assert!(EventId::parse("0123456789ABCDEF0123456789abcdef").is_none(), "upper case");
+        assert!(EventId::parse("0123").is_none(), "short");
     }
 }

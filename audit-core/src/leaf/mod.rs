@@ -5,7 +5,7 @@
 pub mod chain;
 #[cfg(feature = "signing")]
 pub mod checkpoint;
-pub mod event_id;
+pub(crate) mod event_id;
 pub(crate) mod json;
 pub mod secret;
 pub(crate) mod timestamp;
