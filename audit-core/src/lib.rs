@@ -127,7 +127,7 @@ pub mod logger {
 
 pub use logging::dispatch;
 
-pub use output::{sink, writer};
+pub use output::{ship, sink, writer};
 
 pub mod trail {
     //! Reading a trail back: every rotated file in the order written, then the active file, with

@@ -105,7 +105,7 @@ fn open_snapshot(active: &Path) -> io::Result<Option<Snapshot>> {
 
 /// Opens a rotated file; if its `.log` was compressed since it was listed, its `.gz`. `None`
 /// when neither is there any more.
-pub(super) fn open_rotated(path: &Path) -> io::Result<Option<(PathBuf, fs::File)>> {
+pub(crate) fn open_rotated(path: &Path) -> io::Result<Option<(PathBuf, fs::File)>> {
     let mut candidates = vec![path.to_path_buf()];
     if path.extension().is_none_or(|e| e != "gz") {
         let mut gz = path.as_os_str().to_owned();

@@ -1,0 +1,75 @@
+//! [`Destination`]: where a shipper delivers the trail (a NATS JetStream stream, a PostgreSQL
+//! table, a syslog server, or your own), and [`DeliveryError`].
+
+use std::fmt;
+
+use super::record::ShipRecord;
+
+/// Somewhere a shipper delivers batches of the trail to.
+///
+/// `deliver` returns `Ok` only once the destination has acknowledged every record of the batch
+/// (a publish acknowledgement, a committed transaction, …): the shipper then moves its cursor
+/// past them, and never before. A batch may be delivered again (after an error, a timeout or a
+/// restart of the shipper), so a destination keeps one copy per [`ShipRecord::id`].
+///
+/// ```
+/// use audit_core::ship::{DeliveryError, Destination, ShipRecord};
+///
+/// /// Counts what it is given: a destination for tests and dry runs.
+/// #[derive(Debug, Default)]
+/// struct Counting(std::collections::BTreeSet<String>);
+///
+/// impl Destination for Counting {
+///     fn name(&self) -> String {
+///         "counting".into()
+///     }
+///     fn deliver(&mut self, batch: &[ShipRecord]) -> Result<(), DeliveryError> {
+///         // Idempotent on the id: a batch delivered twice is kept once.
+///         self.0.extend(batch.iter().map(|record| record.id.clone()));
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Destination: Send + 'static {
+    /// Its name in stats, reports and errors (`nats://host:4222 stream AUDIT`, …).
+    fn name(&self) -> String;
+
+    /// Checks that the destination can work (reachable, its schema or stream in place, allowed
+    /// to write), before the first batch; a shipper refuses to start when this fails.
+    fn check(&mut self) -> Result<(), DeliveryError> {
+        Ok(())
+    }
+
+    /// Delivers `batch` (in trail order) and waits for the destination's acknowledgement of all
+    /// of it.
+    fn deliver(&mut self, batch: &[ShipRecord]) -> Result<(), DeliveryError>;
+}
+
+/// A delivery that did not complete: the batch will be delivered again, after a back-off.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct DeliveryError {
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl DeliveryError {
+    /// An error saying `message`.
+    pub fn new(message: impl fmt::Display) -> DeliveryError {
+        DeliveryError { message: message.to_string() }
+    }
+}
+
+impl fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DeliveryError {}
+
+impl From<std::io::Error> for DeliveryError {
+    fn from(error: std::io::Error) -> Self {
+        DeliveryError::new(error)
+    }
+}

@@ -1,0 +1,346 @@
+//! Following a live trail line by line, across rotation and compression: the shipper's reading
+//! side. Files are known by their first line (see [`Cursor`]), so a file renamed by rotation, or
+//! compressed after it, is recognized as the one already being read.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::cursor::Cursor;
+use super::record::ShipRecord;
+use crate::output::writer::read::open_rotated;
+use crate::output::writer::rolling::rotated_files;
+
+/// The longest first line read to know a file (far above any format's event limit).
+const MAX_KEY_LINE: u64 = 64 << 20;
+
+/// Where the line just read ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub(crate) file: String,
+    pub(crate) file_key: String,
+    pub(crate) offset: u64,
+}
+
+enum Source {
+    Plain(BufReader<File>),
+    #[cfg(feature = "compression")]
+    Gz(BufReader<flate2::read::GzDecoder<File>>),
+}
+
+impl Source {
+    fn open(path: &Path, file: File) -> io::Result<Source> {
+        if path.extension().is_some_and(|e| e == "gz") {
+            #[cfg(feature = "compression")]
+            return Ok(Source::Gz(BufReader::with_capacity(256 << 10, flate2::read::GzDecoder::new(file))));
+            #[cfg(not(feature = "compression"))]
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{} is compressed: shipping it needs audit-core's `compression` feature", path.display()),
+            ));
+        }
+        Ok(Source::Plain(BufReader::with_capacity(256 << 10, file)))
+    }
+
+    fn reader(&mut self) -> &mut dyn BufRead {
+        match self {
+            Source::Plain(reader) => reader,
+            #[cfg(feature = "compression")]
+            Source::Gz(reader) => reader,
+        }
+    }
+
+    /// Skips the first `offset` bytes; whether the last of them is a newline (the end of a line).
+    fn skip(&mut self, offset: u64) -> io::Result<bool> {
+        if offset == 0 {
+            return Ok(true);
+        }
+        match self {
+            Source::Plain(reader) => {
+                reader.seek(SeekFrom::Start(offset - 1))?;
+            }
+            #[cfg(feature = "compression")]
+            Source::Gz(reader) => {
+                let skipped = io::copy(&mut reader.by_ref().take(offset - 1), &mut io::sink())?;
+                if skipped < offset - 1 {
+                    return Ok(false);
+                }
+            }
+        }
+        let mut last = [0u8; 1];
+        Ok(self.reader().read(&mut last)? == 1 && last[0] == b'\n')
+    }
+}
+
+/// The file being read.
+struct Open {
+    path: PathBuf,
+    key: String,
+    source: Source,
+    /// Bytes consumed in whole lines.
+    offset: u64,
+    /// A line begun but not ended yet.
+    pending: Vec<u8>,
+    /// The file's identity, to tell whether the active path still names it.
+    identity: Option<(u64, u64)>,
+    /// It is no longer the active file: read it to its end, then go on to the next.
+    draining: bool,
+}
+
+/// What reading found that a person should hear about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Doubt {
+    /// The cursor's file is no longer in the trail; delivery starts over at the oldest file.
+    CursorFileGone { file: String },
+    /// The cursor's offset is not at the end of a line of its file; that file is delivered again
+    /// from its start.
+    CursorInsideLine { file: String, offset: u64 },
+    /// A line that is not a whole event (a torn write), skipped.
+    Torn { file: String, offset: u64 },
+}
+
+pub(crate) struct Follower {
+    active: PathBuf,
+    current: Option<Open>,
+    /// Files read to their end, by key (only those still in the trail are kept).
+    done: Vec<String>,
+    /// Keys of rotated files, which never change.
+    keys: HashMap<PathBuf, Option<String>>,
+    pub(crate) doubts: Vec<Doubt>,
+}
+
+impl Follower {
+    /// A follower of the trail whose active file is `active`, from `cursor` (or from its oldest
+    /// file).
+    pub(crate) fn start(active: &Path, cursor: Option<&Cursor>) -> io::Result<Follower> {
+        let mut follower = Follower {
+            active: active.to_path_buf(),
+            current: None,
+            done: Vec::new(),
+            keys: HashMap::new(),
+            doubts: Vec::new(),
+        };
+        let Some(cursor) = cursor else { return Ok(follower) };
+        let files = follower.listing()?;
+        let Some(at) = files.iter().position(|(_, key)| key.as_deref() == Some(cursor.file_key.as_str())) else {
+            follower.doubts.push(Doubt::CursorFileGone { file: cursor.file.clone() });
+            return Ok(follower);
+        };
+        follower.done = files[..at].iter().filter_map(|(_, key)| key.clone()).collect();
+        let (path, key) = files[at].clone();
+        let mut open = follower.open(&path, key.unwrap_or_default())?;
+        if let Some(open) = open.as_mut() {
+            if open.source.skip(cursor.offset)? {
+                open.offset = cursor.offset;
+            } else {
+                follower.doubts.push(Doubt::CursorInsideLine { file: cursor.file.clone(), offset: cursor.offset });
+                let path = open.path.clone();
+                let key = open.key.clone();
+                *open = follower.open(&path, key)?.ok_or_else(|| io::Error::other("file vanished"))?;
+            }
+        }
+        follower.current = open;
+        Ok(follower)
+    }
+
+    /// The next whole event line and where it ends; `None` when there is none yet.
+    pub(crate) fn next(&mut self) -> io::Result<Option<(ShipRecord, Position)>> {
+        loop {
+            if self.current.is_none() && !self.pick_next()? {
+                return Ok(None);
+            }
+            let Some(open) = self.current.as_mut() else { return Ok(None) };
+            let before = open.pending.len();
+            let read = open.source.reader().read_until(b'\n', &mut open.pending)?;
+            if open.pending.last() == Some(&b'\n') {
+                let line_start = open.offset;
+                open.offset += open.pending.len() as u64;
+                let line = &open.pending[..open.pending.len() - 1];
+                let parsed = ShipRecord::parse(line);
+                let empty = line.is_empty();
+                let position =
+                    Position { file: display_name(&open.path), file_key: open.key.clone(), offset: open.offset };
+                open.pending.clear();
+                match parsed {
+                    Some(record) => return Ok(Some((record, position))),
+                    None if empty => continue,
+                    None => {
+                        self.doubts.push(Doubt::Torn { file: position.file, offset: line_start });
+                        continue;
+                    }
+                }
+            }
+            // At the end of what is there.
+            debug_assert!(read == 0 || open.pending.len() > before);
+            if read > 0 {
+                continue;
+            }
+            if !open.draining {
+                if self.still_active() {
+                    return Ok(None);
+                }
+                // Rotated away: what was written before the rotation may still be unread.
+                if let Some(open) = self.current.as_mut() {
+                    open.draining = true;
+                }
+                continue;
+            }
+            // A rotated file read to its end.
+            let finished = self.current.take().expect("a file is open");
+            if !finished.pending.is_empty() {
+                self.doubts.push(Doubt::Torn { file: display_name(&finished.path), offset: finished.offset });
+            }
+            self.done.push(finished.key);
+        }
+    }
+
+    /// Whether nothing is left to read at this moment: caught up with the active file.
+    pub(crate) fn at_end(&self) -> bool {
+        self.current.as_ref().is_none_or(|open| !open.draining)
+    }
+
+    fn still_active(&self) -> bool {
+        let Some(open) = self.current.as_ref() else { return false };
+        match (open.identity, identity_of_path(&self.active)) {
+            (Some(ours), Some(now)) => ours == now,
+            _ => false,
+        }
+    }
+
+    /// Opens the oldest file not read yet; whether there is one.
+    fn pick_next(&mut self) -> io::Result<bool> {
+        let files = self.listing()?;
+        self.done.retain(|key| files.iter().any(|(_, k)| k.as_deref() == Some(key.as_str())));
+        for (path, key) in files {
+            // A file without a whole line yet: only ever the newest (the active file).
+            let Some(key) = key else { continue };
+            if self.done.contains(&key) {
+                continue;
+            }
+            return match self.open(&path, key)? {
+                Some(open) => {
+                    self.current = Some(open);
+                    Ok(true)
+                }
+                // Rotated or compressed since it was listed: the next call lists again.
+                None => Ok(false),
+            };
+        }
+        Ok(false)
+    }
+
+    /// The trail's files, oldest first, with their keys (`None`: no whole line yet).
+    fn listing(&mut self) -> io::Result<Vec<(PathBuf, Option<String>)>> {
+        // The active file's key is read between two listings that agree: had it rotated in
+        // between, its key would be that of a file after one the first listing missed.
+        let mut attempts = 0;
+        let (rotated, active_key) = loop {
+            let before = rotated_files(&self.active)?;
+            let active_key = key_of(&self.active)?;
+            let after = rotated_files(&self.active)?;
+            attempts += 1;
+            if same_listing(&before, &after) || attempts >= 50 {
+                break (after, active_key);
+            }
+        };
+        self.keys.retain(|path, _| rotated.contains(path));
+        let mut files = Vec::with_capacity(rotated.len() + 1);
+        for path in rotated {
+            let key = match self.keys.get(&path) {
+                Some(key) => key.clone(),
+                None => {
+                    let key = key_of(&path)?;
+                    self.keys.insert(path.clone(), key.clone());
+                    key
+                }
+            };
+            files.push((path, key));
+        }
+        files.push((self.active.clone(), active_key));
+        Ok(files)
+    }
+
+    /// Opens the file listed as `path` with `key`; `None` when it is gone, or when the active
+    /// path names another file by now (it rotated: the next listing has it under its new name).
+    fn open(&self, path: &Path, key: String) -> io::Result<Option<Open>> {
+        let Some((path, mut file)) = open_any(path, &self.active)? else { return Ok(None) };
+        if path == self.active {
+            let mut first = Vec::new();
+            BufReader::new(&file).take(MAX_KEY_LINE).read_until(b'\n', &mut first)?;
+            file.seek(SeekFrom::Start(0))?;
+            if first.last() != Some(&b'\n') || hex_digest(&first) != key {
+                return Ok(None);
+            }
+        }
+        let identity = identity_of(&file.metadata()?);
+        let draining = path != self.active;
+        let source = Source::open(&path, file)?;
+        Ok(Some(Open { path, key, source, offset: 0, pending: Vec::new(), identity, draining }))
+    }
+}
+
+/// Opens the active file, or a rotated one (its `.gz` if it was compressed since it was listed).
+fn open_any(path: &Path, active: &Path) -> io::Result<Option<(PathBuf, File)>> {
+    if path == active {
+        return match File::open(path) {
+            Ok(file) => Ok(Some((path.to_path_buf(), file))),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        };
+    }
+    open_rotated(path)
+}
+
+/// A file's key: the SHA-256 of its first line, newline included; `None` when it has no whole
+/// line yet (or is gone).
+fn key_of(path: &Path) -> io::Result<Option<String>> {
+    let Some((path, file)) = (match File::open(path) {
+        Ok(file) => Some((path.to_path_buf(), file)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => open_rotated(path)?,
+        Err(error) => return Err(error),
+    }) else {
+        return Ok(None);
+    };
+    let mut source = Source::open(&path, file)?;
+    let mut first = Vec::new();
+    source.reader().take(MAX_KEY_LINE).read_until(b'\n', &mut first)?;
+    if first.last() != Some(&b'\n') {
+        return Ok(None);
+    }
+    Ok(Some(hex_digest(&first)))
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether two listings name the same files (a `.log` compressed to `.log.gz` in between is
+/// the same file).
+fn same_listing(a: &[PathBuf], b: &[PathBuf]) -> bool {
+    let strip = |path: &PathBuf| path.to_string_lossy().trim_end_matches(".gz").to_owned();
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| strip(x) == strip(y))
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn identity_of_path(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().and_then(|meta| identity_of(&meta))
+}
+
+fn identity_of(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
+}

@@ -1,0 +1,46 @@
+//! Shipping the local trail to central destinations, at least once, never losing what the trail
+//! holds and never doubling it downstream.
+//!
+//! The local trail (the [`FileWriter`](crate::FileWriter)'s files) is the system of record. A
+//! [`Shipper`] follows it from a [`Cursor`] that it keeps in a file of its own, delivers batches
+//! to a [`Destination`], and moves the cursor only after the destination acknowledged a batch.
+//! A shipper killed at any instant (SIGKILL included) resumes from its cursor and delivers at
+//! most the unacknowledged batch again; every line carries its `event.id`, on which the
+//! destinations deduplicate, so a batch delivered twice is kept once.
+//!
+//! ```no_run
+//! use audit_core::ship::{Destination, DeliveryError, ShipRecord, Shipper};
+//! # #[derive(Debug)] struct Central;
+//! # impl Destination for Central {
+//! #     fn name(&self) -> String { "central".into() }
+//! #     fn deliver(&mut self, _: &[ShipRecord]) -> Result<(), DeliveryError> { Ok(()) }
+//! # }
+//!
+//! let (writer, _guard) = audit_core::FileWriter::builder("/var/log/myapp/audit.log").build()?;
+//! // Beside the writer, in the same process (or as `audit ship --config …`, a process of its own).
+//! let shipper = Shipper::builder("/var/log/myapp/audit.log", Central)
+//!     // Falling behind (and catching up again) is written to the trail itself.
+//!     .reports_to(writer.clone())
+//!     .spawn()?;
+//! // …
+//! println!("{:?}", shipper.stats());
+//! shipper.shutdown(std::time::Duration::from_secs(5));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! What is shipped: every whole event line, in trail order, across rotation and compression.
+//! Torn lines (a crash in the middle of a write) are skipped and reported, as `audit verify`
+//! reports them. Memory stays bounded by one batch whatever the backlog.
+
+mod cursor;
+mod destination;
+mod follow;
+mod record;
+mod worker;
+
+pub use cursor::Cursor;
+pub use destination::{DeliveryError, Destination};
+pub use record::ShipRecord;
+pub use worker::{
+    Shipper, ShipperBuilder, ShipperGuard, ShipperStats, AUDIT_SHIP_BEHIND, AUDIT_SHIP_CAUGHT_UP, AUDIT_SHIP_SKIPPED,
+};

@@ -1,0 +1,105 @@
+//! [`ShipRecord`]: one line of the trail as a destination receives it, with the fields a
+//! destination needs read out of it once (its id, time and place in the chain).
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::leaf::event_id::EventId;
+
+/// One event of the trail on its way to a destination: the line exactly as the trail holds it,
+/// and what was read out of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShipRecord {
+    /// Its `event.id`: what a destination deduplicates on. A line without one (a trail written
+    /// before ids, or by another format) gets the first 32 hex digits of its bytes' SHA-256, so
+    /// the same line always gets the same id.
+    pub id: String,
+    /// Its `@timestamp`, as written (RFC 3339), if it has one.
+    pub timestamp: Option<String>,
+    /// Its `event.sequence` in a chained trail.
+    pub sequence: Option<u64>,
+    /// Its `event.action`.
+    pub action: Option<String>,
+    /// The line, without its newline: valid JSON, one object.
+    pub line: String,
+}
+
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(rename = "@timestamp", borrow, default)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    event: Option<EventHead<'a>>,
+}
+
+#[derive(Deserialize)]
+struct EventHead<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    sequence: Option<u64>,
+    #[serde(borrow, default)]
+    action: Option<Cow<'a, str>>,
+}
+
+impl ShipRecord {
+    /// The record of a line of the trail (without its newline); `None` when the line is not a
+    /// JSON object (a torn line: the verifier reports it, nobody ships it).
+    pub fn parse(line: &[u8]) -> Option<ShipRecord> {
+        let text = std::str::from_utf8(line).ok()?;
+        if !text.starts_with('{') {
+            return None;
+        }
+        let head: Head<'_> = serde_json::from_str(text).ok()?;
+        let event = head.event;
+        let written_id = event.as_ref().and_then(|e| e.id.as_deref()).and_then(EventId::parse);
+        let id = match written_id {
+            Some(id) => id.to_string(),
+            None => derived_id(line),
+        };
+        Some(ShipRecord {
+            id,
+            timestamp: head.timestamp.map(Cow::into_owned),
+            sequence: event.as_ref().and_then(|e| e.sequence),
+            action: event.and_then(|e| e.action.map(Cow::into_owned)),
+            line: text.to_owned(),
+        })
+    }
+}
+
+fn derived_id(line: &[u8]) -> String {
+    let digest = Sha256::digest(line);
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_read_and_missing_ids_derived_stably() {
+        let line = br#"{"@timestamp":"2026-12-01T10:00:00.000Z","event":{"sequence":7,"id":"0123456789abcdef0123456789abcdef","action":"space_get"}}"#;
+        let record = ShipRecord::parse(line).unwrap();
+        assert_eq!(record.id, "0123456789abcdef0123456789abcdef");
+        assert_eq!(record.sequence, Some(7));
+        assert_eq!(record.action.as_deref(), Some("space_get"));
+        assert_eq!(record.timestamp.as_deref(), Some("2026-12-01T10:00:00.000Z"));
+
+        let plain = br#"{"message":"no id"}"#;
+        let (a, b) = (ShipRecord::parse(plain).unwrap(), ShipRecord::parse(plain).unwrap());
+        assert_eq!(a.id, b.id);
+        assert!(EventId::parse(&a.id).is_some(), "{}", a.id);
+        assert_ne!(a.id, ShipRecord::parse(br#"{"message":"other"}"#).unwrap().id);
+    }
+
+    #[test]
+    fn torn_lines_are_not_records() {
+        assert!(ShipRecord::parse(br#"{"@timestamp":"2026-12-01T10:0"#).is_none());
+        assert!(ShipRecord::parse(b"").is_none());
+        assert!(ShipRecord::parse(b"[1,2]").is_none());
+        assert!(ShipRecord::parse(&[0xff, b'{']).is_none());
+    }
+}

@@ -1,0 +1,525 @@
+//! [`Shipper`]: the builder, the thread that reads, delivers and moves the cursor, its stats and
+//! its reports.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+use std::{fmt, io};
+
+use super::cursor::Cursor;
+use super::destination::{DeliveryError, Destination};
+use super::follow::{Doubt, Follower, Position};
+use super::record::ShipRecord;
+use crate::model::AuditEvent;
+use crate::output::format::EcsFormat;
+use crate::output::sink::console::ConsoleSink;
+use crate::output::sink::contract::AuditSink;
+use crate::output::sink::record::Record;
+use audit_schema::{Action, Category, Durability, EventType, Outcome};
+
+/// The event written when a shipper has been behind for longer than its threshold.
+pub const AUDIT_SHIP_BEHIND: Action = Action::new("audit_ship_behind", Category::Process, EventType::Info)
+    .with_verbs("fall behind", "falling behind", "fell behind")
+    .with_object("audit trail shipping");
+
+/// The event written when a shipper that was reported behind has caught up.
+pub const AUDIT_SHIP_CAUGHT_UP: Action = Action::new("audit_ship_caught_up", Category::Process, EventType::Info)
+    .with_verbs("catch up", "catching up", "caught up")
+    .with_object("audit trail shipping");
+
+/// The event written when a shipper skipped a torn line, or could not find where its cursor
+/// pointed and started a file over.
+pub const AUDIT_SHIP_SKIPPED: Action = Action::new("audit_ship_skipped", Category::Process, EventType::Info)
+    .with_verbs("skip", "skipping", "skipped")
+    .with_object("audit trail lines");
+
+/// Starts shipping a trail: [`Shipper::builder`].
+#[derive(Debug)]
+pub struct Shipper;
+
+impl Shipper {
+    /// A shipper of the trail whose active file is `active` (the path given to
+    /// [`FileWriter::builder`](crate::FileWriter::builder)) to `destination`.
+    ///
+    /// Its cursor is kept beside the trail, in `.<file name>.<destination>.cursor`, unless
+    /// [`cursor`](ShipperBuilder::cursor) says where.
+    pub fn builder(active: impl AsRef<Path>, destination: impl Destination) -> ShipperBuilder {
+        ShipperBuilder {
+            active: active.as_ref().to_path_buf(),
+            destination: Box::new(destination),
+            cursor: None,
+            max_events: 1000,
+            max_bytes: 1 << 20,
+            poll: Duration::from_millis(50),
+            first_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(30),
+            lag_threshold: Duration::from_secs(60),
+            reports: None,
+        }
+    }
+}
+
+/// Settings of a [`Shipper`].
+pub struct ShipperBuilder {
+    active: PathBuf,
+    destination: Box<dyn Destination>,
+    cursor: Option<PathBuf>,
+    max_events: usize,
+    max_bytes: usize,
+    poll: Duration,
+    first_backoff: Duration,
+    max_backoff: Duration,
+    lag_threshold: Duration,
+    reports: Option<Arc<dyn AuditSink>>,
+}
+
+impl fmt::Debug for ShipperBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShipperBuilder")
+            .field("active", &self.active)
+            .field("destination", &self.destination.name())
+            .field("cursor", &self.cursor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ShipperBuilder {
+    /// Where the cursor is kept (a file the shipper replaces atomically after every batch).
+    pub fn cursor(mut self, path: impl AsRef<Path>) -> Self {
+        self.cursor = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// At most this many events, and about this many bytes, per batch (default 1000 and 1 MiB).
+    /// Memory stays within one batch whatever the backlog.
+    pub fn max_batch(mut self, events: usize, bytes: usize) -> Self {
+        self.max_events = events.max(1);
+        self.max_bytes = bytes.max(1);
+        self
+    }
+
+    /// How often a caught-up shipper looks for new lines (default 50 ms).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The wait after a failed delivery, doubled after each failure in a row up to `max`
+    /// (default 100 ms to 30 s), with ±20% jitter so that a fleet does not retry in step.
+    pub fn backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.first_backoff = first.max(Duration::from_millis(1));
+        self.max_backoff = max.max(self.first_backoff);
+        self
+    }
+
+    /// Writes [`AUDIT_SHIP_BEHIND`] when the oldest undelivered event is older than this
+    /// (default one minute), again every such interval while it lasts, and
+    /// [`AUDIT_SHIP_CAUGHT_UP`] when it is over.
+    pub fn report_lag_after(mut self, threshold: Duration) -> Self {
+        self.lag_threshold = threshold;
+        self
+    }
+
+    /// Where the shipper's own events go (default: standard error). Pass the trail's
+    /// [`FileWriter`](crate::FileWriter) to keep them in the trail itself.
+    pub fn reports_to(mut self, sink: impl AuditSink) -> Self {
+        self.reports = Some(Arc::new(sink));
+        self
+    }
+
+    /// Checks the destination ([`Destination::check`]) and reads the cursor, then ships on a
+    /// thread of its own until [`ShipperGuard::shutdown`].
+    ///
+    /// # Errors
+    /// When the destination fails its check, or the cursor cannot be read: nothing is shipped.
+    pub fn spawn(self) -> io::Result<ShipperGuard> {
+        let worker = self.prepare()?;
+        let shared = Arc::clone(&worker.shared);
+        let thread = thread::Builder::new().name("audit-shipper".into()).spawn(move || worker.run())?;
+        Ok(ShipperGuard { shared, thread: Some(thread) })
+    }
+
+    /// Ships in the calling thread until the trail is delivered up to its end as it is when
+    /// the call is made (or later), then returns the stats; for batch jobs and `audit ship
+    /// --until-caught-up`. Retries a failing destination for at most `deadline`.
+    ///
+    /// # Errors
+    /// As [`spawn`](ShipperBuilder::spawn); and when the deadline passed before the trail was
+    /// delivered (the error says how far it got).
+    pub fn run_until_caught_up(self, deadline: Duration) -> io::Result<ShipperStats> {
+        let worker = self.prepare()?;
+        let shared = Arc::clone(&worker.shared);
+        shared.request_stop(Instant::now() + deadline);
+        worker.run();
+        let stats = shared.stats();
+        if stats.caught_up {
+            Ok(stats)
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "{} events delivered, but the trail was not delivered to its end within {deadline:?}: {}",
+                    stats.delivered,
+                    stats.last_error.as_deref().unwrap_or("no error")
+                ),
+            ))
+        }
+    }
+
+    fn prepare(mut self) -> io::Result<Worker> {
+        let name = self.destination.name();
+        self.destination.check().map_err(|error| {
+            io::Error::new(io::ErrorKind::ConnectionRefused, format!("{name} failed its start-up check: {error}"))
+        })?;
+        let cursor_path = self.cursor.clone().unwrap_or_else(|| default_cursor_path(&self.active, &name));
+        let cursor = Cursor::load(&cursor_path)?;
+        let follower = Follower::start(&self.active, cursor.as_ref())?;
+        let shared = Arc::new(Shared {
+            stats: Mutex::new(ShipperStats {
+                destination: name.clone(),
+                cursor: cursor.clone(),
+                ..ShipperStats::default()
+            }),
+            stop: Mutex::new(None),
+            wake: Condvar::new(),
+        });
+        let reports = self.reports.take().unwrap_or_else(|| Arc::new(ConsoleSink::stderr()));
+        Ok(Worker {
+            settings: self,
+            name,
+            cursor_path,
+            cursor: cursor.unwrap_or_default(),
+            follower,
+            shared,
+            reports,
+            format: Arc::new(EcsFormat::default()),
+            behind_reported: None,
+        })
+    }
+}
+
+/// The cursor's default path: beside the trail, hidden, named for the file and destination.
+fn default_cursor_path(active: &Path, destination: &str) -> PathBuf {
+    let file = active.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "audit".into());
+    let slug: String =
+        destination.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(80).collect();
+    crate::output::storage::parent_dir(active).join(format!(".{file}.{slug}.cursor"))
+}
+
+/// How a shipper is doing.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ShipperStats {
+    /// The destination's name.
+    pub destination: String,
+    /// Events delivered and acknowledged since the shipper started.
+    pub delivered: u64,
+    /// Batches delivered and acknowledged.
+    pub batches: u64,
+    /// Deliveries that failed (and were tried again).
+    pub failed_attempts: u64,
+    /// Torn lines skipped.
+    pub torn_skipped: u64,
+    /// Whether the shipper is at the end of the trail: everything written so far is delivered.
+    pub caught_up: bool,
+    /// How old the oldest undelivered event is (zero when caught up).
+    pub seconds_behind: f64,
+    /// How many events are not delivered yet: known for a chained trail (from the sequence of
+    /// its last line), `None` otherwise.
+    pub events_behind: Option<u64>,
+    /// The last delivery error, until a delivery succeeds.
+    pub last_error: Option<String>,
+    /// Where the shipper stands (as saved).
+    pub cursor: Option<Cursor>,
+}
+
+struct Shared {
+    stats: Mutex<ShipperStats>,
+    /// When a stop was asked for: ship until caught up, but not past this instant.
+    stop: Mutex<Option<Instant>>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn stats(&self) -> ShipperStats {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn update(&self, change: impl FnOnce(&mut ShipperStats)) {
+        change(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    fn request_stop(&self, deadline: Instant) {
+        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = Some(deadline);
+        self.wake.notify_all();
+    }
+
+    fn stop_deadline(&self) -> Option<Instant> {
+        *self.stop.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sleeps for `wait`, or less if a stop is asked for.
+    fn sleep(&self, wait: Duration) {
+        let guard = self.stop.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_some() {
+            return;
+        }
+        let _ = self.wake.wait_timeout(guard, wait);
+    }
+}
+
+/// The running shipper. Dropping it stops it as [`shutdown`](ShipperGuard::shutdown) does with
+/// a grace of five seconds.
+#[derive(Debug)]
+pub struct ShipperGuard {
+    shared: Arc<Shared>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared").field("stats", &self.stats()).finish_non_exhaustive()
+    }
+}
+
+impl ShipperGuard {
+    /// How the shipper is doing now.
+    pub fn stats(&self) -> ShipperStats {
+        self.shared.stats()
+    }
+
+    /// Stops the shipper: it delivers what the trail holds for at most `grace` more (so a
+    /// service that shuts down leaves as little as possible to its next start), then returns
+    /// its stats. What it did not deliver stays in the trail, behind the saved cursor.
+    pub fn shutdown(mut self, grace: Duration) -> ShipperStats {
+        self.stop(grace);
+        self.shared.stats()
+    }
+
+    fn stop(&mut self, grace: Duration) {
+        self.shared.request_stop(Instant::now() + grace);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ShipperGuard {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(5));
+    }
+}
+
+struct Worker {
+    settings: ShipperBuilder,
+    name: String,
+    cursor_path: PathBuf,
+    cursor: Cursor,
+    follower: Follower,
+    shared: Arc<Shared>,
+    reports: Arc<dyn AuditSink>,
+    format: Arc<EcsFormat>,
+    /// When falling behind was last reported.
+    behind_reported: Option<Instant>,
+}
+
+impl Worker {
+    fn run(mut self) {
+        let mut batch: Vec<ShipRecord> = Vec::new();
+        let mut last: Option<Position> = None;
+        loop {
+            let read = self.fill(&mut batch, &mut last);
+            self.report_doubts();
+            if let Err(error) = read {
+                self.failed(&format!("reading the trail: {error}"));
+                if self.past_deadline() {
+                    return;
+                }
+                self.shared.sleep(self.settings.max_backoff.min(Duration::from_secs(1)));
+                continue;
+            }
+            if batch.is_empty() {
+                self.caught_up();
+                if self.shared.stop_deadline().is_some() {
+                    return;
+                }
+                self.shared.sleep(self.settings.poll);
+                continue;
+            }
+            if !self.deliver(&batch) {
+                return; // stopped while failing: the cursor stays before the batch
+            }
+            if let Some(position) = last.take() {
+                self.advance(&batch, position);
+            }
+            batch.clear();
+        }
+    }
+
+    /// Reads the next batch.
+    fn fill(&mut self, batch: &mut Vec<ShipRecord>, last: &mut Option<Position>) -> io::Result<()> {
+        let mut bytes = 0;
+        while batch.len() < self.settings.max_events && bytes < self.settings.max_bytes {
+            match self.follower.next()? {
+                Some((record, position)) => {
+                    bytes += record.line.len();
+                    batch.push(record);
+                    *last = Some(position);
+                }
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers `batch` until the destination acknowledges it; `false` when asked to stop and
+    /// past the deadline first.
+    fn deliver(&mut self, batch: &[ShipRecord]) -> bool {
+        let mut backoff = self.settings.first_backoff;
+        loop {
+            self.note_lag(batch);
+            match self.settings.destination.deliver(batch) {
+                Ok(()) => return true,
+                Err(error) => self.failed(&error_text(&error)),
+            }
+            if self.past_deadline() {
+                return false;
+            }
+            let jitter = 0.8 + 0.4 * fastrand::f64();
+            self.shared.sleep(backoff.mul_f64(jitter));
+            if self.past_deadline() {
+                return false;
+            }
+            backoff = (backoff * 2).min(self.settings.max_backoff);
+        }
+    }
+
+    fn past_deadline(&self) -> bool {
+        self.shared.stop_deadline().is_some_and(|deadline| Instant::now() >= deadline)
+    }
+
+    fn failed(&mut self, error: &str) {
+        self.shared.update(|stats| {
+            stats.failed_attempts += 1;
+            stats.last_error = Some(error.to_owned());
+        });
+    }
+
+    /// Moves the cursor past an acknowledged batch and saves it.
+    fn advance(&mut self, batch: &[ShipRecord], position: Position) {
+        let last = batch.last().expect("a delivered batch is not empty");
+        self.cursor.file = position.file;
+        self.cursor.file_key = position.file_key;
+        self.cursor.offset = position.offset;
+        self.cursor.sequence = last.sequence.or(self.cursor.sequence);
+        self.cursor.last_id = Some(last.id.clone());
+        self.cursor.delivered += batch.len() as u64;
+        let saved = self.cursor.save(&self.cursor_path);
+        let cursor = self.cursor.clone();
+        self.shared.update(|stats| {
+            stats.delivered += batch.len() as u64;
+            stats.batches += 1;
+            stats.cursor = Some(cursor);
+            stats.last_error = match saved {
+                // The batch is delivered; a shipper restarted now delivers it again (kept once).
+                Err(error) => Some(format!("saving the cursor: {error}")),
+                Ok(()) => None,
+            };
+        });
+    }
+
+    /// Notes how far behind the shipper is, with `batch` the oldest undelivered events; reports
+    /// it when past the threshold.
+    fn note_lag(&mut self, batch: &[ShipRecord]) {
+        let seconds = batch
+            .first()
+            .and_then(|record| record.timestamp.as_deref())
+            .and_then(|stamp| humantime::parse_rfc3339(stamp).ok())
+            .and_then(|at| SystemTime::now().duration_since(at).ok())
+            .unwrap_or_default();
+        let events = self.events_behind(batch);
+        self.shared.update(|stats| {
+            stats.caught_up = false;
+            stats.seconds_behind = seconds.as_secs_f64();
+            stats.events_behind = events;
+        });
+        let threshold = self.settings.lag_threshold;
+        let due = self.behind_reported.is_none_or(|at| at.elapsed() >= threshold);
+        if seconds >= threshold && due {
+            self.behind_reported = Some(Instant::now());
+            let stats = self.shared.stats();
+            let events = events.map(|n| format!("{n} events, ")).unwrap_or_default();
+            let error = stats.last_error.map(|e| format!("; last error: {e}")).unwrap_or_default();
+            let event = AuditEvent::new(&AUDIT_SHIP_BEHIND)
+                .with_outcome(Outcome::Failure)
+                .with_reason(format!("{events}{:.0} s behind {}{error}", seconds.as_secs_f64(), self.name))
+                .with_label("destination", self.name.clone());
+            self.report(event);
+        }
+    }
+
+    /// Events not delivered, in a chained trail: the sequence of its last line minus the first
+    /// of `batch`, plus one.
+    fn events_behind(&self, batch: &[ShipRecord]) -> Option<u64> {
+        let first = batch.first()?.sequence?;
+        let last = crate::output::writer::read::last_link(&self.settings.active).ok()??.sequence;
+        Some(last.saturating_sub(first) + 1)
+    }
+
+    fn caught_up(&mut self) {
+        if !self.follower.at_end() {
+            return;
+        }
+        self.shared.update(|stats| {
+            stats.caught_up = true;
+            stats.seconds_behind = 0.0;
+            stats.events_behind = Some(0).filter(|_| stats.events_behind.is_some());
+        });
+        if self.behind_reported.take().is_some() {
+            let event = AuditEvent::new(&AUDIT_SHIP_CAUGHT_UP)
+                .with_outcome(Outcome::Success)
+                .with_reason(format!("delivered to {} up to the end of the trail", self.name))
+                .with_label("destination", self.name.clone());
+            self.report(event);
+        }
+    }
+
+    fn report_doubts(&mut self) {
+        for doubt in std::mem::take(&mut self.follower.doubts) {
+            let (reason, file) = match &doubt {
+                Doubt::Torn { file, offset } => {
+                    self.shared.update(|stats| stats.torn_skipped += 1);
+                    (format!("a torn line at byte {offset} of {file} is not an event: not delivered"), file)
+                }
+                Doubt::CursorFileGone { file } => (
+                    format!(
+                        "the cursor's file {file} is no longer in the trail (removed before it was delivered?): \
+                         delivering from the oldest file; events of {file} not delivered yet are lost"
+                    ),
+                    file,
+                ),
+                Doubt::CursorInsideLine { file, offset } => {
+                    (format!("the cursor's offset {offset} is inside a line of {file}: delivering {file} again"), file)
+                }
+            };
+            let event = AuditEvent::new(&AUDIT_SHIP_SKIPPED)
+                .with_outcome(Outcome::Unknown)
+                .with_reason(reason)
+                .with_label("destination", self.name.clone())
+                .with_label("file", file.clone());
+            self.report(event);
+        }
+    }
+
+    fn report(&self, event: AuditEvent) {
+        let event = Arc::new(event);
+        let record = Record::new(&event, &self.format, Durability::Buffered);
+        // A report that cannot be written is not a reason to stop shipping: the stats hold it.
+        let _ = self.reports.write(&record);
+    }
+}
+
+fn error_text(error: &DeliveryError) -> String {
+    error.to_string()
+}

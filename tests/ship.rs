@@ -1,0 +1,295 @@
+//! The shipper on real files: it delivers every event of a trail once, in order, across
+//! rotation and gzip and while the writer goes on; a destination that fails is retried with the
+//! cursor held back; a restarted shipper resumes from its cursor; falling behind and catching up
+//! are reported as events; torn lines and a lost cursor file are reported, never shipped.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use audit_core::ship::{
+    Cursor, DeliveryError, Destination, ShipRecord, Shipper, AUDIT_SHIP_BEHIND, AUDIT_SHIP_CAUGHT_UP,
+};
+use audit_core::trail::read_audit_trail;
+use audit_core::writer::Rotation;
+use audit_core::{kibana, AuditEvent, AuditLogger, FileWriter, MemorySink, Outcome, Resource};
+use common::TempDir;
+
+fn event(id: u32) -> AuditEvent {
+    AuditEvent::new(&kibana::SAVED_OBJECT_GET)
+        .with_outcome(Outcome::Success)
+        .with_resource(Resource::new("dashboard", id.to_string()))
+}
+
+/// Which delivery attempts (counted from 0) a [`Collecting`] destination refuses.
+type FailWhen = Box<dyn Fn(usize) -> bool + Send>;
+
+/// A destination that keeps what it is given, every delivery attempt counted, and fails the
+/// attempts `fail` says to.
+#[derive(Clone, Default)]
+struct Collecting {
+    received: Arc<Mutex<Vec<ShipRecord>>>,
+    attempts: Arc<AtomicUsize>,
+    fail: Arc<Mutex<Option<FailWhen>>>,
+}
+
+impl Collecting {
+    fn failing(fail: impl Fn(usize) -> bool + Send + 'static) -> Collecting {
+        let collecting = Collecting::default();
+        *collecting.fail.lock().unwrap() = Some(Box::new(fail));
+        collecting
+    }
+
+    fn heal(&self) {
+        *self.fail.lock().unwrap() = None;
+    }
+
+    /// The ids received, each once, in the order first received.
+    fn unique_ids(&self) -> Vec<String> {
+        let mut seen = HashSet::new();
+        self.received.lock().unwrap().iter().filter(|r| seen.insert(r.id.clone())).map(|r| r.id.clone()).collect()
+    }
+
+    fn received(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+}
+
+impl Destination for Collecting {
+    fn name(&self) -> String {
+        "collecting".into()
+    }
+
+    fn deliver(&mut self, batch: &[ShipRecord]) -> Result<(), DeliveryError> {
+        let attempt = self.attempts.fetch_add(1, Ordering::SeqCst);
+        if self.fail.lock().unwrap().as_ref().is_some_and(|fail| fail(attempt)) {
+            return Err(DeliveryError::new(format!("attempt {attempt} refused")));
+        }
+        self.received.lock().unwrap().extend(batch.iter().cloned());
+        Ok(())
+    }
+}
+
+/// Asserts two id lists are equal, naming the first difference (not printing thousands of ids).
+#[track_caller]
+fn assert_same_ids(got: &[String], want: &[String]) {
+    if let Some(at) = got.iter().zip(want).position(|(g, w)| g != w) {
+        panic!("ids differ first at {at} of {}: got {} where the trail has {}", want.len(), got[at], want[at]);
+    }
+    assert_eq!(got.len(), want.len(), "as many ids as the trail has");
+}
+
+fn write(path: &Path, rotation: Option<Rotation>, from: u32, count: u32) {
+    let mut builder = FileWriter::builder(path);
+    if let Some(rotation) = rotation {
+        builder = builder.rotation(rotation);
+    }
+    let (writer, guard) = builder.build().unwrap();
+    let logger = AuditLogger::builder().sink(writer).build();
+    for id in from..from + count {
+        logger.log(event(id)).unwrap();
+    }
+    guard.shutdown().unwrap();
+}
+
+/// The trail's event ids, in order.
+fn trail_ids(path: &Path) -> Vec<String> {
+    let trail = read_audit_trail(path).unwrap();
+    trail.events.iter().map(|e| e["event"]["id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn every_event_is_delivered_once_in_order_across_rotation_and_gzip() {
+    let dir = TempDir::new("ship-all");
+    let path = dir.path("audit.log");
+    write(&path, Some(Rotation::by_size(4096).compress(true)), 0, 500);
+    let ids = trail_ids(&path);
+    assert_eq!(ids.len(), 500);
+    assert!(audit_core::trail::rotated_files(&path).unwrap().iter().any(|p| p.extension().unwrap() == "gz"));
+
+    let destination = Collecting::default();
+    let stats = Shipper::builder(&path, destination.clone())
+        .max_batch(64, 1 << 20)
+        .run_until_caught_up(Duration::from_secs(30))
+        .unwrap();
+    assert!(stats.caught_up);
+    assert_eq!(stats.delivered, 500);
+    assert_eq!(destination.received(), 500, "nothing delivered twice when nothing failed");
+    assert_same_ids(&destination.unique_ids(), &ids);
+    let record = &destination.received.lock().unwrap()[0];
+    let line: serde_json::Value = serde_json::from_str(&record.line).unwrap();
+    assert_eq!(line["event"]["id"], record.id.as_str(), "the line is shipped as the trail holds it");
+    assert!(record.timestamp.is_some());
+
+    // Nothing new: a second run delivers nothing.
+    let again = Collecting::default();
+    Shipper::builder(&path, again.clone()).run_until_caught_up(Duration::from_secs(10)).unwrap();
+    assert_eq!(again.received(), 0, "the cursor was kept");
+}
+
+#[test]
+fn a_failing_destination_is_retried_and_nothing_is_skipped() {
+    let dir = TempDir::new("ship-retry");
+    let path = dir.path("audit.log");
+    write(&path, Some(Rotation::by_size(8192)), 0, 300);
+    // Two attempts in three fail.
+    let destination = Collecting::failing(|attempt| attempt % 3 != 2);
+    let stats = Shipper::builder(&path, destination.clone())
+        .max_batch(50, 1 << 20)
+        .backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .run_until_caught_up(Duration::from_secs(30))
+        .unwrap();
+    assert!(stats.failed_attempts >= 10, "{stats:?}");
+    assert_same_ids(&destination.unique_ids(), &trail_ids(&path));
+    assert_eq!(destination.received(), 300, "a refused batch was not half kept");
+}
+
+#[test]
+fn a_restarted_shipper_resumes_from_its_cursor() {
+    let dir = TempDir::new("ship-resume");
+    let path = dir.path("audit.log");
+    write(&path, Some(Rotation::by_size(4096).compress(true)), 0, 200);
+    // The first shipper delivers three batches, then its destination goes down for good.
+    let first = Collecting::failing(|attempt| attempt >= 3);
+    let error = Shipper::builder(&path, first.clone())
+        .max_batch(40, 1 << 20)
+        .backoff(Duration::from_millis(1), Duration::from_millis(2))
+        .run_until_caught_up(Duration::from_millis(300))
+        .unwrap_err();
+    assert!(error.to_string().contains("120 events delivered"), "{error}");
+    assert_eq!(first.received(), 120);
+    let cursor = Cursor::load(&dir.path(".audit.log.collecting.cursor")).unwrap().expect("a saved cursor");
+    assert_eq!(cursor.delivered, 120);
+
+    // More events meanwhile, then a new shipper.
+    write(&path, Some(Rotation::by_size(4096).compress(true)), 200, 100);
+    let second = Collecting::default();
+    Shipper::builder(&path, second.clone()).run_until_caught_up(Duration::from_secs(30)).unwrap();
+    let mut all = first.unique_ids();
+    all.extend(second.unique_ids());
+    assert_same_ids(&all, &trail_ids(&path));
+}
+
+#[test]
+fn a_live_trail_is_followed_while_it_rotates() {
+    let dir = TempDir::new("ship-live");
+    let path = dir.path("audit.log");
+    let (writer, guard) = FileWriter::builder(&path).rotation(Rotation::by_size(2048).compress(true)).build().unwrap();
+    let destination = Collecting::default();
+    let shipper = Shipper::builder(&path, destination.clone()).poll_interval(Duration::from_millis(2)).spawn().unwrap();
+    let logger = AuditLogger::builder().sink(writer).build();
+    for id in 0..1000 {
+        logger.log(event(id)).unwrap();
+        if id % 100 == 0 {
+            std::thread::sleep(Duration::from_millis(3));
+        }
+    }
+    guard.shutdown().unwrap();
+    let stats = shipper.shutdown(Duration::from_secs(20));
+    assert!(stats.caught_up, "{stats:?}");
+    let ids = trail_ids(&path);
+    assert_eq!(ids.len(), 1000);
+    assert_same_ids(&destination.unique_ids(), &ids);
+    assert_eq!(destination.received(), 1000);
+}
+
+#[test]
+fn falling_behind_and_catching_up_are_reported_as_events() {
+    let dir = TempDir::new("ship-lag");
+    let path = dir.path("audit.log");
+    write(&path, None, 0, 10);
+    let destination = Collecting::failing(|_| true);
+    let reports = MemorySink::new();
+    let shipper = Shipper::builder(&path, destination.clone())
+        .backoff(Duration::from_millis(5), Duration::from_millis(10))
+        .report_lag_after(Duration::from_millis(50))
+        .reports_to(reports.clone())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let stats = shipper.stats();
+    assert!(!stats.caught_up);
+    assert!(stats.seconds_behind > 0.05, "{stats:?}");
+    assert!(stats.last_error.as_deref().unwrap().contains("refused"), "{stats:?}");
+    destination.heal();
+    std::thread::sleep(Duration::from_millis(300));
+    let stats = shipper.shutdown(Duration::from_secs(5));
+    assert!(stats.caught_up && stats.seconds_behind == 0.0, "{stats:?}");
+    let actions: Vec<String> = reports.events().iter().map(|e| e.event.action.to_string()).collect();
+    assert_eq!(actions.first().map(String::as_str), Some(AUDIT_SHIP_BEHIND.name()), "{actions:?}");
+    assert_eq!(actions.last().map(String::as_str), Some(AUDIT_SHIP_CAUGHT_UP.name()), "{actions:?}");
+    let behind = &reports.events()[0];
+    assert!(behind.event.reason.as_deref().unwrap().contains("behind collecting; last error: attempt"), "{behind:?}");
+    assert_same_ids(&destination.unique_ids(), &trail_ids(&path));
+}
+
+#[test]
+fn torn_lines_are_reported_and_not_shipped() {
+    let dir = TempDir::new("ship-torn");
+    let path = dir.path("audit.log");
+    write(&path, None, 0, 3);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let whole = bytes.clone();
+    bytes.extend_from_slice(b"{\"@timestamp\":\"2026-12-\n");
+    bytes.extend_from_slice(&whole);
+    std::fs::write(&path, &bytes).unwrap();
+    let destination = Collecting::default();
+    let reports = MemorySink::new();
+    let stats = Shipper::builder(&path, destination.clone())
+        .reports_to(reports.clone())
+        .run_until_caught_up(Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(stats.torn_skipped, 1);
+    assert_eq!(destination.received(), 6, "the torn line is no event");
+    let reasons: Vec<String> = reports.events().iter().filter_map(|e| e.event.reason.clone()).collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].contains("torn line at byte"), "{reasons:?}");
+}
+
+#[test]
+fn a_cursor_whose_file_is_gone_is_reported_and_delivery_starts_over() {
+    let dir = TempDir::new("ship-gone");
+    let path = dir.path("audit.log");
+    write(&path, None, 0, 5);
+    let cursor_path = dir.path("ship.cursor");
+    Shipper::builder(&path, Collecting::default())
+        .cursor(&cursor_path)
+        .run_until_caught_up(Duration::from_secs(10))
+        .unwrap();
+    // The file is replaced by another trail.
+    std::fs::remove_file(&path).unwrap();
+    write(&path, None, 5, 4);
+    let destination = Collecting::default();
+    let reports = MemorySink::new();
+    Shipper::builder(&path, destination.clone())
+        .cursor(&cursor_path)
+        .reports_to(reports.clone())
+        .run_until_caught_up(Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(destination.received(), 4);
+    let reasons: Vec<String> = reports.events().iter().filter_map(|e| e.event.reason.clone()).collect();
+    assert!(reasons.iter().any(|r| r.contains("no longer in the trail")), "{reasons:?}");
+}
+
+#[test]
+fn a_destination_that_fails_its_check_is_refused_before_shipping() {
+    struct Unreachable;
+    impl Destination for Unreachable {
+        fn name(&self) -> String {
+            "nats://127.0.0.1:1".into()
+        }
+        fn check(&mut self) -> Result<(), DeliveryError> {
+            Err(DeliveryError::new("connection refused"))
+        }
+        fn deliver(&mut self, _: &[ShipRecord]) -> Result<(), DeliveryError> {
+            unreachable!("never called")
+        }
+    }
+    let dir = TempDir::new("ship-check");
+    let error = Shipper::builder(dir.path("audit.log"), Unreachable).spawn().unwrap_err();
+    assert_eq!(error.to_string(), "nats://127.0.0.1:1 failed its start-up check: connection refused");
+}
