@@ -35,12 +35,21 @@
 mod cursor;
 mod destination;
 mod follow;
+#[cfg(any(feature = "postgres", feature = "nats", feature = "syslog"))]
+mod host;
 mod record;
+#[cfg(feature = "tls")]
+mod tls;
 mod worker;
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 pub use cursor::Cursor;
 pub use destination::{DeliveryError, Destination};
 pub use record::ShipRecord;
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;
 pub use worker::{
     Shipper, ShipperBuilder, ShipperGuard, ShipperStats, AUDIT_SHIP_BEHIND, AUDIT_SHIP_CAUGHT_UP, AUDIT_SHIP_SKIPPED,
 };

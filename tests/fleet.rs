@@ -1,0 +1,61 @@
+//! The fleet: trails shipped to real servers (PostgreSQL, a three-server NATS JetStream
+//! cluster, rsyslog) that the tests start themselves on loopback, through the servers' faults
+//! and the shipper's own SIGKILL. Needs the servers installed: built only with the
+//! `fleet-tests` feature, which `.ci/run` turns on after installing them.
+
+mod common;
+#[path = "fleet/servers.rs"]
+mod servers;
+
+#[path = "fleet/postgres.rs"]
+mod postgres_tests;
+
+use std::path::Path;
+
+use audit_core::chain::ChainHash;
+use audit_core::trail::read_audit_trail;
+use audit_core::writer::Rotation;
+use audit_core::{kibana, AuditContext, AuditEvent, AuditLogger, FileWriter, Outcome, Resource, User};
+
+/// An event of `user` on dashboard `id` in space `space`.
+pub fn event(id: u32) -> AuditEvent {
+    let action = if id % 10 == 9 { &kibana::SAVED_OBJECT_DELETE } else { &kibana::SAVED_OBJECT_GET };
+    let outcome = if id % 10 == 9 { Outcome::Unknown } else { Outcome::Success };
+    let context = AuditContext::builder()
+        .user(User::named(format!("user{}", id % 3)))
+        .space_id(if id % 2 == 0 { "marketing" } else { "default" })
+        .build();
+    AuditEvent::new(action)
+        .with_context(&context)
+        .with_outcome(outcome)
+        .with_resource(Resource::new("dashboard", id.to_string()))
+}
+
+/// Writes events `from..from + count` to a chained, rotating, compressing trail.
+pub fn write_trail(path: &Path, from: u32, count: u32) {
+    let (writer, guard) = FileWriter::builder(path)
+        .chain(ChainHash::Sha256)
+        .rotation(Rotation::by_size(64 << 10).compress(true))
+        .build()
+        .unwrap();
+    let logger = AuditLogger::builder().sink(writer).build();
+    for id in from..from + count {
+        logger.log(event(id)).unwrap();
+    }
+    guard.shutdown().unwrap();
+}
+
+/// The trail's event ids, in order.
+pub fn trail_ids(path: &Path) -> Vec<String> {
+    let trail = read_audit_trail(path).unwrap();
+    trail.events.iter().map(|e| e["event"]["id"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Asserts two id lists are equal, naming the first difference (not printing thousands of ids).
+#[track_caller]
+pub fn assert_same_ids(got: &[String], want: &[String]) {
+    if let Some(at) = got.iter().zip(want).position(|(g, w)| g != w) {
+        panic!("ids differ first at {at} of {}: got {} where the trail has {}", want.len(), got[at], want[at]);
+    }
+    assert_eq!(got.len(), want.len(), "as many ids as the trail has");
+}
