@@ -23,7 +23,7 @@ pub fn event(id: u32) -> AuditEvent {
     let outcome = if id % 10 == 9 { Outcome::Unknown } else { Outcome::Success };
     let context = AuditContext::builder()
         .user(User::named(format!("user{}", id % 3)))
-        .space_id(if id % 2 == 0 { "marketing" } else { "default" })
+        .space_id(if id.is_multiple_of(2) { "marketing" } else { "default" })
         .build();
     AuditEvent::new(action)
         .with_context(&context)

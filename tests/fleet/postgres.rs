@@ -159,3 +159,46 @@ fn several_machines_ship_to_one_table_each_in_its_own_order() {
         assert_same_ids(&ids_in_table(&server, &format!("host-{i}")), &trail_ids(&dir.path("audit.log")));
     }
 }
+
+const CHILD_TRAIL: &str = "AUDIT_FLEET_CHILD_TRAIL";
+const CHILD_URL: &str = "AUDIT_FLEET_CHILD_URL";
+
+/// The shipper process that the SIGKILL test kills: ships until killed.
+#[test]
+#[ignore = "the child process of a_shipper_killed_mid_batch_resumes_and_loses_and_doubles_nothing"]
+fn postgres_ship_child() {
+    let (Ok(trail), Ok(url)) = (std::env::var(CHILD_TRAIL), std::env::var(CHILD_URL)) else { return };
+    let destination = PostgresDestination::new(&url).unwrap().origin("host-k").migrate(true);
+    let _shipper = Shipper::builder(&trail, destination).max_batch(37, 1 << 20).spawn().unwrap();
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn a_shipper_killed_mid_batch_resumes_and_loses_and_doubles_nothing() {
+    let server = Postgres::start();
+    let dir = TempDir::new("pg-kill");
+    let path = dir.path("audit.log");
+    write_trail(&path, 0, 4000);
+    let mut killed_midway = 0;
+    for round in 0..6u64 {
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["postgres_tests::postgres_ship_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .env(CHILD_TRAIL, &path)
+            .env(CHILD_URL, server.url())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let child = super::servers::Killed(child);
+        std::thread::sleep(Duration::from_millis(150 + 37 * round));
+        drop(child); // SIGKILL, wherever it is: mid-batch, mid-commit, mid-cursor-save
+        let rows = ids_in_table(&server, "host-k").len();
+        if rows > 0 && rows < 4000 {
+            killed_midway += 1;
+        }
+    }
+    assert!(killed_midway >= 2, "the kills fell mid-stream at least twice ({killed_midway})");
+    Shipper::builder(&path, destination(&server, "host-k")).run_until_caught_up(Duration::from_secs(60)).unwrap();
+    assert_same_ids(&ids_in_table(&server, "host-k"), &trail_ids(&path));
+}
