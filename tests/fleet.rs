@@ -7,6 +7,8 @@ mod common;
 #[path = "fleet/servers.rs"]
 mod servers;
 
+#[path = "fleet/nats.rs"]
+mod nats_tests;
 #[path = "fleet/postgres.rs"]
 mod postgres_tests;
 

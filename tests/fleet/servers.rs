@@ -157,3 +157,72 @@ impl Drop for Killed {
         let _ = self.0.wait();
     }
 }
+
+/// A cluster of NATS servers with JetStream, on loopback.
+pub struct NatsCluster {
+    pub ports: Vec<u16>,
+    configs: Vec<PathBuf>,
+    servers: Vec<Option<Killed>>,
+    program: PathBuf,
+    _dir: TempDir,
+}
+
+impl NatsCluster {
+    pub fn start(size: usize) -> NatsCluster {
+        let program = program("nats-server", "nats-server", &[]);
+        let dir = TempDir::new("nats");
+        let ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let routes: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let configs: Vec<PathBuf> = (0..size)
+            .map(|i| {
+                let others: Vec<String> =
+                    (0..size).filter(|&j| j != i).map(|j| format!("nats-route://127.0.0.1:{}", routes[j])).collect();
+                let config = format!(
+                    "server_name: n{i}\nlisten: 127.0.0.1:{}\njetstream {{ store_dir: \"{}\" }}\n\
+                     cluster {{ name: audit, listen: 127.0.0.1:{}, routes: [{}] }}\n",
+                    ports[i],
+                    dir.path(&format!("n{i}")).display(),
+                    routes[i],
+                    others.join(", ")
+                );
+                let path = dir.path(&format!("n{i}.conf"));
+                std::fs::write(&path, config).unwrap();
+                path
+            })
+            .collect();
+        let mut cluster = NatsCluster { ports, configs, servers: Vec::new(), program, _dir: dir };
+        cluster.servers = (0..size).map(|i| Some(cluster.spawn(i))).collect();
+        for &port in &cluster.ports {
+            wait_for_port(port, "nats-server");
+        }
+        cluster
+    }
+
+    fn spawn(&self, i: usize) -> Killed {
+        let log = std::fs::File::create(self.configs[i].with_extension("log")).unwrap();
+        Killed(
+            Command::new(&self.program)
+                .arg("-c")
+                .arg(&self.configs[i])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    /// The servers' urls, comma-separated.
+    pub fn urls(&self) -> String {
+        self.ports.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
+    }
+
+    /// SIGKILLs server `i`.
+    pub fn kill(&mut self, i: usize) {
+        self.servers[i] = None;
+    }
+
+    pub fn restart(&mut self, i: usize) {
+        self.servers[i] = Some(self.spawn(i));
+        wait_for_port(self.ports[i], "nats-server");
+    }
+}

@@ -42,6 +42,8 @@ mod record;
 mod tls;
 mod worker;
 
+#[cfg(feature = "nats")]
+pub mod nats;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 

@@ -1,0 +1,135 @@
+//! Shipping to a three-server NATS JetStream cluster: every event once and in order on its
+//! machine's subject, deduplicated by event id, through the SIGKILL of a server mid-stream.
+
+use std::time::{Duration, Instant};
+
+use audit_core::ship::nats::NatsDestination;
+use audit_core::ship::{Destination, Shipper};
+
+use super::common::TempDir;
+use super::servers::NatsCluster;
+use super::{assert_same_ids, trail_ids, write_trail};
+
+fn destination(cluster: &NatsCluster, origin: &str) -> NatsDestination {
+    NatsDestination::new(&cluster.urls()).unwrap().origin(origin).manage_stream(3)
+}
+
+/// A destination that passed its check: the cluster has elected its leaders and made the
+/// stream (it may take a few seconds after the servers start).
+fn ready(cluster: &NatsCluster, origin: &str) -> NatsDestination {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut destination = destination(cluster, origin);
+        match destination.check() {
+            Ok(()) => return destination,
+            Err(error) => assert!(Instant::now() < deadline, "the cluster never got ready: {error}"),
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The ids stored on `origin`'s subject, in stream order, and the number of messages.
+fn ids_in_stream(cluster: &NatsCluster, origin: &str) -> (Vec<String>, u64) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let servers: Vec<async_nats::ServerAddr> = cluster.urls().split(',').map(|u| u.parse().unwrap()).collect();
+        let client = async_nats::connect(servers).await.unwrap();
+        let context = async_nats::jetstream::new(client);
+        let mut stream = context.get_stream("AUDIT").await.unwrap();
+        let state = stream.info().await.unwrap().state.clone();
+        let subject = format!("audit.events.{origin}");
+        let mut ids = Vec::new();
+        for sequence in state.first_sequence..=state.last_sequence {
+            let Ok(message) = stream.get_raw_message(sequence).await else { continue };
+            if message.subject.as_str() != subject {
+                continue;
+            }
+            let id = message
+                .headers
+                .get(async_nats::header::NATS_MESSAGE_ID)
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_else(|| panic!("{:?}", message.headers));
+            let line: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+            assert_eq!(line["event"]["id"].as_str(), Some(id.as_str()), "the message id is the event's id");
+            ids.push(id);
+        }
+        (ids, state.messages)
+    })
+}
+
+#[test]
+fn a_nats_cluster_keeps_every_event_once_in_order_through_a_server_kill() {
+    let mut cluster = NatsCluster::start(3);
+    let dir = TempDir::new("nats-kill");
+    let path = dir.path("audit.log");
+    write_trail(&path, 0, 3000);
+    let shipper = Shipper::builder(&path, ready(&cluster, "host-n"))
+        .max_batch(100, 1 << 20)
+        .backoff(Duration::from_millis(20), Duration::from_millis(500))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while shipper.stats().delivered < 600 {
+        assert!(Instant::now() < deadline, "{:?}", shipper.stats());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // The first server is the one the client connected to.
+    cluster.kill(0);
+    let at_kill = shipper.stats().delivered;
+    assert!(at_kill < 3000, "killed mid-stream ({at_kill} delivered)");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !shipper.stats().caught_up {
+        assert!(Instant::now() < deadline, "{:?}", shipper.stats());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stats = shipper.shutdown(Duration::from_secs(5));
+    assert_eq!(stats.delivered, 3000, "{stats:?}");
+    cluster.restart(0);
+    let (ids, _) = ids_in_stream(&cluster, "host-n");
+    assert_same_ids(&ids, &trail_ids(&path));
+}
+
+#[test]
+fn jetstream_deduplicates_a_batch_delivered_again() {
+    let cluster = NatsCluster::start(3);
+    let dir = TempDir::new("nats-dedup");
+    let path = dir.path("audit.log");
+    write_trail(&path, 0, 500);
+    let cursor = dir.path("nats.cursor");
+    for _ in 0..2 {
+        Shipper::builder(&path, ready(&cluster, "host-d"))
+            .cursor(&cursor)
+            .run_until_caught_up(Duration::from_secs(60))
+            .unwrap();
+        std::fs::remove_file(&cursor).unwrap(); // as if the cursor were lost: all of it again
+    }
+    let (ids, messages) = ids_in_stream(&cluster, "host-d");
+    assert_eq!(messages, 500, "delivered twice, stored once");
+    assert_same_ids(&ids, &trail_ids(&path));
+}
+
+#[test]
+fn several_machines_publish_to_one_stream_each_in_its_own_order() {
+    let cluster = NatsCluster::start(3);
+    let dirs: Vec<TempDir> = (0..3).map(|i| TempDir::new(&format!("nats-fleet-{i}"))).collect();
+    for (i, dir) in dirs.iter().enumerate() {
+        write_trail(&dir.path("audit.log"), i as u32 * 10_000, 600);
+    }
+    let shippers: Vec<_> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| {
+            let path = dir.path("audit.log");
+            let destination = ready(&cluster, &format!("host-{i}"));
+            std::thread::spawn(move || {
+                Shipper::builder(&path, destination).max_batch(50, 1 << 20).run_until_caught_up(Duration::from_secs(60))
+            })
+        })
+        .collect();
+    for shipper in shippers {
+        shipper.join().unwrap().unwrap();
+    }
+    for (i, dir) in dirs.iter().enumerate() {
+        assert_same_ids(&ids_in_stream(&cluster, &format!("host-{i}")).0, &trail_ids(&dir.path("audit.log")));
+    }
+}
