@@ -11,6 +11,8 @@ mod servers;
 mod nats_tests;
 #[path = "fleet/postgres.rs"]
 mod postgres_tests;
+#[path = "fleet/syslog.rs"]
+mod syslog_tests;
 
 use std::path::Path;
 

@@ -226,3 +226,131 @@ impl NatsCluster {
         wait_for_port(self.ports[i], "nats-server");
     }
 }
+
+/// An rsyslog server of its own, receiving on TCP (plain or TLS) and on a local socket, writing
+/// each message's MSG part (the event's line) to `received.log`.
+pub struct Rsyslog {
+    pub port: u16,
+    pub socket: PathBuf,
+    pub received: PathBuf,
+    config: PathBuf,
+    dir: TempDir,
+    process: Option<Killed>,
+}
+
+/// The TLS files of a test certificate authority: `ca.pem`, and `server.pem`/`server.key` for
+/// `localhost`, made with the `openssl` command.
+pub struct TestCertificates {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TestCertificates {
+    pub fn make(dir: &Path) -> TestCertificates {
+        let openssl = program("openssl", "openssl", &[]);
+        let at = |name: &str| dir.join(name);
+        run(Command::new(&openssl)
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=audit test CA"])
+            .arg("-keyout")
+            .arg(at("ca.key"))
+            .arg("-out")
+            .arg(at("ca.pem")));
+        run(Command::new(&openssl)
+            .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"])
+            .arg("-keyout")
+            .arg(at("server.key"))
+            .arg("-out")
+            .arg(at("server.csr")));
+        std::fs::write(at("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
+        run(Command::new(&openssl)
+            .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
+            .arg("-in")
+            .arg(at("server.csr"))
+            .arg("-CA")
+            .arg(at("ca.pem"))
+            .arg("-CAkey")
+            .arg(at("ca.key"))
+            .arg("-extfile")
+            .arg(at("ext.cnf"))
+            .arg("-out")
+            .arg(at("server.pem")));
+        TestCertificates { ca: at("ca.pem"), cert: at("server.pem"), key: at("server.key") }
+    }
+}
+
+impl Rsyslog {
+    /// Starts rsyslog; with `tls`, its TCP input speaks TLS with those certificates.
+    pub fn start(tls: Option<&TestCertificates>) -> Rsyslog {
+        let dir = TempDir::new("rsyslog");
+        let port = free_port();
+        let socket = dir.path("log.sock");
+        let received = dir.path("received.log");
+        let (global_tls, tcp_module) = match tls {
+            None => (String::new(), "module(load=\"imtcp\")".to_owned()),
+            Some(certs) => (
+                format!(
+                    "global(DefaultNetstreamDriver=\"ossl\" DefaultNetstreamDriverCAFile=\"{}\" \
+                     DefaultNetstreamDriverCertFile=\"{}\" DefaultNetstreamDriverKeyFile=\"{}\")",
+                    certs.ca.display(),
+                    certs.cert.display(),
+                    certs.key.display()
+                ),
+                "module(load=\"imtcp\" StreamDriver.Name=\"ossl\" StreamDriver.Mode=\"1\" StreamDriver.AuthMode=\"anon\")"
+                    .to_owned(),
+            ),
+        };
+        let config = format!(
+            "global(workDirectory=\"{dir}\" maxMessageSize=\"256k\")\n{global_tls}\n{tcp_module}\n\
+             input(type=\"imtcp\" port=\"{port}\" address=\"127.0.0.1\")\n\
+             module(load=\"imuxsock\" SysSock.Use=\"off\")\n\
+             input(type=\"imuxsock\" Socket=\"{socket}\" CreatePath=\"on\" UseSpecialParser=\"off\" ParseHostname=\"on\")\n\
+             template(name=\"line\" type=\"string\" string=\"%hostname% %app-name% %msgid% %syslogfacility% %syslogseverity% %msg%\\n\")\n\
+             action(type=\"omfile\" file=\"{received}\" template=\"line\")\n",
+            dir = dir.0.display(),
+            socket = socket.display(),
+            received = received.display(),
+        );
+        let config_path = dir.path("rsyslog.conf");
+        std::fs::write(&config_path, config).unwrap();
+        let mut rsyslog = Rsyslog { port, socket, received, config: config_path, dir, process: None };
+        rsyslog.restart();
+        rsyslog
+    }
+
+    /// Stops rsyslog the way a service manager does (SIGTERM), and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let pid = process.0.id().to_string();
+            run(Command::new("kill").args(["-TERM", &pid]));
+            let _ = process.0.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        let program = program("rsyslogd", "rsyslog", &["/usr/sbin"]);
+        let log = std::fs::File::create(self.dir.path("rsyslogd.out")).unwrap();
+        let child = Command::new(program)
+            .arg("-n")
+            .arg("-f")
+            .arg(&self.config)
+            .arg("-i")
+            .arg(self.dir.path("rsyslogd.pid"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.process = Some(Killed(child));
+        wait_for_port(self.port, "rsyslogd");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.socket.exists() {
+            assert!(Instant::now() < deadline, "rsyslogd made no socket");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The lines received so far: `hostname app-name msgid facility severity msg`.
+    pub fn received(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.received).unwrap_or_default().lines().map(str::to_owned).collect()
+    }
+}

@@ -46,6 +46,8 @@ mod worker;
 pub mod nats;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "syslog")]
+pub mod syslog;
 
 pub use cursor::Cursor;
 pub use destination::{DeliveryError, Destination};

@@ -23,6 +23,8 @@ pub struct ShipRecord {
     pub sequence: Option<u64>,
     /// Its `event.action`.
     pub action: Option<String>,
+    /// Its `event.outcome`.
+    pub outcome: Option<String>,
     /// The line, without its newline: valid JSON, one object.
     pub line: String,
 }
@@ -43,6 +45,8 @@ struct EventHead<'a> {
     sequence: Option<u64>,
     #[serde(borrow, default)]
     action: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    outcome: Option<Cow<'a, str>>,
 }
 
 impl ShipRecord {
@@ -64,7 +68,8 @@ impl ShipRecord {
             id,
             timestamp: head.timestamp.map(Cow::into_owned),
             sequence: event.as_ref().and_then(|e| e.sequence),
-            action: event.and_then(|e| e.action.map(Cow::into_owned)),
+            action: event.as_ref().and_then(|e| e.action.as_deref().map(str::to_owned)),
+            outcome: event.and_then(|e| e.outcome.map(Cow::into_owned)),
             line: text.to_owned(),
         })
     }
