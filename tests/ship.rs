@@ -293,3 +293,16 @@ fn a_destination_that_fails_its_check_is_refused_before_shipping() {
     let error = Shipper::builder(dir.path("audit.log"), Unreachable).spawn().unwrap_err();
     assert_eq!(error.to_string(), "nats://127.0.0.1:1 failed its start-up check: connection refused");
 }
+
+#[test]
+fn two_shippers_never_share_a_cursor() {
+    let dir = TempDir::new("ship-two");
+    let path = dir.path("audit.log");
+    write(&path, None, 0, 3);
+    let first = Shipper::builder(&path, Collecting::default()).spawn().unwrap();
+    let error = Shipper::builder(&path, Collecting::default()).spawn().unwrap_err();
+    assert!(error.to_string().contains("another shipper"), "{error}");
+    first.shutdown(Duration::from_secs(5));
+    // Free again once the first has stopped.
+    Shipper::builder(&path, Collecting::default()).run_until_caught_up(Duration::from_secs(5)).unwrap();
+}

@@ -173,6 +173,7 @@ impl ShipperBuilder {
             io::Error::new(io::ErrorKind::ConnectionRefused, format!("{name} failed its start-up check: {error}"))
         })?;
         let cursor_path = self.cursor.clone().unwrap_or_else(|| default_cursor_path(&self.active, &name));
+        let lock = lock_cursor(&cursor_path)?;
         let cursor = Cursor::load(&cursor_path)?;
         let follower = Follower::start(&self.active, cursor.as_ref())?;
         let shared = Arc::new(Shared {
@@ -195,7 +196,25 @@ impl ShipperBuilder {
             reports,
             format: Arc::new(EcsFormat::default()),
             behind_reported: None,
+            _lock: lock,
         })
+    }
+}
+
+/// Locks `<cursor>.lock` for as long as the file is held: two shippers on one cursor would
+/// each move it past batches the other has not delivered.
+fn lock_cursor(cursor: &Path) -> io::Result<std::fs::File> {
+    let mut name = cursor.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!("another shipper holds {} (one shipper per cursor)", path.display()),
+        )),
+        Err(std::fs::TryLockError::Error(error)) => Err(error),
     }
 }
 
@@ -322,6 +341,8 @@ struct Worker {
     format: Arc<EcsFormat>,
     /// When falling behind was last reported.
     behind_reported: Option<Instant>,
+    /// Held while the worker runs: no other shipper moves this cursor.
+    _lock: std::fs::File,
 }
 
 impl Worker {
