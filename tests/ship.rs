@@ -306,3 +306,64 @@ fn two_shippers_never_share_a_cursor() {
     // Free again once the first has stopped.
     Shipper::builder(&path, Collecting::default()).run_until_caught_up(Duration::from_secs(5)).unwrap();
 }
+
+mod config {
+    use audit_core::AuditConfig;
+
+    fn build_error(json: &str) -> audit_core::config::ConfigError {
+        match AuditConfig::from_json(json) {
+            Ok(config) => config.build().err().unwrap_or_else(|| panic!("{json} was accepted")),
+            Err(error) => error,
+        }
+    }
+
+    fn sink_with(ship: &str) -> String {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("audit-ship-config-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        format!(
+            r#"{{ "sinks": [{{ "type": "rolling_file", "path": "{}", "ship": [{ship}] }}] }}"#,
+            dir.join("audit.log").display()
+        )
+    }
+
+    #[test]
+    fn shipping_settings_are_checked_and_errors_name_them() {
+        let error = build_error(&sink_with(r#"{ "to": "postgres" }"#));
+        assert_eq!(error.setting(), "sinks[0].ship[0].url", "{error}");
+        let error = build_error(&sink_with(r#"{ "to": "nats", "table": "t", "servers": "nats://127.0.0.1:1" }"#));
+        assert_eq!(error.setting(), "sinks[0].ship[0].table", "{error}");
+        assert!(error.to_string().contains("not a setting of a `nats` shipper"), "{error}");
+        let error = build_error(&sink_with(r#"{ "to": "nats", "servrs": "x" }"#));
+        assert!(error.to_string().contains("did you mean `servers`"), "{error}");
+        let error = build_error(&sink_with(r#"{ "to": "kafka" }"#));
+        assert_eq!(error.setting(), "sinks[0].ship[0].to", "{error}");
+        let error = build_error(&sink_with(r#"{ "to": "syslog", "transport": "tls" }"#));
+        assert_eq!(error.setting(), "sinks[0].ship[0].address", "{error}");
+        let error = build_error(&sink_with(r#"{ "to": "syslog", "address": "127.0.0.1:1", "facility": 24 }"#));
+        assert_eq!(error.setting(), "sinks[0].ship[0].facility", "{error}");
+        let error = build_error(&sink_with(r#"{ "to": "postgres", "url": "postgresql://a@b/c", "table": "x; drop" }"#));
+        assert_eq!(error.setting(), "sinks[0].ship[0].table", "{error}");
+        // An unreachable server is a start-up error, before the first call, naming the shipper.
+        let error = build_error(&sink_with(r#"{ "to": "syslog", "address": "127.0.0.1:1" }"#));
+        assert_eq!(error.setting(), "sinks[0].ship[0]", "{error}");
+        assert!(error.to_string().contains("failed its start-up check"), "{error}");
+    }
+
+    #[test]
+    fn standalone_shippers_are_left_to_their_own_process() {
+        let config = AuditConfig::from_json(&sink_with(
+            r#"{ "to": "syslog", "address": "127.0.0.1:1", "in_process": false },
+               { "to": "syslog", "transport": "unix", "socket": "/nonexistent/log", "in_process": false }"#,
+        ))
+        .unwrap();
+        // Building the service's logger starts neither (so their servers' absence is no error).
+        let (_logger, guards) = config.build().unwrap();
+        assert!(guards.shippers().is_empty());
+        let standalone = config.standalone_shippers().unwrap();
+        let names: Vec<&str> = standalone.iter().map(|(at, _)| at.as_str()).collect();
+        assert_eq!(names, ["sinks[0].ship[0]", "sinks[0].ship[1]"]);
+        guards.shutdown().unwrap();
+    }
+}

@@ -202,3 +202,28 @@ fn a_shipper_killed_mid_batch_resumes_and_loses_and_doubles_nothing() {
     Shipper::builder(&path, destination(&server, "host-k")).run_until_caught_up(Duration::from_secs(60)).unwrap();
     assert_same_ids(&ids_in_table(&server, "host-k"), &trail_ids(&path));
 }
+
+#[test]
+fn a_configured_service_ships_its_trail_in_process() {
+    let server = Postgres::start();
+    let dir = TempDir::new("pg-config");
+    let path = dir.path("audit.log");
+    let config = audit_core::AuditConfig::from_json(&format!(
+        r#"{{ "sinks": [{{ "type": "rolling_file", "path": "{}", "chain": true, "max_size": "16kb",
+              "ship": [{{ "to": "postgres", "url": "{}", "migrate": true, "origin": "host-c", "max_batch_events": 25 }}] }}] }}"#,
+        path.display(),
+        server.url()
+    ))
+    .unwrap();
+    let (logger, guards) = config.build().unwrap();
+    for id in 0..300 {
+        logger.log(super::event(id)).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while guards.shippers()[0].delivered < 300 {
+        assert!(Instant::now() < deadline, "{:?}", guards.shippers());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    guards.shutdown().unwrap();
+    assert_same_ids(&ids_in_table(&server, "host-c"), &trail_ids(&path));
+}

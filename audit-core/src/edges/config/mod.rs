@@ -4,6 +4,7 @@
 //!
 //! - `settings`: [`AuditConfig`](crate::AuditConfig), [`SinkConfig`], [`RollingFileConfig`], and
 //!   building the logger they describe;
+//! - `shipping`: [`ShipConfig`], a shipper of a trail to PostgreSQL, NATS or syslog;
 //! - `units`: [`ByteSize`] (Kibana's binary units) and [`Interval`] (`1h30m`);
 //! - `error`: [`ConfigError`], naming the setting at fault.
 //!
@@ -14,8 +15,10 @@
 
 mod error;
 mod settings;
+mod shipping;
 mod units;
 
 pub use error::ConfigError;
 pub use settings::{AuditConfig, ConsoleStream, RollingFileConfig, SinkConfig, WriterGuards};
+pub use shipping::{DestinationKind, ShipConfig, SyslogTransport};
 pub use units::{ByteSize, Interval};

@@ -8,10 +8,12 @@ use serde::de::{value::MapAccessDeserializer, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::error::ConfigError;
+use super::shipping::ShipConfig;
 use super::units::{ByteSize, Interval};
 use crate::leaf::chain::ChainHash;
 use crate::logging::AuditLogger;
 use crate::output::format::EcsFormat;
+use crate::output::ship::{ShipperBuilder, ShipperGuard};
 use crate::output::sink::{ConsoleSink, FailurePolicy, SyncFileSink, TracingSink};
 use crate::output::writer::{Backpressure, FileWriter, Rotation, WriterGuard};
 use crate::policy::IgnoreFilter;
@@ -143,6 +145,8 @@ pub struct RollingFileConfig {
     pub compress: bool,
     /// `buffered` (default), `flushed` or `durable`.
     pub durability: Durability,
+    /// Shippers of this trail to central destinations (see [`ShipConfig`]).
+    pub ship: Vec<ShipConfig>,
     /// When the queue is full: `block` (default), `fail_closed` or `drop`.
     pub when_full: Backpressure,
     /// On I/O errors: `fail_open` (default) or `fail_closed`.
@@ -197,6 +201,7 @@ struct SinkFields {
     checkpoint_every: Option<Interval>,
     checkpoint_every_lines: Option<u64>,
     seal_key_file: Option<PathBuf>,
+    ship: Option<Vec<ShipConfig>>,
 }
 
 #[derive(Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -233,6 +238,7 @@ impl TryFrom<SinkFields> for SinkConfig {
             checkpoint_every,
             checkpoint_every_lines,
             seal_key_file,
+            ship,
         } = fields;
         let (name, takes): (&str, &[&str]) = match kind {
             SinkKind::Console => ("console", &["stream"]),
@@ -258,6 +264,7 @@ impl TryFrom<SinkFields> for SinkConfig {
                     "checkpoint_every",
                     "checkpoint_every_lines",
                     "seal_key_file",
+                    "ship",
                 ],
             ),
         };
@@ -281,6 +288,7 @@ impl TryFrom<SinkFields> for SinkConfig {
             ("checkpoint_every", checkpoint_every.is_some()),
             ("checkpoint_every_lines", checkpoint_every_lines.is_some()),
             ("seal_key_file", seal_key_file.is_some()),
+            ("ship", ship.is_some()),
         ];
         if let Some((setting, _)) = given.iter().find(|(setting, set)| *set && !takes.contains(setting)) {
             return Err(format!("`{setting}` is not a setting of a `{name}` sink (it takes: {})", takes.join(", ")));
@@ -297,6 +305,7 @@ impl TryFrom<SinkFields> for SinkConfig {
                 keep,
                 compress: compress.unwrap_or(false),
                 durability: durability.unwrap_or_default(),
+                ship: ship.unwrap_or_default(),
                 when_full: when_full.unwrap_or_default(),
                 on_io_error: on_io_error.unwrap_or_default(),
                 queue_capacity,
@@ -326,6 +335,7 @@ impl RollingFileConfig {
             keep: None,
             compress: false,
             durability: Durability::default(),
+            ship: Vec::new(),
             when_full: Backpressure::default(),
             on_io_error: FailurePolicy::default(),
             queue_capacity: None,
@@ -466,16 +476,18 @@ fn read_key(path: &std::path::Path) -> Result<Vec<u8>, String> {
 /// accepted. Keep it alive as long as events may be logged (typically until the end of `main`).
 #[must_use = "dropping the guards stops the configured file writers"]
 #[derive(Default)]
-pub struct WriterGuards(Vec<WriterGuard>);
+pub struct WriterGuards(Vec<WriterGuard>, Vec<ShipperGuard>);
 
 impl std::fmt::Debug for WriterGuards {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "WriterGuards({} writers)", self.0.len())
+        write!(f, "WriterGuards({} writers, {} shippers)", self.0.len(), self.1.len())
     }
 }
 
 impl WriterGuards {
-    /// Writes out everything accepted, then stops every writer; the first error is returned.
+    /// Writes out everything accepted, then stops every writer; then gives the in-process
+    /// shippers up to five seconds to deliver the rest (what they do not stays in the trail, for
+    /// the next start). The first error is returned.
     pub fn shutdown(self) -> std::io::Result<()> {
         let mut first = Ok(());
         for guard in self.0 {
@@ -484,7 +496,15 @@ impl WriterGuards {
                 first = result;
             }
         }
+        for shipper in self.1 {
+            shipper.shutdown(std::time::Duration::from_secs(5));
+        }
         first
+    }
+
+    /// The in-process shippers' stats, in the order of the configuration.
+    pub fn shippers(&self) -> Vec<crate::output::ship::ShipperStats> {
+        self.1.iter().map(ShipperGuard::stats).collect()
     }
 }
 
@@ -557,11 +577,30 @@ impl AuditConfig {
                 SinkConfig::RollingFile(settings) => {
                     let (writer, guard) = settings.start(&at)?;
                     guards.0.push(guard);
+                    for (j, ship) in settings.ship.iter().enumerate().filter(|(_, ship)| ship.in_process) {
+                        let at = format!("{at}.ship[{j}]");
+                        let shipper = ship.shipper(&settings.path, &self.namespace, &at)?.reports_to(writer.clone());
+                        guards.1.push(shipper.spawn().map_err(|e| ConfigError::io(at, e))?);
+                    }
                     builder.sink(writer)
                 }
             };
         }
         Ok((builder.build(), guards))
+    }
+
+    /// The shippers that `"in_process": false` leaves to a process of their own (`audit ship
+    /// --config FILE`), not started, each with the setting that describes it (`sinks[0].ship[1]`).
+    pub fn standalone_shippers(&self) -> Result<Vec<(String, ShipperBuilder)>, ConfigError> {
+        let mut shippers = Vec::new();
+        for (i, sink) in self.sinks.iter().enumerate() {
+            let SinkConfig::RollingFile(settings) = sink else { continue };
+            for (j, ship) in settings.ship.iter().enumerate().filter(|(_, ship)| !ship.in_process) {
+                let at = format!("sinks[{i}].ship[{j}]");
+                shippers.push((at.clone(), ship.shipper(&settings.path, &self.namespace, &at)?));
+            }
+        }
+        Ok(shippers)
     }
 
     /// The line format these settings describe.

@@ -78,6 +78,17 @@ impl PostgresDestination {
         })
     }
 
+    /// The password, when it is not in the url (read it from a file of its own).
+    pub fn password(mut self, password: &str) -> Self {
+        self.config.password(password);
+        self
+    }
+
+    /// Whether `name` is a table name [`table`](Self::table) takes.
+    pub fn is_table_name(name: &str) -> bool {
+        is_table_name(name)
+    }
+
     /// The table (`name` or `schema.name`; letters, digits and `_`).
     ///
     /// # Panics
