@@ -367,3 +367,36 @@ mod config {
         guards.shutdown().unwrap();
     }
 }
+
+#[test]
+fn a_full_local_syslog_socket_delays_a_batch_and_never_doubles_it() {
+    use audit_core::ship::syslog::SyslogDestination;
+    let dir = TempDir::new("ship-dgram");
+    let path = dir.path("audit.log");
+    write(&path, None, 0, 1500);
+    let socket = dir.path("log.sock");
+    let receiver = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+    receiver.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    // A slow reader: the socket's short queue fills, sends time out part-way through a batch.
+    let reading = std::thread::spawn(move || {
+        let mut ids = Vec::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        std::thread::sleep(Duration::from_millis(200));
+        while let Ok(n) = receiver.recv(&mut buffer) {
+            let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+            let event: serde_json::Value = serde_json::from_str(&text[text.find('{').unwrap()..]).unwrap();
+            ids.push(event["event"]["id"].as_str().unwrap().to_owned());
+            if ids.len() % 100 == 0 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        ids
+    });
+    let destination = SyslogDestination::local(&socket).timeouts(Duration::from_secs(1), Duration::from_millis(5));
+    let stats = Shipper::builder(&path, destination)
+        .backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .run_until_caught_up(Duration::from_secs(30))
+        .unwrap();
+    assert!(stats.failed_attempts > 0, "the queue filled at least once: {stats:?}");
+    assert_same_ids(&reading.join().unwrap(), &trail_ids(&path));
+}

@@ -4,6 +4,7 @@
 //! audit verify <PATH>... [--key-file FILE] [--checkpoint FILE --public-key FILE] [--seal-key FILE] [--after-retention] [--json]
 //! audit keygen <NAME> <PREFIX>
 //! audit hash --key-file FILE <VALUE>
+//! audit ship --config FILE [--until-caught-up [--deadline DURATION]] [--print-migration]
 //! ```
 //!
 //! `verify` checks chained trails: a trail's active file (its rotated files are found beside
@@ -19,14 +20,22 @@
 //!
 //! `hash` prints the `hmac-sha256:…` of a candidate value under a logger's HMAC key, to search a
 //! trail for a secret (a leaked token, an e-mail address) without the trail ever holding it.
+//!
+//! `ship` runs the shippers that a service's configuration leaves to a process of their own
+//! (`"in_process": false`): it follows each trail from its cursor and delivers it to PostgreSQL,
+//! NATS JetStream or syslog until stopped (a SIGKILL included: it resumes from its cursor), or,
+//! with `--until-caught-up`, until every trail is delivered to its end.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use audit_core::checkpoint::{Checkpoint, PublicKey, SigningKey};
+use audit_core::config::{DestinationKind, SinkConfig};
 use audit_core::secret::Concealer;
+use audit_core::ship::postgres::PostgresDestination;
 use audit_core::trail::rotated_files;
 use audit_core::verify::{verify_files, verify_trail, Options, Report};
+use audit_core::AuditConfig;
 
 const USAGE: &str = "usage:
   audit verify <PATH>... [--key-file FILE] [--checkpoint FILE --public-key FILE] [--seal-key FILE] [--after-retention] [--json]
@@ -41,7 +50,13 @@ const USAGE: &str = "usage:
   audit keygen <NAME> <PREFIX>
       A checkpoint signing key pair named NAME: PREFIX.key (secret, mode 0600) and PREFIX.pub.
   audit hash --key-file FILE <VALUE>
-      The hmac-sha256:... of VALUE under the logger's HMAC key (its hmac_key_file).";
+      The hmac-sha256:... of VALUE under the logger's HMAC key (its hmac_key_file).
+  audit ship --config FILE [--until-caught-up [--deadline DURATION]] [--print-migration]
+      Ships the trails of FILE (the service's audit settings, JSON) to the destinations of its
+      \"ship\" entries that have \"in_process\": false, until stopped.
+      --until-caught-up: deliver every trail to its end, then exit (0; 1 if the deadline,
+      default 60s, passed first).
+      --print-migration: print the SQL that makes each PostgreSQL table, and exit.";
 
 fn main() -> ExitCode {
     match run() {
@@ -71,6 +86,10 @@ fn run() -> Result<ExitCode, String> {
     let mut public_key: Option<PathBuf> = None;
     let mut after_retention = false;
     let mut seal_key: Option<PathBuf> = None;
+    let mut config: Option<PathBuf> = None;
+    let mut until_caught_up = false;
+    let mut deadline = std::time::Duration::from_secs(60);
+    let mut print_migration = false;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Long("key-file") => key_file = Some(parser.value().map_err(|e| e.to_string())?.into()),
@@ -84,6 +103,13 @@ fn run() -> Result<ExitCode, String> {
             }
             Long("public-key") if command == "verify" => {
                 public_key = Some(parser.value().map_err(|e| e.to_string())?.into())
+            }
+            Long("config") if command == "ship" => config = Some(parser.value().map_err(|e| e.to_string())?.into()),
+            Long("until-caught-up") if command == "ship" => until_caught_up = true,
+            Long("print-migration") if command == "ship" => print_migration = true,
+            Long("deadline") if command == "ship" => {
+                let value = parser.value().map_err(|e| e.to_string())?.string().map_err(|e| e.to_string())?;
+                deadline = humantime::parse_duration(&value).map_err(|e| format!("--deadline {value}: {e}"))?;
             }
             Long("help") | Short('h') => {
                 println!("{USAGE}");
@@ -132,8 +158,69 @@ fn run() -> Result<ExitCode, String> {
             println!("{}", Concealer::new(key).hash(&value.to_string_lossy()));
             Ok(ExitCode::SUCCESS)
         }
+        "ship" => {
+            let Some(config) = config else {
+                return Err(format!("`ship` needs --config FILE\n{USAGE}"));
+            };
+            let text = std::fs::read_to_string(&config).map_err(|e| format!("{}: {e}", config.display()))?;
+            let settings = AuditConfig::from_json(&text).map_err(|e| format!("{}: {e}", config.display()))?;
+            if print_migration {
+                return print_migrations(&settings);
+            }
+            ship(&settings, until_caught_up.then_some(deadline))
+        }
         other => Err(format!("unknown command `{other}`\n{USAGE}")),
     }
+}
+
+/// Runs the standalone shippers of `settings`: until stopped, or until caught up (`deadline`).
+fn ship(settings: &AuditConfig, deadline: Option<std::time::Duration>) -> Result<ExitCode, String> {
+    let shippers = settings.standalone_shippers().map_err(|e| e.to_string())?;
+    if shippers.is_empty() {
+        return Err("no shipper to run: give a \"ship\" entry \"in_process\": false".to_owned());
+    }
+    if let Some(deadline) = deadline {
+        let mut all = true;
+        for (at, shipper) in shippers {
+            match shipper.run_until_caught_up(deadline) {
+                Ok(stats) => {
+                    eprintln!("audit: {at}: {} events delivered to {}: caught up", stats.delivered, stats.destination)
+                }
+                Err(error) => {
+                    eprintln!("audit: {at}: {error}");
+                    all = false;
+                }
+            }
+        }
+        return Ok(if all { ExitCode::SUCCESS } else { ExitCode::from(1) });
+    }
+    let mut running = Vec::new();
+    for (at, shipper) in shippers {
+        let guard = shipper.spawn().map_err(|e| format!("{at}: {e}"))?;
+        eprintln!("audit: {at}: shipping to {}", guard.stats().destination);
+        running.push(guard);
+    }
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
+}
+
+/// Prints the SQL of every PostgreSQL destination's table.
+fn print_migrations(settings: &AuditConfig) -> Result<ExitCode, String> {
+    let mut any = false;
+    for sink in &settings.sinks {
+        let SinkConfig::RollingFile(file) = sink else { continue };
+        for ship in file.ship.iter().filter(|ship| ship.to == DestinationKind::Postgres) {
+            let table = ship.table.as_deref().unwrap_or("audit_events");
+            println!("-- {}: table {table}", file.path.display());
+            println!("{}", PostgresDestination::migration_sql(table, &settings.namespace));
+            any = true;
+        }
+    }
+    if !any {
+        return Err("no PostgreSQL destination in the configuration".to_owned());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A key file's bytes, a final newline left out.

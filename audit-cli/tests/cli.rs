@@ -43,6 +43,7 @@ fn write_trail(path: &Path, events: u32) {
 
 fn audit(args: &[&str]) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_audit")).args(args).output().expect("the binary runs");
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
     (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
@@ -136,4 +137,70 @@ fn keygen_then_verify_against_a_checkpoint_finds_a_cut_tail() {
     let (code, out) = run(&path);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("cut-tail") && out.contains("3 line(s) cut from the end"), "{out}");
+}
+
+#[test]
+fn ship_delivers_a_trail_to_the_local_syslog_socket_and_prints_migrations() {
+    let dir = Dir::new("ship");
+    let trail = dir.0.join("audit.log");
+    write_trail(&trail, 120);
+    // The receiving end of a local syslog socket, as rsyslog's imuxsock would hold it.
+    let socket = dir.0.join("log.sock");
+    let receiver = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+    receiver.set_read_timeout(Some(std::time::Duration::from_millis(200))).unwrap();
+    let config = dir.0.join("audit.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{ "sinks": [{{ "type": "rolling_file", "path": "{}", "ship": [
+                  {{ "to": "syslog", "transport": "unix", "socket": "{}", "in_process": false }},
+                  {{ "to": "postgres", "url": "postgresql://shipper@db/audit", "table": "shop_audit" }} ] }}] }}"#,
+            trail.display(),
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    // Read as a syslog daemon does, while the shipper sends (a datagram socket's queue is short:
+    // the shipper waits when it is full, and sends each event once).
+    let reading = std::thread::spawn(move || {
+        let mut ids = Vec::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        while let Ok(n) = receiver.recv(&mut buffer) {
+            let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
+            assert!(message.starts_with("<109>1 "), "log audit, notice: {message}");
+            let event: serde_json::Value = serde_json::from_str(&message[message.find('{').unwrap()..]).unwrap();
+            ids.push(event["event"]["id"].as_str().unwrap().to_owned());
+            if ids.len() == 120 {
+                break;
+            }
+        }
+        (ids, receiver, buffer)
+    });
+    let (code, _) = audit(&["ship", "--config", config, "--until-caught-up", "--deadline", "20s"]);
+    assert_eq!(code, 0);
+    let (ids, receiver, mut buffer) = reading.join().unwrap();
+    let expected: Vec<String> = audit_core::trail::read_audit_trail(&trail)
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| e["event"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 120);
+    assert_eq!(ids, expected, "every event, in order");
+
+    // Again: nothing new to deliver, the cursor held.
+    let (code, _) = audit(&["ship", "--config", config, "--until-caught-up"]);
+    assert_eq!(code, 0);
+    assert!(receiver.recv(&mut buffer).is_err(), "nothing sent twice");
+
+    let (code, sql) = audit(&["ship", "--config", config, "--print-migration"]);
+    assert_eq!(code, 0);
+    assert!(sql.contains("CREATE TABLE IF NOT EXISTS shop_audit ("), "{sql}");
+    assert!(sql.contains("append-only"), "{sql}");
+
+    // A destination that cannot work stops it before anything is shipped, with exit code 1.
+    std::fs::remove_file(&socket).unwrap();
+    let (code, _) = audit(&["ship", "--config", config, "--until-caught-up"]);
+    assert_eq!(code, 1);
 }

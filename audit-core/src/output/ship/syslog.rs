@@ -64,6 +64,10 @@ pub struct SyslogDestination {
     connect_timeout: Duration,
     write_timeout: Duration,
     connection: Option<Connection>,
+    /// Of a batch whose delivery failed part-way over the local socket: its first event's id and
+    /// how many of its datagrams were sent (each one is whole or not sent), so that trying the
+    /// batch again sends only the rest.
+    sent: Option<(String, usize)>,
 }
 
 impl std::fmt::Debug for SyslogDestination {
@@ -82,6 +86,7 @@ impl SyslogDestination {
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             connection: None,
+            sent: None,
         }
     }
 
@@ -210,8 +215,16 @@ impl SyslogDestination {
             }
             #[cfg(unix)]
             Connection::Local(socket) => {
-                for message in &messages {
-                    socket.send(message.as_bytes())?;
+                let first = batch.first().map(|record| record.id.clone()).unwrap_or_default();
+                let already = match self.sent.take() {
+                    Some((id, sent)) if id == first => sent.min(messages.len()),
+                    _ => 0,
+                };
+                for (i, message) in messages.iter().enumerate().skip(already) {
+                    if let Err(error) = socket.send(message.as_bytes()) {
+                        self.sent = Some((first, i));
+                        return Err(error.into());
+                    }
                 }
                 Ok(())
             }
@@ -311,6 +324,11 @@ impl Destination for SyslogDestination {
 
     fn deliver(&mut self, batch: &[ShipRecord]) -> Result<(), DeliveryError> {
         self.try_deliver(batch).map_err(|error| {
+            // A datagram socket keeps no state worth dropping; a stream is reconnected.
+            #[cfg(unix)]
+            if matches!(self.connection, Some(Connection::Local(_))) {
+                return DeliveryError::new(format!("{}: {error}", self.name()));
+            }
             self.connection = None;
             DeliveryError::new(format!("{}: {error}", self.name()))
         })
