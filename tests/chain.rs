@@ -315,6 +315,38 @@ mod checkpoints {
     }
 
     #[test]
+    fn checkpoints_kept_in_the_trail_travel_with_it_and_find_a_cut_tail() {
+        let dir = TempDir::new("checkpoint-in-trail");
+        let path = dir.path("audit.log");
+        let key = SigningKey::generate("test.example/audit").unwrap();
+        let policy = CheckpointPolicy::in_trail("test.example/audit", key.clone()).every_lines(4);
+        let (writer, guard) = FileWriter::builder(&path).chain(ChainHash::Sha256).checkpoints(policy).build().unwrap();
+        let logger = AuditLogger::builder().sink(writer.clone()).build();
+        for id in 0..10 {
+            logger.log(event(id)).unwrap();
+            writer.flush().unwrap();
+        }
+        guard.shutdown().unwrap();
+        assert!(verify_trail(&path, &Options::default()).unwrap().is_intact(), "checkpoint lines are chained lines");
+        let trail = read_audit_trail(&path).unwrap();
+        let checkpoints: Vec<&serde_json::Value> =
+            trail.events.iter().filter(|e| e["event"]["action"] == "audit_checkpoint").collect();
+        assert!(checkpoints.len() >= 3, "{checkpoints:?}");
+        // The last line is the checkpoint of everything before it, written as the writer stopped.
+        assert_eq!(trail.events.last().unwrap()["event"]["action"], "audit_checkpoint");
+        let note = checkpoints.last().unwrap()["labels"]["checkpoint"].as_str().unwrap();
+        let checkpoint = Checkpoint::verify(note, &key.public_key()).unwrap();
+        assert_eq!(checkpoint.size, trail.events.len() as u64 - 1);
+        // The trail cut back before the checkpoint's line (a copy of which went off the host):
+        // the chain alone cannot tell, the checkpoint can.
+        let lines = lines_of(&path);
+        write_lines(&path, &lines[..lines.len() - 4]);
+        let options = Options::default().expecting(checkpoint.link());
+        let kinds: Vec<FindingKind> = verify_trail(&path, &options).unwrap().findings.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, [FindingKind::CutTail]);
+    }
+
+    #[test]
     fn checkpoints_go_off_the_host_through_any_sink() {
         let dir = TempDir::new("checkpoint-sink");
         let path = dir.path("audit.log");

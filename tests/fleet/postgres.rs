@@ -227,3 +227,53 @@ fn a_configured_service_ships_its_trail_in_process() {
     guards.shutdown().unwrap();
     assert_same_ids(&ids_in_table(&server, "host-c"), &trail_ids(&path));
 }
+
+#[test]
+fn checkpoints_shipped_with_the_trail_show_a_local_cut_from_the_central_store() {
+    use audit_core::checkpoint::{Checkpoint, SigningKey};
+    use audit_core::verify::{verify_trail, FindingKind, Options};
+    let server = Postgres::start();
+    let dir = TempDir::new("pg-checkpoint");
+    let path = dir.path("audit.log");
+    let key = SigningKey::generate("web-1.example/audit").unwrap();
+    std::fs::write(dir.path("signing.key"), key.to_text()).unwrap();
+    let config = audit_core::AuditConfig::from_json(&format!(
+        r#"{{ "sinks": [{{ "type": "rolling_file", "path": "{}", "checkpoint_in_trail": true,
+              "checkpoint_key_file": "{}", "checkpoint_every_lines": 50,
+              "ship": [{{ "to": "postgres", "url": "{}", "migrate": true, "origin": "web-1" }}] }}] }}"#,
+        path.display(),
+        dir.path("signing.key").display(),
+        server.url()
+    ))
+    .unwrap();
+    let (logger, guards) = config.build().unwrap();
+    for id in 0..200 {
+        logger.log(super::event(id)).unwrap();
+    }
+    guards.shutdown().unwrap();
+    // The shipper stopped after the writer: the last checkpoint reached the table, or will at
+    // the next start; deliver what is left as a restarted service would.
+    Shipper::builder(&path, destination(&server, "web-1")).run_until_caught_up(Duration::from_secs(30)).unwrap();
+
+    // An intruder cuts the machine's trail back by 30 lines. The chain alone cannot tell.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&path, lines[..lines.len() - 30].iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    assert!(verify_trail(&path, &Options::default()).unwrap().is_intact());
+
+    // The auditor takes the machine's latest checkpoint from the central store...
+    let note: String = server
+        .client()
+        .query_one(
+            "SELECT event #>> '{labels,checkpoint}' FROM audit_events
+             WHERE origin = 'web-1' AND action = 'audit_checkpoint' ORDER BY sequence DESC LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let checkpoint = Checkpoint::verify(&note, &key.public_key()).unwrap();
+    assert_eq!(checkpoint.size, 200, "the last checkpoint covers every event");
+    // ...and checks the machine's trail against it.
+    let report = verify_trail(&path, &Options::default().expecting(checkpoint.link())).unwrap();
+    assert_eq!(report.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), [FindingKind::CutTail]);
+}

@@ -163,6 +163,9 @@ pub struct RollingFileConfig {
     pub checkpoint_file: Option<PathBuf>,
     /// The signing key of the checkpoints (`audit keygen`'s `.key` file).
     pub checkpoint_key_file: Option<PathBuf>,
+    /// Write the checkpoints into the trail itself, so that its shippers deliver them with the
+    /// events (instead of, or besides, `checkpoint_file`); needs `checkpoint_key_file`.
+    pub checkpoint_in_trail: bool,
     /// The trail's name in its checkpoints (default: the key's name).
     pub checkpoint_origin: Option<String>,
     /// A checkpoint at least this often (default `1m`).
@@ -197,6 +200,7 @@ struct SinkFields {
     chain_key_file: Option<PathBuf>,
     checkpoint_file: Option<PathBuf>,
     checkpoint_key_file: Option<PathBuf>,
+    checkpoint_in_trail: Option<bool>,
     checkpoint_origin: Option<String>,
     checkpoint_every: Option<Interval>,
     checkpoint_every_lines: Option<u64>,
@@ -234,6 +238,7 @@ impl TryFrom<SinkFields> for SinkConfig {
             chain_key_file,
             checkpoint_file,
             checkpoint_key_file,
+            checkpoint_in_trail,
             checkpoint_origin,
             checkpoint_every,
             checkpoint_every_lines,
@@ -260,6 +265,7 @@ impl TryFrom<SinkFields> for SinkConfig {
                     "chain_key_file",
                     "checkpoint_file",
                     "checkpoint_key_file",
+                    "checkpoint_in_trail",
                     "checkpoint_origin",
                     "checkpoint_every",
                     "checkpoint_every_lines",
@@ -284,6 +290,7 @@ impl TryFrom<SinkFields> for SinkConfig {
             ("chain_key_file", chain_key_file.is_some()),
             ("checkpoint_file", checkpoint_file.is_some()),
             ("checkpoint_key_file", checkpoint_key_file.is_some()),
+            ("checkpoint_in_trail", checkpoint_in_trail.is_some()),
             ("checkpoint_origin", checkpoint_origin.is_some()),
             ("checkpoint_every", checkpoint_every.is_some()),
             ("checkpoint_every_lines", checkpoint_every_lines.is_some()),
@@ -312,10 +319,12 @@ impl TryFrom<SinkFields> for SinkConfig {
                 chain: chain.unwrap_or(false)
                     || chain_key_file.is_some()
                     || checkpoint_file.is_some()
+                    || checkpoint_in_trail == Some(true)
                     || seal_key_file.is_some(),
                 chain_key_file,
                 checkpoint_file,
                 checkpoint_key_file,
+                checkpoint_in_trail: checkpoint_in_trail.unwrap_or(false),
                 checkpoint_origin,
                 checkpoint_every,
                 checkpoint_every_lines,
@@ -343,6 +352,7 @@ impl RollingFileConfig {
             chain_key_file: None,
             checkpoint_file: None,
             checkpoint_key_file: None,
+            checkpoint_in_trail: false,
             checkpoint_origin: None,
             checkpoint_every: None,
             checkpoint_every_lines: None,
@@ -385,6 +395,24 @@ impl RollingFileConfig {
                 .map_err(|problem| ConfigError::new(format!("{at}.seal_key_file"), problem))?;
             builder = builder.seals(key);
         }
+        if self.checkpoint_in_trail {
+            if self.checkpoint_file.is_some() {
+                return Err(ConfigError::new(
+                    format!("{at}.checkpoint_file"),
+                    "checkpoints go to a file or into the trail, not both",
+                ));
+            }
+            let Some(key_file) = &self.checkpoint_key_file else {
+                return Err(ConfigError::new(
+                    format!("{at}.checkpoint_key_file"),
+                    "checkpoints need a signing key (`audit keygen`)",
+                ));
+            };
+            let key = crate::leaf::checkpoint::SigningKey::from_file(key_file)
+                .map_err(|problem| ConfigError::new(format!("{at}.checkpoint_key_file"), problem))?;
+            let origin = self.checkpoint_origin.clone().unwrap_or_else(|| key.name().to_owned());
+            return Ok(builder.checkpoints(self.timed(crate::output::writer::CheckpointPolicy::in_trail(origin, key))));
+        }
         let (Some(file), Some(key_file)) = (&self.checkpoint_file, &self.checkpoint_key_file) else {
             return match (&self.checkpoint_file, &self.checkpoint_key_file) {
                 (None, None) => Ok(builder),
@@ -401,14 +429,19 @@ impl RollingFileConfig {
         let key = crate::leaf::checkpoint::SigningKey::from_file(key_file)
             .map_err(|problem| ConfigError::new(format!("{at}.checkpoint_key_file"), problem))?;
         let origin = self.checkpoint_origin.clone().unwrap_or_else(|| key.name().to_owned());
-        let mut policy = crate::output::writer::CheckpointPolicy::new(origin, key, file);
+        Ok(builder.checkpoints(self.timed(crate::output::writer::CheckpointPolicy::new(origin, key, file))))
+    }
+
+    /// `policy` with the configured intervals.
+    #[cfg(feature = "signing")]
+    fn timed(&self, mut policy: crate::output::writer::CheckpointPolicy) -> crate::output::writer::CheckpointPolicy {
         if let Some(every) = self.checkpoint_every {
             policy = policy.every(every.duration());
         }
         if let Some(lines) = self.checkpoint_every_lines {
             policy = policy.every_lines(lines);
         }
-        Ok(builder.checkpoints(policy))
+        policy
     }
 
     #[cfg(not(feature = "signing"))]
@@ -421,7 +454,7 @@ impl RollingFileConfig {
             return Err(ConfigError::new(format!("{at}.seal_key_file"), "seals need audit-core's `signing` feature"));
         }
         match (&self.checkpoint_file, &self.checkpoint_key_file) {
-            (None, None) => Ok(builder),
+            (None, None) if !self.checkpoint_in_trail => Ok(builder),
             _ => Err(ConfigError::new(
                 format!("{at}.checkpoint_file"),
                 "signed checkpoints need audit-core's `signing` feature",

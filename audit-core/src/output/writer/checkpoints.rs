@@ -51,6 +51,8 @@ enum Target {
     Stderr,
     /// An audit sink, as an `audit_checkpoint` event whose `labels.checkpoint` is the signed note.
     Sink(Box<dyn AuditSink>),
+    /// The trail itself, as such an event: shipped with the trail to every destination.
+    Trail,
 }
 
 impl std::fmt::Debug for Target {
@@ -59,6 +61,7 @@ impl std::fmt::Debug for Target {
             Target::File(path) => f.debug_tuple("File").field(path).finish(),
             Target::Stderr => f.write_str("Stderr"),
             Target::Sink(sink) => f.debug_tuple("Sink").field(&sink.describe()).finish(),
+            Target::Trail => f.write_str("Trail"),
         }
     }
 }
@@ -89,6 +92,15 @@ impl CheckpointPolicy {
         CheckpointPolicy::with_target(origin.into(), key, Target::Sink(Box::new(sink)))
     }
 
+    /// Into the trail itself, as `audit_checkpoint` events (the signed note in
+    /// `labels.checkpoint`), so that a [shipper](crate::ship) delivers them with the events to
+    /// every destination: a checkpoint read back from the central store then shows whether the
+    /// machine's own trail was cut or rewritten since (`audit verify --checkpoint`). A checkpoint
+    /// vouches for the lines before it.
+    pub fn in_trail(origin: impl Into<String>, key: SigningKey) -> CheckpointPolicy {
+        CheckpointPolicy::with_target(origin.into(), key, Target::Trail)
+    }
+
     fn with_target(origin: String, key: SigningKey, target: Target) -> CheckpointPolicy {
         CheckpointPolicy { origin, key, target, every: Duration::from_secs(60), every_lines: 10_000 }
     }
@@ -117,27 +129,35 @@ struct Checkpointer {
 }
 
 impl Checkpointer {
-    fn write(&mut self, link: Link) {
+    /// Writes the checkpoint of `link`; the event to add to the trail when that is its target.
+    fn write(&mut self, link: Link) -> Option<AuditEvent> {
         let checkpoint = Checkpoint::new(self.policy.origin.clone(), link);
         let note = checkpoint.sign(&self.policy.key);
+        let event = || {
+            AuditEvent::new(&AUDIT_CHECKPOINT)
+                .with_outcome(Outcome::Success)
+                .with_message(format!(
+                    "Checkpoint of audit trail [{}] at event.sequence {}",
+                    checkpoint.origin, checkpoint.size
+                ))
+                .with_label("origin", checkpoint.origin.clone())
+                .with_label("size", checkpoint.size.to_string())
+                .with_label("head", crate::leaf::chain::hex(&checkpoint.head))
+                .with_label("checkpoint", note.clone())
+        };
         let (result, target) = match &self.policy.target {
+            Target::Trail => {
+                self.last_at = Instant::now();
+                // The checkpoint's own line is the next: it needs no checkpoint of its own.
+                self.last_size = link.sequence + 1;
+                return Some(event());
+            }
             Target::File(path) => {
                 (crate::output::storage::replace_file(path, note.as_bytes()), format!("checkpoint:{}", path.display()))
             }
             Target::Stderr => (io::stderr().lock().write_all(note.as_bytes()), "checkpoint:stderr".to_owned()),
             Target::Sink(sink) => {
-                let event = Arc::new(
-                    AuditEvent::new(&AUDIT_CHECKPOINT)
-                        .with_outcome(Outcome::Success)
-                        .with_message(format!(
-                            "Checkpoint of audit trail [{}] at event.sequence {}",
-                            checkpoint.origin, checkpoint.size
-                        ))
-                        .with_label("origin", checkpoint.origin.clone())
-                        .with_label("size", checkpoint.size.to_string())
-                        .with_label("head", crate::leaf::chain::hex(&checkpoint.head))
-                        .with_label("checkpoint", note.clone()),
-                );
+                let event = Arc::new(event());
                 let format = Arc::new(EcsFormat::default());
                 let result = sink.write(&Record::new(&event, &format, Durability::Buffered));
                 (result.map_err(|e| io::Error::other(e.to_string())), sink.describe())
@@ -153,21 +173,29 @@ impl Checkpointer {
                 &format_args!("cannot write the checkpoint of event.sequence {}: {error}", link.sequence),
             ),
         }
+        None
     }
 }
 
 impl AfterSync for Checkpointer {
-    fn synced(&mut self, link: Link) {
+    fn synced(&mut self, link: Link) -> Option<AuditEvent> {
+        if link.sequence <= self.last_size {
+            return None; // nothing new since the last checkpoint
+        }
         let due = self.last_at.elapsed() >= self.policy.every
             || link.sequence >= self.last_size.saturating_add(self.policy.every_lines);
         if due {
-            self.write(link);
+            self.write(link)
+        } else {
+            None
         }
     }
 
-    fn stopped(&mut self, link: Link) {
-        if link.sequence != self.last_size {
-            self.write(link);
+    fn stopped(&mut self, link: Link) -> Option<AuditEvent> {
+        if link.sequence > self.last_size {
+            self.write(link)
+        } else {
+            None
         }
     }
 }

@@ -134,10 +134,11 @@ pub(super) fn run(shared: Arc<Shared>, files: Files, chain: Option<Resumed>, aft
 
 /// What wants to know how far the chain is on disk: the checkpoints.
 pub(super) trait AfterSync: Send {
-    /// The lines up to `link` are synced.
-    fn synced(&mut self, link: Link);
-    /// The writer stops; `link` is the last line synced.
-    fn stopped(&mut self, link: Link);
+    /// The lines up to `link` are synced; an event to add to the trail (a checkpoint kept in it).
+    fn synced(&mut self, link: Link) -> Option<AuditEvent>;
+    /// The writer stops; `link` is the last line synced; an event to add to the trail before the
+    /// writer closes it.
+    fn stopped(&mut self, link: Link) -> Option<AuditEvent>;
 }
 
 /// Where a chained trail goes on from: the chain at its last whole line, and whether the file
@@ -352,6 +353,12 @@ impl Worker {
         self.stage(Pending { seq: 0, body: Body::Event { event, format: None }, durability: Durability::Buffered });
     }
 
+    /// Stages a line of the writer's own (a checkpoint kept in the trail).
+    fn stage_report(&mut self, event: AuditEvent) {
+        let event = Arc::new(event);
+        self.stage(Pending { seq: 0, body: Body::Event { event, format: None }, durability: Durability::Buffered });
+    }
+
     fn stage_drop_report(&mut self, dropped: u64) {
         let event = Arc::new(
             AuditEvent::new(&AUDIT_EVENTS_DROPPED)
@@ -459,7 +466,9 @@ impl Worker {
                 if self.written_link != self.synced_link {
                     self.synced_link = self.written_link;
                     if let (Some(after), Some(link)) = (&mut self.after_sync, self.synced_link) {
-                        after.synced(link);
+                        if let Some(event) = after.synced(link) {
+                            self.stage_report(event);
+                        }
                     }
                 }
                 if self.staged.is_empty() {
@@ -515,7 +524,12 @@ impl Worker {
 
     fn stop(&mut self, drained: bool) {
         if let (Some(after), Some(link)) = (&mut self.after_sync, self.synced_link) {
-            after.stopped(link);
+            if let Some(event) = after.stopped(link) {
+                // The last line: written and synced now, as the others were.
+                self.stage_report(event);
+                self.write_backlog();
+                self.sync();
+            }
         }
         if !drained {
             let staged = self.staged.lines.iter().filter(|(seq, ..)| *seq > 0).count();
