@@ -106,3 +106,67 @@ fn at_least_k_of_n_sinks_decide_a_call() {
     let all = AuditLogger::builder().sink(a.clone()).sink(Refusing).build();
     assert!(all.log(event()).unwrap_err().is_refusal());
 }
+
+/// A sink that forwards to a server over TCP: its check connects, as a real network sink's does.
+struct Remote(std::net::SocketAddr);
+
+impl AuditSink for Remote {
+    fn write(&self, _: &Record<'_>) -> Result<(), SinkError> {
+        Ok(())
+    }
+    fn check(&self) -> io::Result<()> {
+        std::net::TcpStream::connect_timeout(&self.0, Duration::from_secs(2)).map(drop)
+    }
+    fn describe(&self) -> String {
+        format!("remote:{}", self.0)
+    }
+}
+
+/// A port nothing listens on.
+fn closed_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+#[test]
+fn a_sink_that_cannot_work_is_reported_before_the_first_call() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (up, down) = (Remote(listener.local_addr().unwrap()), Remote(closed_port()));
+    let down_name = down.describe();
+    let error = AuditLogger::builder().sink(MemorySink::new()).sink(down).build_checked().unwrap_err();
+    assert!(error.to_string().contains(&down_name), "{error}");
+    assert!(error.to_string().contains("cannot work"), "{error}");
+
+    // With a quorum, enough working sinks are enough; the others are still named in a warning.
+    let logger =
+        AuditLogger::builder().sink(up).sink(Remote(closed_port())).require_at_least(1).build_checked().unwrap();
+    logger.log(event()).unwrap();
+    let error = AuditLogger::builder()
+        .sink(Remote(closed_port()))
+        .sink(Remote(closed_port()))
+        .require_at_least(1)
+        .build_checked()
+        .unwrap_err();
+    assert!(error.to_string().contains("0 of 2 required sinks can work, 1 needed"), "{error}");
+}
+
+#[test]
+fn a_hung_check_fails_by_its_deadline() {
+    struct HungCheck;
+    impl AuditSink for HungCheck {
+        fn write(&self, _: &Record<'_>) -> Result<(), SinkError> {
+            Ok(())
+        }
+        fn check(&self) -> io::Result<()> {
+            std::thread::sleep(Duration::from_secs(30));
+            Ok(())
+        }
+        fn describe(&self) -> String {
+            "hung-check".into()
+        }
+    }
+    let started = Instant::now();
+    let sink = WithDeadline::new(HungCheck, Duration::from_millis(200), FailurePolicy::FailClosed).unwrap();
+    let error = AuditLogger::builder().sink(sink).build_checked().unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(error.to_string().contains("did not answer its check within"), "{error}");
+}

@@ -139,6 +139,45 @@ impl AuditLogger {
         }
     }
 
+    /// Checks every sink ([`AuditSink::check`]): the required ones must all work (or, with
+    /// [`require_at_least`](AuditLoggerBuilder::require_at_least), enough of them); a
+    /// best-effort sink that cannot work is reported as a warning and does not fail the check.
+    ///
+    /// # Errors
+    /// Names every required sink that cannot work, and why.
+    pub fn check(&self) -> io::Result<()> {
+        let inner = &self.inner;
+        let failed: Vec<String> = inner
+            .sinks
+            .iter()
+            .filter_map(|sink| sink.check().err().map(|error| format!("{}: {error}", sink.describe())))
+            .collect();
+        for sink in &inner.best_effort {
+            if let Err(error) = sink.check() {
+                report_sink_failure(
+                    &sink.describe(),
+                    &format_args!("cannot work (best effort, not required): {error}"),
+                );
+            }
+        }
+        let working = inner.sinks.len() - failed.len();
+        let needed = inner.quorum.map_or(inner.sinks.len(), |k| k.min(inner.sinks.len()));
+        if working >= needed {
+            for failure in &failed {
+                report_sink_failure(
+                    "audit logger",
+                    &format_args!("a sink cannot work (the others suffice): {failure}"),
+                );
+            }
+            return Ok(());
+        }
+        let summary = match inner.quorum {
+            Some(_) => format!("{working} of {} required sinks can work, {needed} needed", inner.sinks.len()),
+            None => "every sink is required".to_owned(),
+        };
+        Err(io::Error::other(format!("audit sinks that cannot work ({summary}): {}", failed.join("; "))))
+    }
+
     /// A logger writing to a fresh [`MemorySink`], and that sink: for tests.
     pub fn capture() -> (AuditLogger, MemorySink) {
         let memory = MemorySink::new();
@@ -447,6 +486,19 @@ impl AuditLoggerBuilder {
     pub fn hmac_key(mut self, key: impl Into<Vec<u8>>) -> Self {
         self.concealer = Some(Concealer::new(key));
         self
+    }
+
+    /// The logger, once every sink passed its [check](AuditSink::check) (with
+    /// [`require_at_least`](Self::require_at_least), enough of them): a sink that cannot work
+    /// (an unreachable server, an unwritable file) is reported now, before the first call,
+    /// rather than by the first refused operation.
+    ///
+    /// # Errors
+    /// Names every required sink that cannot work, and why.
+    pub fn build_checked(self) -> io::Result<AuditLogger> {
+        let logger = self.build();
+        logger.check()?;
+        Ok(logger)
     }
 
     /// The logger.

@@ -619,7 +619,9 @@ impl AuditConfig {
                 }
             };
         }
-        Ok((builder.build(), guards))
+        let logger = builder.build();
+        logger.check().map_err(|error| ConfigError::io("sinks", error))?;
+        Ok((logger, guards))
     }
 
     /// The shippers that `"in_process": false` leaves to a process of their own (`audit ship

@@ -94,6 +94,14 @@ pub trait AuditSink: Send + Sync + 'static {
 
     /// A short name for error reports, e.g. `file:/var/log/audit.log`.
     fn describe(&self) -> String;
+
+    /// Checks that the sink can work at all (its server reachable, its file writable), before
+    /// the first event: [`AuditLoggerBuilder::build_checked`](crate::logger::AuditLoggerBuilder::build_checked)
+    /// and [`AuditLogger::check`](crate::AuditLogger::check) call it. The default says yes; a sink
+    /// that talks to a server connects here.
+    fn check(&self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl<S: AuditSink + ?Sized> AuditSink for Arc<S> {
@@ -111,5 +119,8 @@ impl<S: AuditSink + ?Sized> AuditSink for Arc<S> {
     }
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn check(&self) -> io::Result<()> {
+        (**self).check()
     }
 }

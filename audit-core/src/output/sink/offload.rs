@@ -28,6 +28,8 @@ enum Job {
     },
     /// Answered once everything queued before it is written and flushed.
     Flush(SyncSender<io::Result<()>>),
+    /// Answered with the sink's [`AuditSink::check`].
+    Check(SyncSender<io::Result<()>>),
 }
 
 /// The thread that feeds one sink.
@@ -56,6 +58,7 @@ impl Offloaded {
                         }
                     }
                     Job::Flush(reply) => drop(reply.send(sink.flush())),
+                    Job::Check(reply) => drop(reply.send(sink.check())),
                 }
             }
         })?;
@@ -82,6 +85,17 @@ impl Offloaded {
         self.queue.as_ref().expect("open until dropped").send_timeout_compat(Job::Flush(reply), limit)?;
         answer.recv_timeout(limit).map_err(|_| {
             io::Error::new(io::ErrorKind::TimedOut, format!("{} did not flush within {limit:?}", self.name))
+        })?
+    }
+}
+
+impl Offloaded {
+    /// The sink's check, run on its thread and waited for at most `limit`.
+    fn check(&self, limit: Duration) -> io::Result<()> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.queue.as_ref().expect("open until dropped").send_timeout_compat(Job::Check(reply), limit)?;
+        answer.recv_timeout(limit).map_err(|_| {
+            io::Error::new(io::ErrorKind::TimedOut, format!("{} did not answer its check within {limit:?}", self.name))
         })?
     }
 }
@@ -167,6 +181,10 @@ impl AuditSink for BestEffort {
     fn describe(&self) -> String {
         format!("best-effort:{}", self.offloaded.name)
     }
+
+    fn check(&self) -> io::Result<()> {
+        self.offloaded.check(Duration::from_secs(10))
+    }
 }
 
 /// A sink waited for at most `deadline`: its writes run on a thread of its own, and a write that
@@ -225,5 +243,9 @@ impl AuditSink for WithDeadline {
 
     fn describe(&self) -> String {
         format!("deadline:{}", self.offloaded.name)
+    }
+
+    fn check(&self) -> io::Result<()> {
+        self.offloaded.check(self.deadline)
     }
 }

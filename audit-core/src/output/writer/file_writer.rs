@@ -237,6 +237,13 @@ impl AuditSink for FileWriter {
         FileWriter::flush(self)
     }
 
+    fn check(&self) -> io::Result<()> {
+        if self.is_failing() {
+            return Err(io::Error::other(format!("{} is failing to write", self.path().display())));
+        }
+        Ok(())
+    }
+
     fn describe(&self) -> String {
         self.shared.describe()
     }
