@@ -9,7 +9,17 @@
 //! 5. sustained events/s and MB/s of one `FileWriter` vs. raw sequential writes to the same disk.
 //!
 //! `cargo bench --bench audit_bench` (all), or name sections: `cargo bench --bench audit_bench -- filter durable`.
+//! The shipping section (`ship`, see `ship_bench.rs`) needs PostgreSQL and nats-server and runs
+//! only when named.
 //! Files go to `$AUDIT_BENCH_DIR` (default: a directory under the system temp dir).
+
+#[allow(dead_code)]
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[allow(dead_code)]
+#[path = "../tests/fleet/servers.rs"]
+mod servers;
+mod ship_bench;
 
 use std::fs;
 use std::hint::black_box;
@@ -935,6 +945,11 @@ fn main() {
     }
     if run("verify") {
         verify_speed(&dir);
+    }
+    if wanted.iter().any(|w| w == "ship") {
+        ship_bench::postgres_rate(&dir);
+        ship_bench::nats_rate(&dir);
+        ship_bench::lag_and_caller_cost(&dir);
     }
     if std::env::var_os("AUDIT_BENCH_DIR").is_none() {
         let _ = fs::remove_dir_all(&dir);

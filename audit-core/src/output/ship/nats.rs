@@ -89,6 +89,7 @@ impl NatsDestination {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("audit-nats")
+            .on_thread_start(super::worker::lower_priority)
             .enable_all()
             .build()
             .map_err(DeliveryError::new)?;

@@ -136,7 +136,10 @@ impl ShipperBuilder {
     pub fn spawn(self) -> io::Result<ShipperGuard> {
         let worker = self.prepare()?;
         let shared = Arc::clone(&worker.shared);
-        let thread = thread::Builder::new().name("audit-shipper".into()).spawn(move || worker.run())?;
+        let thread = thread::Builder::new().name("audit-shipper".into()).spawn(move || {
+            lower_priority();
+            worker.run()
+        })?;
         Ok(ShipperGuard { shared, thread: Some(thread) })
     }
 
@@ -198,6 +201,18 @@ impl ShipperBuilder {
             behind_reported: None,
             _lock: lock,
         })
+    }
+}
+
+/// Lowers the calling thread's scheduling priority (nice 10): shipping is background work, and
+/// on a busy machine it should be the one to wait, not the audited calls (a shipper that falls
+/// behind says so; a call slowed by it would not).
+pub(crate) fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `setpriority` on the calling thread's own id (Linux applies it to that thread).
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
     }
 }
 
