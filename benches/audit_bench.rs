@@ -9,16 +9,16 @@
 //! 5. sustained events/s and MB/s of one `FileWriter` vs. raw sequential writes to the same disk.
 //!
 //! `cargo bench --bench audit_bench` (all), or name sections: `cargo bench --bench audit_bench -- filter durable`.
-//! The shipping section (`ship`, see `ship_bench.rs`) needs PostgreSQL and nats-server and runs
+//! The shipping section (`ship`, see `shipping/mod.rs`) needs PostgreSQL and nats-server and runs
 //! only when named.
 //! Files go to `$AUDIT_BENCH_DIR` (default: a directory under the system temp dir).
 
-#[allow(dead_code)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[allow(dead_code)]
 #[path = "../tests/fleet/servers.rs"]
 mod servers;
+#[path = "shipping/mod.rs"]
 mod ship_bench;
 
 use std::fs;
