@@ -946,9 +946,15 @@ fn main() {
     if run("verify") {
         verify_speed(&dir);
     }
-    if wanted.iter().any(|w| w == "ship") {
+    // Only when named (they need servers): `ship` for all three, or `ship-pg`, `ship-nats`, `ship-lag`.
+    let shipping = |name: &str| wanted.iter().any(|w| w == "ship" || w == name);
+    if shipping("ship-pg") {
         ship_bench::postgres_rate(&dir);
+    }
+    if shipping("ship-nats") {
         ship_bench::nats_rate(&dir);
+    }
+    if shipping("ship-lag") {
         ship_bench::lag_and_caller_cost(&dir);
     }
     if std::env::var_os("AUDIT_BENCH_DIR").is_none() {

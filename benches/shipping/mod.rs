@@ -64,8 +64,9 @@ pub fn postgres_rate(dir: &Path) {
     write_trail(&trail, ours_events);
     let naive_lines: Vec<(String, String)> = lines(&trail).into_iter().take(naive_events).collect();
     let mut client = server.client();
-    let (mut ours, mut naive) = (Vec::new(), Vec::new());
+    let (mut ours, mut naive, mut ceiling) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
+        ceiling.push(ship_once(&trail, Discard, &dir.join(format!("discard-{round}.cursor"))));
         let table = format!("bench_ours_{round}");
         let destination = PostgresDestination::new(&server.url()).unwrap().table(&table).migrate(true);
         ours.push(ship_once(&trail, destination, &dir.join(format!("pg-{round}.cursor"))));
@@ -83,8 +84,9 @@ pub fn postgres_rate(dir: &Path) {
         }
         naive.push(naive_lines.len() as f64 / started.elapsed().as_secs_f64());
     }
-    let (ours, naive) = (median(ours), median(naive));
+    let (ours, naive, ceiling) = (median(ours), median(naive), median(ceiling));
     println!("| delivery | events/s (median of {ROUNDS} rounds) |\n| --- | ---: |");
+    println!("| the shipper's own ceiling: reading, parsing, saving its cursor; a destination that costs nothing | {ceiling:.0} |");
     println!("| baseline: one `INSERT … ON CONFLICT DO NOTHING` per event, each committed | {naive:.0} |");
     println!("| shipper: `COPY` batches of 1000 into staging, one transaction each | {ours:.0} |");
     println!("\nratio ours / baseline: **{:.1}**", ours / naive);
