@@ -11,6 +11,8 @@ mod servers;
 mod nats_tests;
 #[path = "fleet/postgres.rs"]
 mod postgres_tests;
+#[path = "fleet/processes.rs"]
+mod processes;
 #[path = "fleet/syslog.rs"]
 mod syslog_tests;
 

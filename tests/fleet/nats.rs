@@ -29,7 +29,7 @@ fn ready(cluster: &NatsCluster, origin: &str) -> NatsDestination {
 }
 
 /// The ids stored on `origin`'s subject, in stream order, and the number of messages.
-fn ids_in_stream(cluster: &NatsCluster, origin: &str) -> (Vec<String>, u64) {
+pub fn ids_in_stream(cluster: &NatsCluster, origin: &str) -> (Vec<String>, u64) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let servers: Vec<async_nats::ServerAddr> = cluster.urls().split(',').map(|u| u.parse().unwrap()).collect();

@@ -277,3 +277,32 @@ fn checkpoints_shipped_with_the_trail_show_a_local_cut_from_the_central_store() 
     let report = verify_trail(&path, &Options::default().expecting(checkpoint.link())).unwrap();
     assert_eq!(report.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), [FindingKind::CutTail]);
 }
+
+#[test]
+fn postgres_over_tls_and_a_wrong_certificate_authority_is_refused_at_start_up() {
+    use super::servers::TestCertificates;
+    use audit_core::ship::TlsConfig;
+    let certs_dir = TempDir::new("pg-certs");
+    let certs = TestCertificates::make(&certs_dir.0);
+    let server = Postgres::start_tls(&certs);
+    let dir = TempDir::new("pg-tls");
+    let path = dir.path("audit.log");
+    write_trail(&path, 0, 200);
+    let url = format!("postgresql://postgres@localhost:{}/postgres", server.port);
+    // Without TLS the server refuses the connection (its TCP connections are `hostssl` only).
+    let plain = Shipper::builder(&path, PostgresDestination::new(&url).unwrap().origin("host-t").migrate(true))
+        .cursor(dir.path("plain.cursor"))
+        .spawn()
+        .unwrap_err();
+    assert!(plain.to_string().contains("failed its start-up check"), "{plain}");
+    let destination =
+        PostgresDestination::new(&url).unwrap().origin("host-t").migrate(true).tls(TlsConfig::ca_file(&certs.ca));
+    Shipper::builder(&path, destination).run_until_caught_up(Duration::from_secs(30)).unwrap();
+    assert_same_ids(&ids_in_table(&server, "host-t"), &trail_ids(&path));
+
+    let other_dir = TempDir::new("pg-other-ca");
+    let other = TestCertificates::make(&other_dir.0);
+    let destination = PostgresDestination::new(&url).unwrap().tls(TlsConfig::ca_file(&other.ca));
+    let error = Shipper::builder(&path, destination).cursor(dir.path("other.cursor")).spawn().unwrap_err();
+    assert!(error.to_string().to_lowercase().contains("certificate"), "{error}");
+}

@@ -62,6 +62,16 @@ pub struct Postgres {
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Postgres::start_with(None)
+    }
+
+    /// A server that takes TCP connections over TLS only (with `certs`' server certificate);
+    /// the tests' own queries go through its Unix socket.
+    pub fn start_tls(certs: &TestCertificates) -> Postgres {
+        Postgres::start_with(Some(certs))
+    }
+
+    fn start_with(tls: Option<&TestCertificates>) -> Postgres {
         let initdb = program("initdb", "postgresql", &["/usr/lib/postgresql/*/bin"]);
         let bin = initdb.parent().unwrap().to_path_buf();
         let dir = TempDir::new("postgres");
@@ -72,6 +82,21 @@ impl Postgres {
             run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir.0));
         }
         run(as_postgres(&initdb).args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"]).arg(&data));
+        if let Some(certs) = tls {
+            std::fs::copy(&certs.cert, data.join("server.pem")).unwrap();
+            std::fs::copy(&certs.key, data.join("server.key")).unwrap();
+            std::fs::write(data.join("pg_hba.conf"), "local all all trust\nhostssl all all 127.0.0.1/32 trust\n")
+                .unwrap();
+            std::fs::write(
+                data.join("postgresql.auto.conf"),
+                "ssl = on\nssl_cert_file = 'server.pem'\nssl_key_file = 'server.key'\n",
+            )
+            .unwrap();
+            if is_root() {
+                run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&data));
+            }
+            run(Command::new("chmod").arg("600").arg(data.join("server.key")));
+        }
         let postgres = Postgres { port: free_port(), dir, bin };
         postgres.start_server();
         postgres
@@ -111,8 +136,10 @@ impl Postgres {
         self.start_server();
     }
 
+    /// A client of the tests' own, through the server's Unix socket.
     pub fn client(&self) -> postgres::Client {
-        postgres::Client::connect(&self.url(), postgres::NoTls).unwrap()
+        let config = format!("host={} port={} user=postgres dbname=postgres", self.dir.0.display(), self.port);
+        postgres::Client::connect(&config, postgres::NoTls).unwrap()
     }
 }
 

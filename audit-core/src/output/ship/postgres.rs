@@ -192,7 +192,7 @@ CREATE OR REPLACE TRIGGER {base}_no_truncate BEFORE TRUNCATE ON {table}
                     self.config.connect(tokio_postgres_rustls::MakeRustlsConnect::new((*config).clone()))
                 }
             }
-            .map_err(|error| DeliveryError::new(format!("connecting to {}: {error}", self.name)))?;
+            .map_err(|error| DeliveryError::new(format!("connecting to {}: {}", self.name, error_text(&error))))?;
             self.client = Some(client);
         }
         Ok(self.client.as_mut().expect("just connected"))
@@ -281,12 +281,20 @@ impl Destination for PostgresDestination {
     }
 }
 
-/// The server's message when there is one (postgres's `Display` says only "db error").
+/// The server's message when there is one (postgres's `Display` says only "db error"), else the
+/// error with its causes ("error performing TLS handshake: invalid peer certificate: …").
 fn error_text(error: &postgres::Error) -> String {
-    match error.as_db_error() {
-        Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => error.to_string(),
+    if let Some(db) = error.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
     }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// One field of a `COPY … FROM STDIN` text row: `\N` for null, else escaped.
