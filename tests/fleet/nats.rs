@@ -133,3 +133,45 @@ fn several_machines_publish_to_one_stream_each_in_its_own_order() {
         assert_same_ids(&ids_in_stream(&cluster, &format!("host-{i}")).0, &trail_ids(&dir.path("audit.log")));
     }
 }
+
+#[test]
+fn a_tls_only_cluster_is_reached_over_tls_and_a_wrong_certificate_authority_is_refused() {
+    use super::servers::TestCertificates;
+    let certs_dir = TempDir::new("nats-certs");
+    let certs = TestCertificates::make(&certs_dir.0);
+    let cluster = NatsCluster::start_tls(3, &certs);
+    let urls = cluster.ports.iter().map(|p| format!("tls://localhost:{p}")).collect::<Vec<_>>().join(",");
+    let dir = TempDir::new("nats-tls");
+    let path = dir.path("audit.log");
+    write_trail(&path, 0, 200);
+    let destination = || NatsDestination::new(&urls).unwrap().origin("host-tls").manage_stream(3);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ready = loop {
+        let mut candidate = destination().tls(Some(certs.ca.clone()));
+        match candidate.check() {
+            Ok(()) => break candidate,
+            Err(error) => assert!(Instant::now() < deadline, "never ready over TLS: {error}"),
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    Shipper::builder(&path, ready).run_until_caught_up(Duration::from_secs(30)).unwrap();
+    // Read back over TLS too.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let stored = runtime.block_on(async {
+        let servers: Vec<async_nats::ServerAddr> = urls.split(',').map(|u| u.parse().unwrap()).collect();
+        let client = async_nats::ConnectOptions::new()
+            .require_tls(true)
+            .add_root_certificates(certs.ca.clone())
+            .connect(servers)
+            .await
+            .unwrap();
+        let mut stream = async_nats::jetstream::new(client).get_stream("AUDIT").await.unwrap();
+        stream.info().await.unwrap().state.messages
+    });
+    assert_eq!(stored, 200);
+
+    let other_dir = TempDir::new("nats-other-ca");
+    let other = TestCertificates::make(&other_dir.0);
+    let mut wrong = destination().tls(Some(other.ca.clone())).timeouts(Duration::from_secs(3), Duration::from_secs(3));
+    assert!(wrong.check().is_err(), "a server certificate from another CA is refused");
+}

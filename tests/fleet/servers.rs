@@ -196,6 +196,15 @@ pub struct NatsCluster {
 
 impl NatsCluster {
     pub fn start(size: usize) -> NatsCluster {
+        NatsCluster::start_with(size, None)
+    }
+
+    /// A cluster whose client connections are TLS only, with `certs`' server certificate.
+    pub fn start_tls(size: usize, certs: &TestCertificates) -> NatsCluster {
+        NatsCluster::start_with(size, Some(certs))
+    }
+
+    fn start_with(size: usize, tls: Option<&TestCertificates>) -> NatsCluster {
         let program = program("nats-server", "nats-server", &[]);
         let dir = TempDir::new("nats");
         let ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
@@ -204,7 +213,7 @@ impl NatsCluster {
             .map(|i| {
                 let others: Vec<String> =
                     (0..size).filter(|&j| j != i).map(|j| format!("nats-route://127.0.0.1:{}", routes[j])).collect();
-                let config = format!(
+                let mut config = format!(
                     "server_name: n{i}\nlisten: 127.0.0.1:{}\njetstream {{ store_dir: \"{}\" }}\n\
                      cluster {{ name: audit, listen: 127.0.0.1:{}, routes: [{}] }}\n",
                     ports[i],
@@ -212,6 +221,13 @@ impl NatsCluster {
                     routes[i],
                     others.join(", ")
                 );
+                if let Some(certs) = tls {
+                    config.push_str(&format!(
+                        "tls {{ cert_file: \"{}\", key_file: \"{}\" }}\n",
+                        certs.cert.display(),
+                        certs.key.display()
+                    ));
+                }
                 let path = dir.path(&format!("n{i}.conf"));
                 std::fs::write(&path, config).unwrap();
                 path
