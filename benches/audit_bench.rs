@@ -949,6 +949,7 @@ fn main() {
     // Only when named (they need servers): `ship` for all three, or `ship-pg`, `ship-nats`, `ship-lag`.
     let shipping = |name: &str| wanted.iter().any(|w| w == "ship" || w == name);
     if shipping("ship-pg") {
+        ship_bench::memory(&dir);
         ship_bench::postgres_rate(&dir);
     }
     if shipping("ship-nats") {
