@@ -151,11 +151,11 @@ pub struct ParsedLink {
 
 /// Reads the chain's fields of `line` (no newline); `None` if it has none (an unchained line).
 pub fn parse_link(line: &[u8]) -> Option<ParsedLink> {
-    // The writer's lines are UTF-8: then the standard library's (vectorized) substring search.
-    let open = match std::str::from_utf8(line) {
-        Ok(text) => text.find("\"event\":{")?,
-        Err(_) => find(line, EVENT_OPEN)?,
-    } + EVENT_OPEN.len();
+    // A vectorized substring search, on the bytes (no UTF-8 pass over the whole line first),
+    // with the searcher built once.
+    static EVENT_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(EVENT_OPEN));
+    let open = EVENT_FINDER.find(line)? + EVENT_OPEN.len();
     let rest = line[open..].strip_prefix(SEQUENCE_KEY)?;
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     if digits == 0 || digits > 20 {
@@ -168,8 +168,14 @@ pub fn parse_link(line: &[u8]) -> Option<ParsedLink> {
         return None;
     }
     let mut hash = [0u8; 32];
+    let mut invalid = 0u8;
     for (i, pair) in hex.chunks_exact(2).enumerate() {
-        hash[i] = (hex_value(pair[0])? << 4) | hex_value(pair[1])?;
+        let (high, low) = (HEX_VALUE[usize::from(pair[0])], HEX_VALUE[usize::from(pair[1])]);
+        invalid |= (high | low) & 0x80;
+        hash[i] = (high << 4) | (low & 0x0f);
+    }
+    if invalid != 0 {
+        return None;
     }
     let hash_at = open + SEQUENCE_KEY.len() + digits + HASH_KEY.len();
     Some(ParsedLink { sequence, hash, hash_at })
@@ -211,13 +217,16 @@ fn decimal(mut value: u64, out: &mut [u8; 20]) -> &[u8] {
     }
 }
 
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        _ => None,
+/// Each byte's value as a lower-case hex digit, or 0x80 when it is not one.
+static HEX_VALUE: [u8; 256] = {
+    let mut table = [0x80u8; 256];
+    let mut digit = 0;
+    while digit < 16 {
+        table[b"0123456789abcdef"[digit] as usize] = digit as u8;
+        digit += 1;
     }
-}
+    table
+};
 
 /// Where `needle` first stands in `haystack`.
 pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

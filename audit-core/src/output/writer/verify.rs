@@ -22,7 +22,7 @@
 use std::fmt;
 #[cfg(feature = "signing")]
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::read::open_rotated;
@@ -228,6 +228,7 @@ fn check_trail(files: &[PathBuf], rotated: Option<usize>, options: &Options) -> 
         file_findings: 0,
         in_flight: Vec::new(),
         done: Vec::new(),
+        spare: Vec::new(),
     };
     #[cfg(feature = "signing")]
     let mut previous_seal: Option<[u8; 32]> = None;
@@ -250,7 +251,7 @@ fn check_trail(files: &[PathBuf], rotated: Option<usize>, options: &Options) -> 
         let reader: Box<dyn Read> =
             if stored.extension().is_some_and(|e| e == "gz") { gz_reader(&stored, raw)? } else { raw };
         check.seen = FileSeen::default();
-        check.file(file, BufReader::with_capacity(1 << 20, reader));
+        check.file(file, reader);
         #[cfg(feature = "signing")]
         if sealed {
             let (sha, bytes) = {
@@ -341,6 +342,8 @@ struct Check<'a> {
     /// Batches being hashed on other threads, and batches hashed here (no thread to be had).
     in_flight: Vec<std::thread::JoinHandle<(Batch, Vec<bool>)>>,
     done: Vec<(Batch, Vec<bool>)>,
+    /// Buffers of settled batches, for the next ones.
+    spare: Vec<Vec<u8>>,
 }
 
 /// Lines waiting for their hash to be checked.
@@ -361,9 +364,30 @@ struct Job {
 /// How many bytes of lines are checked at once.
 const BATCH_BYTES: usize = 4 << 20;
 
-/// How many batches may be hashed at once while reading goes on (the machine's cores, less the
-/// reading one).
-const PIPELINE: usize = 1;
+/// How much is read at a time.
+const READ_CHUNK: usize = 1 << 20;
+
+/// Appends up to [`READ_CHUNK`] bytes of `reader` to `buffer` (into its spare capacity, not
+/// zeroed first); how many (0 at the end).
+fn read_chunk(reader: &mut impl Read, buffer: &mut Vec<u8>) -> io::Result<usize> {
+    let start = buffer.len();
+    buffer.reserve(READ_CHUNK);
+    let read = reader.take(READ_CHUNK as u64).read_to_end(buffer);
+    match read {
+        Ok(read) => Ok(read),
+        Err(error) => {
+            buffer.truncate(start);
+            Err(error)
+        }
+    }
+}
+
+/// How many batches may be hashed at once while reading goes on: as many as the machine has
+/// cores (hashing is most of the work; the reading thread shares a core with them).
+fn pipeline() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8))
+}
 
 /// The lines of one file, and its first and last link.
 #[derive(Clone, Copy, Debug, Default)]
@@ -492,7 +516,7 @@ impl Check<'_> {
         self.report.findings.push(Finding { file: file.to_path_buf(), line, kind, detail, expected: false });
     }
 
-    fn file(&mut self, file: &Path, reader: impl BufRead) {
+    fn file(&mut self, file: &Path, reader: impl Read) {
         self.file_findings = self.report.findings.len();
         self.read_lines(file, reader);
         self.hash_batch();
@@ -539,8 +563,9 @@ impl Check<'_> {
         for handle in self.in_flight.drain(..) {
             finished.push(handle.join().expect("hashing does not panic"));
         }
-        for (batch, results) in finished {
-            for (job, ok) in batch.jobs.iter().zip(results) {
+        for (mut batch, results) in finished {
+            for (job, ok) in batch.jobs.iter().zip(&results) {
+                let ok = *ok;
                 if ok {
                     self.report.verified += 1;
                 } else {
@@ -554,48 +579,87 @@ impl Check<'_> {
                     });
                 }
             }
+            // Its buffer serves the next batch (no new pages to fault in for each).
+            batch.bytes.clear();
+            if self.spare.len() <= pipeline() {
+                self.spare.push(batch.bytes);
+            }
         }
     }
 
-    fn read_lines(&mut self, file: &Path, mut reader: impl BufRead) {
-        let mut buffer = Vec::with_capacity(1024);
+    /// Reads the file in large chunks straight into the batch's buffer and checks its lines
+    /// where they lie (no copy per line): one batch is hashed on another thread while the next
+    /// is read.
+    fn read_lines(&mut self, file: &Path, mut reader: impl Read) {
         let mut number = 0u64;
+        // Where the line being read starts in the batch's buffer.
+        let mut line_start = self.batch.bytes.len();
         loop {
-            if self.batch.bytes.len() >= BATCH_BYTES {
-                // At most one batch hashed while the next is read: memory stays bounded.
-                if self.in_flight.len() >= PIPELINE {
-                    self.settle(file);
+            if line_start >= BATCH_BYTES {
+                // A full batch: hand it over, keeping the line begun at its end for the next.
+                // At most one batch is hashed while the next is read: memory stays bounded.
+                let tail = self.batch.bytes.split_off(line_start);
+                if self.batch.jobs.is_empty() {
+                    self.batch.bytes.clear(); // nothing of it to hash (an unchained stretch)
+                } else {
+                    if self.in_flight.len() >= pipeline() {
+                        self.settle(file);
+                    }
+                    self.hash_batch();
                 }
-                self.hash_batch();
+                if let Some(spare) = self.spare.pop() {
+                    self.batch.bytes = spare;
+                }
+                self.batch.bytes.reserve(BATCH_BYTES + 2 * READ_CHUNK);
+                self.batch.bytes.extend_from_slice(&tail);
+                line_start = 0;
             }
-            buffer.clear();
-            match reader.read_until(b'\n', &mut buffer) {
-                Ok(0) => return,
-                Ok(_) => {}
+            let scan_from = self.batch.bytes.len();
+            let read = match read_chunk(&mut reader, &mut self.batch.bytes) {
+                Ok(read) => read,
                 Err(error) => {
                     self.finding(file, number, FindingKind::Unreadable, format!("cannot read on: {error}"));
                     return;
                 }
+            };
+            if read == 0 {
+                // The end: a last line without its newline was cut short.
+                if line_start < self.batch.bytes.len() {
+                    number += 1;
+                    self.report.lines += 1;
+                    self.seen.lines += 1;
+                    let end = self.batch.bytes.len();
+                    self.line(file, number, line_start..end, false);
+                }
+                return;
             }
-            number += 1;
-            self.report.lines += 1;
-            self.seen.lines += 1;
-            let whole = buffer.last() == Some(&b'\n');
-            let line = buffer.strip_suffix(b"\n").unwrap_or(&buffer);
-            if line.is_empty() {
-                continue;
+            let mut from = scan_from;
+            while let Some(offset) = memchr::memchr(b'\n', &self.batch.bytes[from..]) {
+                let end = from + offset;
+                number += 1;
+                self.report.lines += 1;
+                self.seen.lines += 1;
+                if end > line_start {
+                    self.line(file, number, line_start..end, true);
+                }
+                line_start = end + 1;
+                from = line_start;
             }
-            self.line(file, number, line, whole);
         }
     }
 
-    fn line(&mut self, file: &Path, number: u64, line: &[u8], whole: bool) {
+    /// Checks the line at `range` of the batch's buffer (without its newline).
+    fn line(&mut self, file: &Path, number: u64, range: std::ops::Range<usize>, whole: bool) {
+        let line = &self.batch.bytes[range.clone()];
         // The common case, checked without parsing the JSON: a whole line with a link.
         let link = if whole { parse_link(line) } else { None };
+        let resumed = self.pending_torn.is_some()
+            && link.is_some()
+            && crate::leaf::chain::find(line, b"\"action\":\"audit_trail_resumed\"").is_some();
+        let line_len = line.len();
         if let Some(mut torn) = self.pending_torn.take() {
             // The writer records `audit_trail_resumed` first thing after a crash's torn line.
-            torn.expected =
-                link.is_some() && crate::leaf::chain::find(line, b"\"action\":\"audit_trail_resumed\"").is_some();
+            torn.expected = resumed;
             self.report.findings.push(torn);
         }
         if let Some(link) = &link {
@@ -605,7 +669,9 @@ impl Check<'_> {
         let Some(link) = link else {
             // A line without its newline was cut short, whatever it holds: the writer writes
             // both at once. A whole event without a link was put there by someone else.
-            let event = whole.then(|| serde_json::from_slice::<serde_json::Value>(line).ok()).flatten();
+            let event = whole
+                .then(|| serde_json::from_slice::<serde_json::Value>(&self.batch.bytes[range.clone()]).ok())
+                .flatten();
             if event.as_ref().is_some_and(serde_json::Value::is_object) {
                 let detail = "a whole event without event.sequence and event.hash in a chained trail".to_owned();
                 self.finding(file, number, FindingKind::Unchained, detail);
@@ -615,7 +681,7 @@ impl Check<'_> {
                     file: file.to_path_buf(),
                     line: number,
                     kind: FindingKind::Torn,
-                    detail: format!("not a whole event ({} bytes): a write cut short", line.len()),
+                    detail: format!("not a whole event ({line_len} bytes): a write cut short"),
                     expected: false,
                 });
             }
@@ -639,16 +705,9 @@ impl Check<'_> {
             if first && link.sequence != 1 {
                 self.report.verified += 1;
             } else {
-                // Checked in batches, on every core (each line needs only its predecessor's hash,
-                // as that line states it).
-                let start = self.batch.bytes.len();
-                self.batch.bytes.extend_from_slice(line);
-                self.batch.jobs.push(Job {
-                    line: number,
-                    previous: previous.hash,
-                    link,
-                    bytes: start..self.batch.bytes.len(),
-                });
+                // Checked in batches, on another core (each line needs only its predecessor's
+                // hash, as that line states it), where it lies in the batch's buffer.
+                self.batch.jobs.push(Job { line: number, previous: previous.hash, link, bytes: range });
             }
         } else if link.sequence > expected {
             let missing = link.sequence - expected;
