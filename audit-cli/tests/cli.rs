@@ -204,3 +204,14 @@ fn ship_delivers_a_trail_to_the_local_syslog_socket_and_prints_migrations() {
     let (code, _) = audit(&["ship", "--config", config, "--until-caught-up"]);
     assert_eq!(code, 1);
 }
+
+#[test]
+fn verify_of_a_trail_that_is_not_there_is_an_error_not_intact() {
+    let dir = Dir::new("missing");
+    let missing = dir.0.join("audit.log");
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_audit")).args(["verify", missing.to_str().unwrap()]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stdout));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no audit trail"), "{stderr}");
+}

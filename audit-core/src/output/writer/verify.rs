@@ -183,12 +183,22 @@ impl Report {
 }
 
 /// Checks the trail whose active file is `active`: its rotated files in order, then `active`.
+///
+/// # Errors
+/// `NotFound` when there is no trail there at all (neither `active` nor a rotated file of it):
+/// a mistyped path is an error, never an intact trail of no lines.
 pub fn verify_trail(active: impl AsRef<Path>, options: &Options) -> io::Result<Report> {
     let active = active.as_ref();
     let mut files = rotated_files(active)?;
     let rotated = files.len();
     if active.exists() {
         files.push(active.to_path_buf());
+    }
+    if files.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no audit trail there: neither {} nor a rotated file of it exists", active.display()),
+        ));
     }
     check_trail(&files, Some(rotated), options)
 }
