@@ -85,6 +85,10 @@ impl Link {
     pub const GENESIS: Link = Link { sequence: 0, hash: [0; 32] };
 }
 
+/// Finds `"event":{` in a line: a vectorized substring search, its searcher built once.
+static EVENT_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(EVENT_OPEN));
+
 /// Chains lines as the writer writes them.
 #[derive(Clone, Debug)]
 pub(crate) struct LineChain {
@@ -103,7 +107,7 @@ impl LineChain {
         let sequence = self.last.sequence + 1;
         // Inside `event`, before its first field; a line without `event` (never one of this
         // toolkit's) gets an `event` of its own, first.
-        let (at, prefix, suffix): (usize, &[u8], &[u8]) = match find(&buffer[start..], EVENT_OPEN) {
+        let (at, prefix, suffix): (usize, &[u8], &[u8]) = match EVENT_FINDER.find(&buffer[start..]) {
             Some(offset) => {
                 let at = start + offset + EVENT_OPEN.len();
                 (at, b"", if buffer.get(at) == Some(&b'}') { b"" } else { b"," })
@@ -151,10 +155,7 @@ pub struct ParsedLink {
 
 /// Reads the chain's fields of `line` (no newline); `None` if it has none (an unchained line).
 pub fn parse_link(line: &[u8]) -> Option<ParsedLink> {
-    // A vectorized substring search, on the bytes (no UTF-8 pass over the whole line first),
-    // with the searcher built once.
-    static EVENT_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(EVENT_OPEN));
+    // A vectorized substring search, on the bytes (no UTF-8 pass over the whole line first).
     let open = EVENT_FINDER.find(line)? + EVENT_OPEN.len();
     let rest = line[open..].strip_prefix(SEQUENCE_KEY)?;
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
