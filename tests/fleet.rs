@@ -4,6 +4,7 @@
 //! `fleet-tests` feature, which `.ci/run` turns on after installing them.
 
 mod common;
+pub use common::{assert_same_ids, trail_ids};
 #[path = "fleet/servers.rs"]
 mod servers;
 
@@ -19,7 +20,6 @@ mod syslog_tests;
 use std::path::Path;
 
 use audit_core::chain::ChainHash;
-use audit_core::trail::read_audit_trail;
 use audit_core::writer::Rotation;
 use audit_core::{kibana, AuditContext, AuditEvent, AuditLogger, FileWriter, Outcome, Resource, User};
 
@@ -49,19 +49,4 @@ pub fn write_trail(path: &Path, from: u32, count: u32) {
         logger.log(event(id)).unwrap();
     }
     guard.shutdown().unwrap();
-}
-
-/// The trail's event ids, in order.
-pub fn trail_ids(path: &Path) -> Vec<String> {
-    let trail = read_audit_trail(path).unwrap();
-    trail.events.iter().map(|e| e["event"]["id"].as_str().unwrap().to_owned()).collect()
-}
-
-/// Asserts two id lists are equal, naming the first difference (not printing thousands of ids).
-#[track_caller]
-pub fn assert_same_ids(got: &[String], want: &[String]) {
-    if let Some(at) = got.iter().zip(want).position(|(g, w)| g != w) {
-        panic!("ids differ first at {at} of {}: got {} where the trail has {}", want.len(), got[at], want[at]);
-    }
-    assert_eq!(got.len(), want.len(), "as many ids as the trail has");
 }

@@ -14,10 +14,9 @@ use std::time::Duration;
 use audit_core::ship::{
     Cursor, DeliveryError, Destination, ShipRecord, Shipper, AUDIT_SHIP_BEHIND, AUDIT_SHIP_CAUGHT_UP,
 };
-use audit_core::trail::read_audit_trail;
 use audit_core::writer::Rotation;
 use audit_core::{kibana, AuditEvent, AuditLogger, FileWriter, MemorySink, Outcome, Resource};
-use common::TempDir;
+use common::{assert_same_ids, trail_ids, TempDir};
 
 fn event(id: u32) -> AuditEvent {
     AuditEvent::new(&kibana::SAVED_OBJECT_GET)
@@ -74,15 +73,6 @@ impl Destination for Collecting {
     }
 }
 
-/// Asserts two id lists are equal, naming the first difference (not printing thousands of ids).
-#[track_caller]
-fn assert_same_ids(got: &[String], want: &[String]) {
-    if let Some(at) = got.iter().zip(want).position(|(g, w)| g != w) {
-        panic!("ids differ first at {at} of {}: got {} where the trail has {}", want.len(), got[at], want[at]);
-    }
-    assert_eq!(got.len(), want.len(), "as many ids as the trail has");
-}
-
 fn write(path: &Path, rotation: Option<Rotation>, from: u32, count: u32) {
     let mut builder = FileWriter::builder(path);
     if let Some(rotation) = rotation {
@@ -94,12 +84,6 @@ fn write(path: &Path, rotation: Option<Rotation>, from: u32, count: u32) {
         logger.log(event(id)).unwrap();
     }
     guard.shutdown().unwrap();
-}
-
-/// The trail's event ids, in order.
-fn trail_ids(path: &Path) -> Vec<String> {
-    let trail = read_audit_trail(path).unwrap();
-    trail.events.iter().map(|e| e["event"]["id"].as_str().unwrap().to_owned()).collect()
 }
 
 #[test]

@@ -182,3 +182,18 @@ impl std::io::Write for Captured {
         Ok(())
     }
 }
+
+/// The trail's event ids, in order.
+pub fn trail_ids(path: &Path) -> Vec<String> {
+    let trail = audit_core::trail::read_audit_trail(path).unwrap();
+    trail.events.iter().map(|e| e["event"]["id"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Asserts two id lists are equal, naming the first difference (not printing thousands of ids).
+#[track_caller]
+pub fn assert_same_ids(got: &[String], want: &[String]) {
+    if let Some(at) = got.iter().zip(want).position(|(g, w)| g != w) {
+        panic!("ids differ first at {at} of {}: got {} where the trail has {}", want.len(), got[at], want[at]);
+    }
+    assert_eq!(got.len(), want.len(), "as many ids as the trail has");
+}

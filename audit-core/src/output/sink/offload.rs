@@ -81,21 +81,21 @@ impl Offloaded {
 
     /// Waits, at most `limit`, until the thread wrote and flushed everything queued so far.
     fn flush(&self, limit: Duration) -> io::Result<()> {
-        let (reply, answer) = mpsc::sync_channel(1);
-        self.queue.as_ref().expect("open until dropped").send_timeout_compat(Job::Flush(reply), limit)?;
-        answer.recv_timeout(limit).map_err(|_| {
-            io::Error::new(io::ErrorKind::TimedOut, format!("{} did not flush within {limit:?}", self.name))
-        })?
+        self.ask(Job::Flush, limit, "flush")
     }
-}
 
-impl Offloaded {
     /// The sink's check, run on its thread and waited for at most `limit`.
     fn check(&self, limit: Duration) -> io::Result<()> {
+        self.ask(Job::Check, limit, "answer its check")
+    }
+
+    /// Queues the job `job` makes with a reply channel, and waits at most `limit` for the answer;
+    /// `doing` says what was not done in time.
+    fn ask(&self, job: fn(SyncSender<io::Result<()>>) -> Job, limit: Duration, doing: &str) -> io::Result<()> {
         let (reply, answer) = mpsc::sync_channel(1);
-        self.queue.as_ref().expect("open until dropped").send_timeout_compat(Job::Check(reply), limit)?;
+        self.queue.as_ref().expect("open until dropped").send_timeout_compat(job(reply), limit)?;
         answer.recv_timeout(limit).map_err(|_| {
-            io::Error::new(io::ErrorKind::TimedOut, format!("{} did not answer its check within {limit:?}", self.name))
+            io::Error::new(io::ErrorKind::TimedOut, format!("{} did not {doing} within {limit:?}", self.name))
         })?
     }
 }
