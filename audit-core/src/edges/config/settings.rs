@@ -529,6 +529,10 @@ impl WriterGuards {
                 first = result;
             }
         }
+        // All at once: five seconds in all, not five per shipper.
+        for shipper in &self.1 {
+            shipper.begin_shutdown(std::time::Duration::from_secs(5));
+        }
         for shipper in self.1 {
             shipper.shutdown(std::time::Duration::from_secs(5));
         }

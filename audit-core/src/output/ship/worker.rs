@@ -284,8 +284,10 @@ impl Shared {
         change(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
+    /// Asks for a stop by `deadline` (an earlier request's deadline stands if it is sooner).
     fn request_stop(&self, deadline: Instant) {
-        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = Some(deadline);
+        let mut stop = self.stop.lock().unwrap_or_else(|e| e.into_inner());
+        *stop = Some(stop.map_or(deadline, |earlier| earlier.min(deadline)));
         self.wake.notify_all();
     }
 
@@ -329,6 +331,12 @@ impl ShipperGuard {
     pub fn shutdown(mut self, grace: Duration) -> ShipperStats {
         self.stop(grace);
         self.shared.stats()
+    }
+
+    /// Asks the shipper to stop within `grace` without waiting for it (several shippers stop at
+    /// once: [`shutdown`](Self::shutdown) each afterwards returns at once or soon).
+    pub fn begin_shutdown(&self, grace: Duration) {
+        self.shared.request_stop(Instant::now() + grace);
     }
 
     fn stop(&mut self, grace: Duration) {
