@@ -384,3 +384,26 @@ fn a_full_local_syslog_socket_delays_a_batch_and_never_doubles_it() {
     assert!(stats.failed_attempts > 0, "the queue filled at least once: {stats:?}");
     assert_same_ids(&reading.join().unwrap(), &trail_ids(&path));
 }
+
+#[test]
+fn a_shipper_owned_by_the_writer_stops_after_it_with_everything_delivered() {
+    let dir = TempDir::new("ship-owned");
+    let path = dir.path("audit.log");
+    let (writer, mut guard) = FileWriter::builder(&path).rotation(Rotation::by_size(8192)).build().unwrap();
+    let destination = Collecting::default();
+    let monitor = Shipper::builder(&path, destination.clone())
+        .reports_to(writer.clone())
+        .poll_interval(Duration::from_millis(5))
+        .spawn_with(&mut guard)
+        .unwrap();
+    let logger = AuditLogger::builder().sink(writer).build();
+    for id in 0..300 {
+        logger.log(event(id)).unwrap();
+    }
+    // Stopping the writer stops its shipper after it: the last lines are delivered too.
+    guard.shutdown().unwrap();
+    let stats = monitor.stats();
+    assert!(stats.caught_up, "{stats:?}");
+    assert_same_ids(&destination.unique_ids(), &trail_ids(&path));
+    assert_eq!(destination.received(), 300);
+}

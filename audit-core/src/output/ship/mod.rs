@@ -16,15 +16,16 @@
 //! #     fn deliver(&mut self, _: &[ShipRecord]) -> Result<(), DeliveryError> { Ok(()) }
 //! # }
 //!
-//! let (writer, _guard) = audit_core::FileWriter::builder("/var/log/myapp/audit.log").build()?;
-//! // Beside the writer, in the same process (or as `audit ship --config …`, a process of its own).
+//! let (writer, mut guard) = audit_core::FileWriter::builder("/var/log/myapp/audit.log").build()?;
+//! // In the same process as the writer, owned by it (or as `audit ship --config …`, a process of
+//! // its own; or `spawn()` for a guard of its own).
 //! let shipper = Shipper::builder("/var/log/myapp/audit.log", Central)
 //!     // Falling behind (and catching up again) is written to the trail itself.
 //!     .reports_to(writer.clone())
-//!     .spawn()?;
+//!     .spawn_with(&mut guard)?;
 //! // …
 //! println!("{:?}", shipper.stats());
-//! shipper.shutdown(std::time::Duration::from_secs(5));
+//! guard.shutdown()?; // the writer stops, then the shipper delivers what is left (5 s at most)
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
@@ -55,5 +56,6 @@ pub use record::ShipRecord;
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
 pub use worker::{
-    Shipper, ShipperBuilder, ShipperGuard, ShipperStats, AUDIT_SHIP_BEHIND, AUDIT_SHIP_CAUGHT_UP, AUDIT_SHIP_SKIPPED,
+    Shipper, ShipperBuilder, ShipperGuard, ShipperMonitor, ShipperStats, AUDIT_SHIP_BEHIND, AUDIT_SHIP_CAUGHT_UP,
+    AUDIT_SHIP_SKIPPED,
 };

@@ -143,6 +143,36 @@ impl ShipperBuilder {
         Ok(ShipperGuard { shared, thread: Some(thread) })
     }
 
+    /// Like [`spawn`](Self::spawn), with the shipper owned by the trail's writer: it stops when
+    /// `guard` does, after the writer (so it delivers the writer's last lines, for up to five
+    /// seconds more). The returned monitor gives its stats.
+    ///
+    /// ```no_run
+    /// # use audit_core::ship::{Destination, DeliveryError, ShipRecord, Shipper};
+    /// # #[derive(Debug)] struct Central;
+    /// # impl Destination for Central {
+    /// #     fn name(&self) -> String { "central".into() }
+    /// #     fn deliver(&mut self, _: &[ShipRecord]) -> Result<(), DeliveryError> { Ok(()) }
+    /// # }
+    /// let (writer, mut guard) = audit_core::FileWriter::builder("/var/log/myapp/audit.log").build()?;
+    /// let shipping = Shipper::builder("/var/log/myapp/audit.log", Central).reports_to(writer.clone()).spawn_with(&mut guard)?;
+    /// // … the service runs …
+    /// println!("{:?}", shipping.stats());
+    /// guard.shutdown()?; // the writer, then its shipper
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`spawn`](Self::spawn).
+    pub fn spawn_with(self, guard: &mut crate::output::writer::WriterGuard) -> io::Result<ShipperMonitor> {
+        let shipper = self.spawn()?;
+        let monitor = ShipperMonitor { shared: Arc::clone(&shipper.shared) };
+        guard.after_stop(Box::new(move || {
+            shipper.shutdown(Duration::from_secs(5));
+        }));
+        Ok(monitor)
+    }
+
     /// Ships in the calling thread until the trail is delivered up to its end as it is when
     /// the call is made (or later), then returns the stats; for batch jobs and `audit ship
     /// --until-caught-up`. Retries a failing destination for at most `deadline`.
@@ -316,6 +346,19 @@ pub struct ShipperGuard {
 impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shared").field("stats", &self.stats()).finish_non_exhaustive()
+    }
+}
+
+/// The stats of a shipper that its writer's guard owns ([`ShipperBuilder::spawn_with`]).
+#[derive(Debug, Clone)]
+pub struct ShipperMonitor {
+    shared: Arc<Shared>,
+}
+
+impl ShipperMonitor {
+    /// How the shipper is doing now.
+    pub fn stats(&self) -> ShipperStats {
+        self.shared.stats()
     }
 }
 

@@ -239,7 +239,7 @@ impl FileWriterBuilder {
         })?;
         spawn_watchdog(Arc::downgrade(&shared))?;
         let writer = FileWriter { shared };
-        Ok((writer.clone(), WriterGuard { writer, thread: Some(thread), stop_seen }))
+        Ok((writer.clone(), WriterGuard { writer, thread: Some(thread), stop_seen, after_stop: AfterStop::default() }))
     }
 }
 
@@ -270,6 +270,18 @@ pub struct WriterGuard {
     thread: Option<JoinHandle<()>>,
     /// Told when the writer thread ends, to stop waiting for it past the deadline.
     stop_seen: mpsc::Receiver<()>,
+    /// What stops with the writer, after it (a shipper of its trail).
+    after_stop: AfterStop,
+}
+
+/// Work to run once the writer has stopped, in the order given.
+#[derive(Default)]
+struct AfterStop(Vec<Box<dyn FnOnce() + Send>>);
+
+impl std::fmt::Debug for AfterStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AfterStop({})", self.0.len())
+    }
 }
 
 impl WriterGuard {
@@ -281,7 +293,21 @@ impl WriterGuard {
         self.stop()
     }
 
+    /// Runs `work` once the writer has stopped (at [`shutdown`](Self::shutdown) or drop): how a
+    /// [shipper](crate::ship::ShipperBuilder::spawn_with) of the trail stops after it.
+    pub(crate) fn after_stop(&mut self, work: Box<dyn FnOnce() + Send>) {
+        self.after_stop.0.push(work);
+    }
+
     fn stop(&mut self) -> io::Result<()> {
+        let result = self.stop_writer();
+        for work in std::mem::take(&mut self.after_stop.0) {
+            work();
+        }
+        result
+    }
+
+    fn stop_writer(&mut self) -> io::Result<()> {
         let Some(thread) = self.thread.take() else { return Ok(()) };
         let shared = &self.writer.shared;
         {
