@@ -38,7 +38,7 @@
 //!    constant you declare once, or one of [`kibana`]'s 143), the resource and who may call it.
 //! 2. **Say who is calling**: build an [`AuditContext`] (user, session, space, client, trace id)
 //!    and make it ambient for the request (`ctx.in_scope(…)`, `ctx.scope(future)`), or let the
-//!    [`http`] layer do it for every request.
+//!    `http` layer (feature `http`) do it for every request.
 //! 3. **Install a logger** once at start-up: [`AuditLogger::builder`] with a sink, or an
 //!    [`AuditConfig`] read from your configuration file. For production, the sink is a
 //!    [`FileWriter`]: non-blocking, durable, rotating; keep its guard until the end of `main`.
@@ -78,8 +78,8 @@
 //! | `checkpoint` | signed checkpoints of a chained trail (feature `signing`) |
 //! | [`secret`] | secrets written as salted HMAC-SHA256, [`Secret`](secret::Secret), always-masked field names |
 //! | [`auth`] | login, logout and session events shaped like Kibana's |
-//! | [`http`] | the tower layer that audits every HTTP request (feature `http`) |
-//! | [`task`] | spawning a tokio task that keeps its context (feature `tokio`) |
+//! | `http` | the tower layer that audits every HTTP request (feature `http`) |
+//! | `task` | spawning a tokio task that keeps its context (feature `tokio`) |
 //!
 //! Inside, the code is layered, each layer depending only on those below it: leaf (JSON,
 //! timestamps, trace ids, `audit-schema`) → model (event, context) → policy (filters) → output
