@@ -469,3 +469,27 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_shipper_following_its_writer_wakes_on_each_write_not_on_its_poll() {
+    let dir = TempDir::new("ship-follow");
+    let path = dir.path("audit.log");
+    let (writer, mut guard) = FileWriter::builder(&path).build().unwrap();
+    let destination = Collecting::default();
+    // A poll interval far longer than the test may take: only the writer's wake-ups can make it.
+    let monitor = Shipper::builder(&path, destination.clone())
+        .poll_interval(Duration::from_secs(600))
+        .spawn_with(&mut guard)
+        .unwrap();
+    let logger = AuditLogger::builder().sink(writer).build();
+    for round in 0..3 {
+        logger.log(event(round)).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while destination.received() < round as usize + 1 {
+            assert!(std::time::Instant::now() < deadline, "not woken: {:?}", monitor.stats());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    guard.shutdown().unwrap();
+    assert_same_ids(&destination.unique_ids(), &trail_ids(&path));
+}

@@ -172,7 +172,8 @@ pub fn lag_and_caller_cost(dir: &Path) {
     let _ = std::fs::remove_file(&path);
     let (writer, guard) = FileWriter::builder(&path).chain(ChainHash::Sha256).build().unwrap();
     let destination = PostgresDestination::new(&server.url()).unwrap().table("bench_lag").migrate(true);
-    let shipper = Shipper::builder(&path, destination).cursor(dir.join("lag.cursor")).spawn().unwrap();
+    // In process, as a configuration starts it: woken by the writer's writes.
+    let shipper = Shipper::builder(&path, destination).cursor(dir.join("lag.cursor")).follow(&writer).spawn().unwrap();
     let logger = AuditLogger::builder().sink(writer.clone()).build();
     let rate = 5_000u64;
     let seconds = 5;

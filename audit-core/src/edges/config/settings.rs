@@ -616,7 +616,10 @@ impl AuditConfig {
                     guards.0.push(guard);
                     for (j, ship) in settings.ship.iter().enumerate().filter(|(_, ship)| ship.in_process) {
                         let at = format!("{at}.ship[{j}]");
-                        let shipper = ship.shipper(&settings.path, &self.namespace, &at)?.reports_to(writer.clone());
+                        let shipper = ship
+                            .shipper(&settings.path, &self.namespace, &at)?
+                            .reports_to(writer.clone())
+                            .follow(&writer);
                         guards.1.push(shipper.spawn().map_err(|e| ConfigError::io(at, e))?);
                     }
                     builder.sink(writer)

@@ -16,6 +16,7 @@ use crate::output::format::EcsFormat;
 use crate::output::sink::console::ConsoleSink;
 use crate::output::sink::contract::AuditSink;
 use crate::output::sink::record::Record;
+use crate::output::writer::FileWriter;
 use audit_schema::{Action, Category, Durability, EventType, Outcome};
 
 /// The event written when a shipper has been behind for longer than its threshold.
@@ -56,6 +57,7 @@ impl Shipper {
             max_backoff: Duration::from_secs(30),
             lag_threshold: Duration::from_secs(60),
             reports: None,
+            follow: None,
         }
     }
 }
@@ -72,6 +74,7 @@ pub struct ShipperBuilder {
     max_backoff: Duration,
     lag_threshold: Duration,
     reports: Option<Arc<dyn AuditSink>>,
+    follow: Option<FileWriter>,
 }
 
 impl fmt::Debug for ShipperBuilder {
@@ -128,6 +131,15 @@ impl ShipperBuilder {
         self
     }
 
+    /// Wakes when `writer` (the trail's writer, in this process) writes, rather than looking for
+    /// new lines every [`poll_interval`](Self::poll_interval): the lag of a caught-up shipper
+    /// drops from about the poll interval to about a batch's delivery. Set by
+    /// [`spawn_with`](Self::spawn_with) and by a configuration's in-process shippers.
+    pub fn follow(mut self, writer: &FileWriter) -> Self {
+        self.follow = Some(writer.clone());
+        self
+    }
+
     /// Checks the destination ([`Destination::check`]) and reads the cursor, then ships on a
     /// thread of its own until [`ShipperGuard::shutdown`].
     ///
@@ -164,7 +176,8 @@ impl ShipperBuilder {
     ///
     /// # Errors
     /// As [`spawn`](Self::spawn).
-    pub fn spawn_with(self, guard: &mut crate::output::writer::WriterGuard) -> io::Result<ShipperMonitor> {
+    pub fn spawn_with(mut self, guard: &mut crate::output::writer::WriterGuard) -> io::Result<ShipperMonitor> {
+        self.follow = Some(guard.writer().clone());
         let shipper = self.spawn()?;
         let monitor = ShipperMonitor { shared: Arc::clone(&shipper.shared) };
         guard.after_stop(Box::new(move || {
@@ -230,6 +243,7 @@ impl ShipperBuilder {
             format: Arc::new(EcsFormat::default()),
             behind_reported: None,
             _lock: lock,
+            written_seen: 0,
         })
     }
 }
@@ -409,6 +423,8 @@ struct Worker {
     behind_reported: Option<Instant>,
     /// Held while the worker runs: no other shipper moves this cursor.
     _lock: std::fs::File,
+    /// The number of the writer's last event this shipper knows to be written (with `follow`).
+    written_seen: u64,
 }
 
 impl Worker {
@@ -431,7 +447,7 @@ impl Worker {
                 if self.shared.stop_deadline().is_some() {
                     return;
                 }
-                self.shared.sleep(self.settings.poll);
+                self.idle();
                 continue;
             }
             if !self.deliver(&batch) {
@@ -441,6 +457,19 @@ impl Worker {
                 self.advance(&batch, position);
             }
             batch.clear();
+        }
+    }
+
+    /// Waits for new lines: woken by the writer it follows, else for the poll interval.
+    fn idle(&mut self) {
+        let Some(writer) = &self.settings.follow else {
+            self.shared.sleep(self.settings.poll);
+            return;
+        };
+        match writer.wait_written_after(self.written_seen, self.settings.poll) {
+            Some(written) => self.written_seen = written,
+            // The writer stopped: nothing will wake this thread any more.
+            None => self.settings.follow = None,
         }
     }
 

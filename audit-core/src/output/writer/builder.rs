@@ -293,6 +293,11 @@ impl WriterGuard {
         self.stop()
     }
 
+    /// The writer this guard stops.
+    pub(crate) fn writer(&self) -> &FileWriter {
+        &self.writer
+    }
+
     /// Runs `work` once the writer has stopped (at [`shutdown`](Self::shutdown) or drop): how a
     /// [shipper](crate::ship::ShipperBuilder::spawn_with) of the trail stops after it.
     pub(crate) fn after_stop(&mut self, work: Box<dyn FnOnce() + Send>) {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::notify::Waiter;
 use super::policy::Backpressure;
@@ -154,6 +154,26 @@ impl FileWriter {
         let durable = durability == Durability::Durable;
         let deadline = Instant::now() + shared.config.max_wait;
         shared.settle(shared.notify.wait(seq, durable, deadline, |progress| shared.check(progress, seq, durable)))
+    }
+
+    /// Waits until an event after the `seen`-th is written to the file, or for `timeout` (about:
+    /// the writer's watchdog ends the wait), and returns the number of the last event written;
+    /// `None` once the writer has stopped. How a [shipper](crate::ship) in the same process
+    /// knows when to read on, rather than polling.
+    pub(crate) fn wait_written_after(&self, seen: u64, timeout: Duration) -> Option<u64> {
+        let notify = &self.shared.notify;
+        let deadline = Instant::now() + timeout;
+        let check = |progress: &super::notify::Progress| {
+            (progress.written > seen || progress.stopped).then_some((progress.written, progress.stopped))
+        };
+        let (written, stopped) = match notify.wait(seen + 1, false, deadline, check) {
+            super::notify::Waited::Checked(answer) => answer,
+            _ => {
+                let progress = super::lock(&notify.progress);
+                (progress.written, progress.stopped)
+            }
+        };
+        (!stopped).then_some(written)
     }
 
     /// Enqueues the record's event and returns an [`Acknowledgement`] that completes when the
