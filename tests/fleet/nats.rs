@@ -62,7 +62,8 @@ fn a_nats_cluster_keeps_every_event_once_in_order_through_a_server_kill() {
     let mut cluster = NatsCluster::start(3);
     let dir = TempDir::new("nats-kill");
     let path = dir.path("audit.log");
-    write_trail(&path, 0, 3000);
+    // Long enough a stream that the server dies while it is under way.
+    write_trail(&path, 0, 6000);
     let shipper = Shipper::builder(&path, ready(&cluster, "host-n"))
         .max_batch(100, 1 << 20)
         .backoff(Duration::from_millis(20), Duration::from_millis(500))
@@ -76,14 +77,14 @@ fn a_nats_cluster_keeps_every_event_once_in_order_through_a_server_kill() {
     // The first server is the one the client connected to.
     cluster.kill(0);
     let at_kill = shipper.stats().delivered;
-    assert!(at_kill < 3000, "killed mid-stream ({at_kill} delivered)");
+    assert!(at_kill < 6000, "killed mid-stream ({at_kill} delivered)");
     let deadline = Instant::now() + Duration::from_secs(90);
     while !shipper.stats().caught_up {
         assert!(Instant::now() < deadline, "{:?}", shipper.stats());
         std::thread::sleep(Duration::from_millis(20));
     }
     let stats = shipper.shutdown(Duration::from_secs(5));
-    assert_eq!(stats.delivered, 3000, "{stats:?}");
+    assert_eq!(stats.delivered, 6000, "{stats:?}");
     cluster.restart(0);
     let (ids, _) = ids_in_stream(&cluster, "host-n");
     assert_same_ids(&ids, &trail_ids(&path));

@@ -392,8 +392,11 @@ impl Rsyslog {
         }
     }
 
-    /// The lines received so far: `hostname app-name msgid facility severity msg`.
+    /// The lines received so far: `hostname app-name msgid facility severity msg`. Only whole
+    /// lines: rsyslog may be in the middle of writing the last one.
     pub fn received(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.received).unwrap_or_default().lines().map(str::to_owned).collect()
+        let text = std::fs::read_to_string(&self.received).unwrap_or_default();
+        let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+        whole.lines().map(str::to_owned).collect()
     }
 }
