@@ -4,7 +4,7 @@
 //! audit verify <PATH>... [--key-file FILE] [--checkpoint FILE --public-key FILE] [--seal-key FILE] [--after-retention] [--json]
 //! audit keygen <NAME> <PREFIX>
 //! audit hash --key-file FILE <VALUE>
-//! audit ship --config FILE [--until-caught-up [--deadline DURATION]] [--print-migration]
+//! audit ship --config FILE [--until-caught-up [--deadline DURATION]] [--status-every DURATION] [--print-migration]
 //! ```
 //!
 //! `verify` checks chained trails: a trail's active file (its rotated files are found beside
@@ -51,9 +51,10 @@ const USAGE: &str = "usage:
       A checkpoint signing key pair named NAME: PREFIX.key (secret, mode 0600) and PREFIX.pub.
   audit hash --key-file FILE <VALUE>
       The hmac-sha256:... of VALUE under the logger's HMAC key (its hmac_key_file).
-  audit ship --config FILE [--until-caught-up [--deadline DURATION]] [--print-migration]
+  audit ship --config FILE [--until-caught-up [--deadline DURATION]] [--status-every DURATION] [--print-migration]
       Ships the trails of FILE (the service's audit settings, JSON) to the destinations of its
-      \"ship\" entries that have \"in_process\": false, until stopped.
+      \"ship\" entries that have \"in_process\": false, until stopped, printing each shipper's
+      stats as a JSON line every DURATION (default 1m).
       --until-caught-up: deliver every trail to its end, then exit (0; 1 if the deadline,
       default 60s, passed first).
       --print-migration: print the SQL that makes each PostgreSQL table, and exit.";
@@ -90,6 +91,7 @@ fn run() -> Result<ExitCode, String> {
     let mut until_caught_up = false;
     let mut deadline = std::time::Duration::from_secs(60);
     let mut print_migration = false;
+    let mut status_every = std::time::Duration::from_secs(60);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Long("key-file") => key_file = Some(parser.value().map_err(|e| e.to_string())?.into()),
@@ -110,6 +112,13 @@ fn run() -> Result<ExitCode, String> {
             Long("deadline") if command == "ship" => {
                 let value = parser.value().map_err(|e| e.to_string())?.string().map_err(|e| e.to_string())?;
                 deadline = humantime::parse_duration(&value).map_err(|e| format!("--deadline {value}: {e}"))?;
+            }
+            Long("status-every") if command == "ship" => {
+                let value = parser.value().map_err(|e| e.to_string())?.string().map_err(|e| e.to_string())?;
+                status_every = humantime::parse_duration(&value)
+                    .ok()
+                    .filter(|every| !every.is_zero())
+                    .ok_or_else(|| format!("--status-every {value}: not an interval (`30s`, `5m`)"))?;
             }
             Long("help") | Short('h') => {
                 println!("{USAGE}");
@@ -167,14 +176,18 @@ fn run() -> Result<ExitCode, String> {
             if print_migration {
                 return print_migrations(&settings);
             }
-            ship(&settings, until_caught_up.then_some(deadline))
+            ship(&settings, until_caught_up.then_some(deadline), status_every)
         }
         other => Err(format!("unknown command `{other}`\n{USAGE}")),
     }
 }
 
 /// Runs the standalone shippers of `settings`: until stopped, or until caught up (`deadline`).
-fn ship(settings: &AuditConfig, deadline: Option<std::time::Duration>) -> Result<ExitCode, String> {
+fn ship(
+    settings: &AuditConfig,
+    deadline: Option<std::time::Duration>,
+    status_every: std::time::Duration,
+) -> Result<ExitCode, String> {
     let shippers = settings.standalone_shippers().map_err(|e| e.to_string())?;
     if shippers.is_empty() {
         return Err("no shipper to run: give a \"ship\" entry \"in_process\": false".to_owned());
@@ -198,10 +211,26 @@ fn ship(settings: &AuditConfig, deadline: Option<std::time::Duration>) -> Result
     for (at, shipper) in shippers {
         let guard = shipper.spawn().map_err(|e| format!("{at}: {e}"))?;
         eprintln!("audit: {at}: shipping to {}", guard.stats().destination);
-        running.push(guard);
+        running.push((at, guard));
     }
+    // Until stopped (the cursors are saved after every batch: a kill loses nothing), with a line
+    // of each shipper's stats on standard output now and then.
     loop {
-        std::thread::sleep(std::time::Duration::from_secs(3600));
+        std::thread::sleep(status_every);
+        for (at, guard) in &running {
+            let stats = guard.stats();
+            let line = serde_json::json!({
+                "shipper": at,
+                "destination": stats.destination,
+                "delivered": stats.delivered,
+                "failed_attempts": stats.failed_attempts,
+                "caught_up": stats.caught_up,
+                "seconds_behind": stats.seconds_behind,
+                "events_behind": stats.events_behind,
+                "last_error": stats.last_error,
+            });
+            println!("{line}");
+        }
     }
 }
 

@@ -215,3 +215,59 @@ fn verify_of_a_trail_that_is_not_there_is_an_error_not_intact() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no audit trail"), "{stderr}");
 }
+
+#[test]
+fn ship_until_stopped_prints_each_shippers_stats_and_resumes_after_a_kill() {
+    use std::io::BufRead;
+    let dir = Dir::new("ship-forever");
+    let trail = dir.0.join("audit.log");
+    write_trail(&trail, 40);
+    let socket = dir.0.join("log.sock");
+    let receiver = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counting = std::sync::Arc::clone(&received);
+    std::thread::spawn(move || {
+        let mut buffer = vec![0u8; 1 << 20];
+        while receiver.recv(&mut buffer).is_ok() {
+            counting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let config = dir.0.join("audit.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{ "sinks": [{{ "type": "rolling_file", "path": "{}", "ship": [
+                  {{ "to": "syslog", "transport": "unix", "socket": "{}", "in_process": false }} ] }}] }}"#,
+            trail.display(),
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_audit"))
+        .args(["ship", "--config", config.to_str().unwrap(), "--status-every", "50ms"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut caught_up = None;
+    for line in stdout.lines() {
+        let status: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        assert_eq!(status["shipper"], "sinks[0].ship[0]");
+        if status["caught_up"] == true && status["delivered"] == 40 {
+            caught_up = Some(status);
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL: its cursor was saved after its batch
+    child.wait().unwrap();
+    let status = caught_up.expect("a status line saying every event was delivered");
+    assert!(status["last_error"].is_null(), "{status}");
+    assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), 40);
+    // Killed and started again: nothing to deliver twice.
+    write_trail(&trail, 5);
+    let (code, _) = audit(&["ship", "--config", config.to_str().unwrap(), "--until-caught-up"]);
+    assert_eq!(code, 0);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), 45, "only the 5 new ones");
+}
