@@ -11,7 +11,7 @@ use audit_core::trail::{read_audit_trail, rotated_files};
 use audit_core::verify::{verify_files, verify_trail, FindingKind, Options};
 use audit_core::writer::Rotation;
 use audit_core::{kibana, AuditEvent, AuditLogger, FileWriter, Outcome, Resource};
-use common::{Faults, FaultyStorage, TempDir};
+use common::{write_events, Faults, FaultyStorage, TempDir};
 use proptest::prelude::*;
 
 fn event(id: u32) -> AuditEvent {
@@ -26,12 +26,7 @@ fn write_chained(path: &Path, rotation: Option<Rotation>, hash: ChainHash, from:
     if let Some(rotation) = rotation {
         builder = builder.rotation(rotation);
     }
-    let (writer, guard) = builder.build().unwrap();
-    let logger = AuditLogger::builder().sink(writer).build();
-    for id in from..from + count {
-        logger.log(event(id)).unwrap();
-    }
-    guard.shutdown().unwrap();
+    write_events(builder, (from..from + count).map(event));
 }
 
 fn kinds(path: &Path) -> Vec<FindingKind> {
@@ -275,12 +270,10 @@ mod checkpoints {
 
     fn write_checkpointed(path: &Path, checkpoint: &Path, key: &SigningKey, from: u32, count: u32) {
         let policy = CheckpointPolicy::new("test.example/audit", key.clone(), checkpoint).every_lines(5);
-        let (writer, guard) = FileWriter::builder(path).chain(ChainHash::Sha256).checkpoints(policy).build().unwrap();
-        let logger = AuditLogger::builder().sink(writer).build();
-        for id in from..from + count {
-            logger.log(event(id)).unwrap();
-        }
-        guard.shutdown().unwrap();
+        write_events(
+            FileWriter::builder(path).chain(ChainHash::Sha256).checkpoints(policy),
+            (from..from + count).map(event),
+        );
     }
 
     fn expecting(checkpoint: &Path, key: &SigningKey) -> Options {
@@ -371,17 +364,11 @@ mod checkpoints {
     }
 
     fn write_sealed(path: &Path, key: &SigningKey, compress: bool, from: u32, count: u32) {
-        let (writer, guard) = FileWriter::builder(path)
+        let builder = FileWriter::builder(path)
             .rotation(Rotation::by_size(2048).compress(compress))
             .chain(ChainHash::Sha256)
-            .seals(key.clone())
-            .build()
-            .unwrap();
-        let logger = AuditLogger::builder().sink(writer).build();
-        for id in from..from + count {
-            logger.log(event(id)).unwrap();
-        }
-        guard.shutdown().unwrap();
+            .seals(key.clone());
+        write_events(builder, (from..from + count).map(event));
     }
 
     fn seal_findings(path: &Path, key: &SigningKey) -> Vec<(FindingKind, String)> {

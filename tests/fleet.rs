@@ -21,7 +21,7 @@ use std::path::Path;
 
 use audit_core::chain::ChainHash;
 use audit_core::writer::Rotation;
-use audit_core::{kibana, AuditContext, AuditEvent, AuditLogger, FileWriter, Outcome, Resource, User};
+use audit_core::{kibana, AuditContext, AuditEvent, FileWriter, Outcome, Resource, User};
 
 /// An event of `user` on dashboard `id` in space `space`.
 pub fn event(id: u32) -> AuditEvent {
@@ -39,14 +39,7 @@ pub fn event(id: u32) -> AuditEvent {
 
 /// Writes events `from..from + count` to a chained, rotating, compressing trail.
 pub fn write_trail(path: &Path, from: u32, count: u32) {
-    let (writer, guard) = FileWriter::builder(path)
-        .chain(ChainHash::Sha256)
-        .rotation(Rotation::by_size(64 << 10).compress(true))
-        .build()
-        .unwrap();
-    let logger = AuditLogger::builder().sink(writer).build();
-    for id in from..from + count {
-        logger.log(event(id)).unwrap();
-    }
-    guard.shutdown().unwrap();
+    let builder =
+        FileWriter::builder(path).chain(ChainHash::Sha256).rotation(Rotation::by_size(64 << 10).compress(true));
+    common::write_events(builder, (from..from + count).map(event));
 }

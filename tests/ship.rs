@@ -16,7 +16,7 @@ use audit_core::ship::{
 };
 use audit_core::writer::Rotation;
 use audit_core::{kibana, AuditEvent, AuditLogger, FileWriter, MemorySink, Outcome, Resource};
-use common::{assert_same_ids, trail_ids, TempDir};
+use common::{assert_same_ids, trail_ids, write_events, TempDir};
 
 fn event(id: u32) -> AuditEvent {
     AuditEvent::new(&kibana::SAVED_OBJECT_GET)
@@ -78,12 +78,7 @@ fn write(path: &Path, rotation: Option<Rotation>, from: u32, count: u32) {
     if let Some(rotation) = rotation {
         builder = builder.rotation(rotation);
     }
-    let (writer, guard) = builder.build().unwrap();
-    let logger = AuditLogger::builder().sink(writer).build();
-    for id in from..from + count {
-        logger.log(event(id)).unwrap();
-    }
-    guard.shutdown().unwrap();
+    write_events(builder, (from..from + count).map(event));
 }
 
 #[test]

@@ -197,3 +197,17 @@ pub fn assert_same_ids(got: &[String], want: &[String]) {
     }
     assert_eq!(got.len(), want.len(), "as many ids as the trail has");
 }
+
+/// Builds the writer `builder` describes, logs `events` through a logger on it, and shuts it
+/// down: everything written and synced.
+pub fn write_events(
+    builder: audit_core::writer::FileWriterBuilder,
+    events: impl IntoIterator<Item = audit_core::AuditEvent>,
+) {
+    let (writer, guard) = builder.build().unwrap();
+    let logger = audit_core::AuditLogger::builder().sink(writer).build();
+    for event in events {
+        logger.log(event).unwrap();
+    }
+    guard.shutdown().unwrap();
+}
