@@ -43,3 +43,38 @@ pub fn write_trail(path: &Path, from: u32, count: u32) {
         FileWriter::builder(path).chain(ChainHash::Sha256).rotation(Rotation::by_size(64 << 10).compress(true));
     common::write_events(builder, (from..from + count).map(event));
 }
+
+/// Three machines, `host-0` to `host-2`, each with a trail of `events` events, shipped at once
+/// (a thread each, batches of `batch`) to the destination `destination` makes for the origin;
+/// then what `stored` reads back for each origin must be its trail's ids, in order.
+pub fn three_machines_ship_at_once<D: audit_core::ship::Destination>(
+    name: &str,
+    events: u32,
+    batch: usize,
+    destination: impl Fn(&str) -> D,
+    stored: impl Fn(&str) -> Vec<String>,
+) {
+    let dirs: Vec<common::TempDir> = (0..3).map(|i| common::TempDir::new(&format!("{name}-{i}"))).collect();
+    for (i, dir) in dirs.iter().enumerate() {
+        write_trail(&dir.path("audit.log"), i as u32 * 10_000, events);
+    }
+    let shippers: Vec<_> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| {
+            let path = dir.path("audit.log");
+            let destination = destination(&format!("host-{i}"));
+            std::thread::spawn(move || {
+                audit_core::ship::Shipper::builder(&path, destination)
+                    .max_batch(batch, 1 << 20)
+                    .run_until_caught_up(std::time::Duration::from_secs(60))
+            })
+        })
+        .collect();
+    for shipper in shippers {
+        shipper.join().unwrap().unwrap();
+    }
+    for (i, dir) in dirs.iter().enumerate() {
+        assert_same_ids(&stored(&format!("host-{i}")), &trail_ids(&dir.path("audit.log")));
+    }
+}

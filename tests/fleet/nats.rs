@@ -112,27 +112,13 @@ fn jetstream_deduplicates_a_batch_delivered_again() {
 #[test]
 fn several_machines_publish_to_one_stream_each_in_its_own_order() {
     let cluster = NatsCluster::start(3);
-    let dirs: Vec<TempDir> = (0..3).map(|i| TempDir::new(&format!("nats-fleet-{i}"))).collect();
-    for (i, dir) in dirs.iter().enumerate() {
-        write_trail(&dir.path("audit.log"), i as u32 * 10_000, 600);
-    }
-    let shippers: Vec<_> = dirs
-        .iter()
-        .enumerate()
-        .map(|(i, dir)| {
-            let path = dir.path("audit.log");
-            let destination = ready(&cluster, &format!("host-{i}"));
-            std::thread::spawn(move || {
-                Shipper::builder(&path, destination).max_batch(50, 1 << 20).run_until_caught_up(Duration::from_secs(60))
-            })
-        })
-        .collect();
-    for shipper in shippers {
-        shipper.join().unwrap().unwrap();
-    }
-    for (i, dir) in dirs.iter().enumerate() {
-        assert_same_ids(&ids_in_stream(&cluster, &format!("host-{i}")).0, &trail_ids(&dir.path("audit.log")));
-    }
+    super::three_machines_ship_at_once(
+        "nats-fleet",
+        600,
+        50,
+        |origin| ready(&cluster, origin),
+        |origin| ids_in_stream(&cluster, origin).0,
+    );
 }
 
 #[test]

@@ -138,27 +138,13 @@ fn a_postgres_restart_mid_stream_loses_and_doubles_nothing() {
 #[test]
 fn several_machines_ship_to_one_table_each_in_its_own_order() {
     let server = Postgres::start();
-    let dirs: Vec<TempDir> = (0..3).map(|i| TempDir::new(&format!("pg-fleet-{i}"))).collect();
-    for (i, dir) in dirs.iter().enumerate() {
-        write_trail(&dir.path("audit.log"), i as u32 * 10_000, 800);
-    }
-    let shippers: Vec<_> = dirs
-        .iter()
-        .enumerate()
-        .map(|(i, dir)| {
-            let path = dir.path("audit.log");
-            let destination = destination(&server, &format!("host-{i}"));
-            std::thread::spawn(move || {
-                Shipper::builder(&path, destination).max_batch(64, 1 << 20).run_until_caught_up(Duration::from_secs(60))
-            })
-        })
-        .collect();
-    for shipper in shippers {
-        shipper.join().unwrap().unwrap();
-    }
-    for (i, dir) in dirs.iter().enumerate() {
-        assert_same_ids(&ids_in_table(&server, &format!("host-{i}")), &trail_ids(&dir.path("audit.log")));
-    }
+    super::three_machines_ship_at_once(
+        "pg-fleet",
+        800,
+        64,
+        |origin| destination(&server, origin),
+        |origin| ids_in_table(&server, origin),
+    );
 }
 
 const CHILD_TRAIL: &str = "AUDIT_FLEET_CHILD_TRAIL";
