@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use std::{fmt, io};
 
 use super::cursor::Cursor;
-use super::destination::{DeliveryError, Destination};
+use super::destination::Destination;
 use super::follow::{Doubt, Follower, Position};
 use super::record::ShipRecord;
 use crate::model::AuditEvent;
@@ -244,6 +244,7 @@ impl ShipperBuilder {
             behind_reported: None,
             _lock: lock,
             written_seen: 0,
+            trail_end: None,
         })
     }
 }
@@ -425,7 +426,12 @@ struct Worker {
     _lock: std::fs::File,
     /// The number of the writer's last event this shipper knows to be written (with `follow`).
     written_seen: u64,
+    /// When the trail's last sequence number was read, and what it was.
+    trail_end: Option<(Instant, Option<u64>)>,
 }
+
+/// How often `events_behind` reads where the trail ends.
+const TRAIL_END_EVERY: Duration = Duration::from_secs(1);
 
 impl Worker {
     fn run(mut self) {
@@ -497,7 +503,7 @@ impl Worker {
             self.note_lag(batch);
             match self.settings.destination.deliver(batch) {
                 Ok(()) => return true,
-                Err(error) => self.failed(&error_text(&error)),
+                Err(error) => self.failed(&error.to_string()),
             }
             if self.past_deadline() {
                 return false;
@@ -576,10 +582,15 @@ impl Worker {
     }
 
     /// Events not delivered, in a chained trail: the sequence of its last line minus the first
-    /// of `batch`, plus one.
-    fn events_behind(&self, batch: &[ShipRecord]) -> Option<u64> {
+    /// of `batch`, plus one. The trail's last line is read (from the active file's tail) at most
+    /// once a second, not for every delivery attempt.
+    fn events_behind(&mut self, batch: &[ShipRecord]) -> Option<u64> {
         let first = batch.first()?.sequence?;
-        let last = crate::output::writer::read::last_link(&self.settings.active).ok()??.sequence;
+        if self.trail_end.is_none_or(|(read_at, _)| read_at.elapsed() >= TRAIL_END_EVERY) {
+            let last = crate::output::writer::read::last_link(&self.settings.active).ok().flatten();
+            self.trail_end = Some((Instant::now(), last.map(|link| link.sequence)));
+        }
+        let last = self.trail_end?.1?.max(batch.last()?.sequence?);
         Some(last.saturating_sub(first) + 1)
     }
 
@@ -634,8 +645,4 @@ impl Worker {
         // A report that cannot be written is not a reason to stop shipping: the stats hold it.
         let _ = self.reports.write(&record);
     }
-}
-
-fn error_text(error: &DeliveryError) -> String {
-    error.to_string()
 }
