@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::cursor::Cursor;
 use super::record::ShipRecord;
-use crate::output::writer::read::open_rotated;
+use crate::leaf::chain::hex;
+use crate::output::writer::read::{open_rotated, same_file, same_rotated};
 use crate::output::writer::rolling::rotated_files;
 
 /// The longest first line read to know a file (far above any format's event limit).
@@ -84,8 +85,8 @@ struct Open {
     offset: u64,
     /// A line begun but not ended yet.
     pending: Vec<u8>,
-    /// The file's identity, to tell whether the active path still names it.
-    identity: Option<(u64, u64)>,
+    /// The file's metadata as opened, to tell whether the active path still names it.
+    meta: std::fs::Metadata,
     /// It is no longer the active file: read it to its end, then go on to the next.
     draining: bool,
 }
@@ -204,10 +205,7 @@ impl Follower {
 
     fn still_active(&self) -> bool {
         let Some(open) = self.current.as_ref() else { return false };
-        match (open.identity, identity_of_path(&self.active)) {
-            (Some(ours), Some(now)) => ours == now,
-            _ => false,
-        }
+        std::fs::metadata(&self.active).is_ok_and(|now| same_file(&open.meta, &now))
     }
 
     /// Opens the oldest file not read yet; whether there is one.
@@ -275,10 +273,10 @@ impl Follower {
                 return Ok(None);
             }
         }
-        let identity = identity_of(&file.metadata()?);
+        let meta = file.metadata()?;
         let draining = path != self.active;
         let source = Source::open(&path, file)?;
-        Ok(Some(Open { path, key, source, offset: 0, pending: Vec::new(), identity, draining }))
+        Ok(Some(Open { path, key, source, offset: 0, pending: Vec::new(), meta, draining }))
     }
 }
 
@@ -297,13 +295,8 @@ fn open_any(path: &Path, active: &Path) -> io::Result<Option<(PathBuf, File)>> {
 /// A file's key: the SHA-256 of its first line, newline included; `None` when it has no whole
 /// line yet (or is gone).
 fn key_of(path: &Path) -> io::Result<Option<String>> {
-    let Some((path, file)) = (match File::open(path) {
-        Ok(file) => Some((path.to_path_buf(), file)),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => open_rotated(path)?,
-        Err(error) => return Err(error),
-    }) else {
-        return Ok(None);
-    };
+    // The path, or its `.gz` if it was compressed since it was listed.
+    let Some((path, file)) = open_rotated(path)? else { return Ok(None) };
     let mut source = Source::open(&path, file)?;
     let mut first = Vec::new();
     source.reader().take(MAX_KEY_LINE).read_until(b'\n', &mut first)?;
@@ -314,33 +307,15 @@ fn key_of(path: &Path) -> io::Result<Option<String>> {
 }
 
 fn hex_digest(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes).into())
 }
 
 /// Whether two listings name the same files (a `.log` compressed to `.log.gz` in between is
 /// the same file).
 fn same_listing(a: &[PathBuf], b: &[PathBuf]) -> bool {
-    let strip = |path: &PathBuf| path.to_string_lossy().trim_end_matches(".gz").to_owned();
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| strip(x) == strip(y))
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_rotated(x, y))
 }
 
 fn display_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-fn identity_of_path(path: &Path) -> Option<(u64, u64)> {
-    std::fs::metadata(path).ok().and_then(|meta| identity_of(&meta))
-}
-
-fn identity_of(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        Some((meta.dev(), meta.ino()))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = meta;
-        None
-    }
 }

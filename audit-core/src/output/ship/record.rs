@@ -76,8 +76,9 @@ impl ShipRecord {
 }
 
 fn derived_id(line: &[u8]) -> String {
-    let digest = Sha256::digest(line);
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    let mut id = crate::leaf::chain::hex(&Sha256::digest(line).into());
+    id.truncate(32);
+    id
 }
 
 #[cfg(test)]
