@@ -297,7 +297,7 @@ impl TryFrom<SinkFields> for SinkConfig {
             ("seal_key_file", seal_key_file.is_some()),
             ("ship", ship.is_some()),
         ];
-        if let Some((setting, _)) = given.iter().find(|(setting, set)| *set && !takes.contains(setting)) {
+        if let Some(setting) = foreign_setting(&given, takes) {
             return Err(format!("`{setting}` is not a setting of a `{name}` sink (it takes: {})", takes.join(", ")));
         }
         let path = || path.clone().ok_or_else(|| format!("a `{name}` sink needs a `path`"));
@@ -332,6 +332,12 @@ impl TryFrom<SinkFields> for SinkConfig {
             })),
         })
     }
+}
+
+/// The first setting of `given` that is set and not among `takes`: one that the kind of thing
+/// configured (a sink's `type`, a shipper's `to`) does not have.
+pub(super) fn foreign_setting(given: &[(&'static str, bool)], takes: &[&str]) -> Option<&'static str> {
+    given.iter().find(|(setting, set)| *set && !takes.contains(setting)).map(|(setting, _)| *setting)
 }
 
 impl RollingFileConfig {

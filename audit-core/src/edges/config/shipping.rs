@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::error::ConfigError;
+use super::settings::foreign_setting;
 use super::units::{ByteSize, Interval};
 use crate::output::ship::ShipperBuilder;
 
@@ -121,49 +122,50 @@ pub enum SyslogTransport {
 }
 
 impl ShipConfig {
-    /// The settings this destination does not take, if any is set: the first one's name.
-    fn foreign_setting(&self) -> Option<&'static str> {
-        let (postgres, nats, syslog) = (
-            [
-                ("url", self.url.is_some()),
-                ("password_file", self.password_file.is_some()),
-                ("table", self.table.is_some()),
-                ("migrate", self.migrate.is_some()),
-            ],
-            [
-                ("servers", self.servers.is_some()),
-                ("stream", self.stream.is_some()),
-                ("subject_prefix", self.subject_prefix.is_some()),
-                ("replicas", self.replicas.is_some()),
-                ("duplicate_window", self.duplicate_window.is_some()),
-                ("credentials_file", self.credentials_file.is_some()),
-            ],
-            [
-                ("transport", self.transport.is_some()),
-                ("address", self.address.is_some()),
-                ("socket", self.socket.is_some()),
-                ("facility", self.facility.is_some()),
-                ("app_name", self.app_name.is_some()),
-            ],
-        );
-        let foreign: Vec<(&'static str, bool)> = match self.to {
-            DestinationKind::Postgres => nats.into_iter().chain(syslog).collect(),
-            DestinationKind::Nats => postgres.into_iter().chain(syslog).collect(),
-            DestinationKind::Syslog => postgres.into_iter().chain(nats).chain([("tls", self.tls.is_some())]).collect(),
-        };
-        foreign.into_iter().find(|(_, set)| *set).map(|(name, _)| name)
+    /// The destination's name in errors, and the settings of its own it takes (the common ones,
+    /// `origin`, `cursor`, `max_batch_*`, `tls_ca_file`, …, every destination takes).
+    fn takes(&self) -> (&'static str, &'static [&'static str]) {
+        match self.to {
+            DestinationKind::Postgres => ("postgres", &["url", "password_file", "table", "migrate", "tls"]),
+            DestinationKind::Nats => (
+                "nats",
+                &["servers", "stream", "subject_prefix", "replicas", "duplicate_window", "credentials_file", "tls"],
+            ),
+            DestinationKind::Syslog => ("syslog", &["transport", "address", "socket", "facility", "app_name"]),
+        }
+    }
+
+    /// Which destination-specific settings are set.
+    fn given(&self) -> [(&'static str, bool); 16] {
+        [
+            ("url", self.url.is_some()),
+            ("password_file", self.password_file.is_some()),
+            ("table", self.table.is_some()),
+            ("migrate", self.migrate.is_some()),
+            ("servers", self.servers.is_some()),
+            ("stream", self.stream.is_some()),
+            ("subject_prefix", self.subject_prefix.is_some()),
+            ("replicas", self.replicas.is_some()),
+            ("duplicate_window", self.duplicate_window.is_some()),
+            ("credentials_file", self.credentials_file.is_some()),
+            ("transport", self.transport.is_some()),
+            ("address", self.address.is_some()),
+            ("socket", self.socket.is_some()),
+            ("facility", self.facility.is_some()),
+            ("app_name", self.app_name.is_some()),
+            ("tls", self.tls.is_some()),
+        ]
     }
 
     /// The shipper of the trail whose active file is `active`, not started yet; `namespace` is
     /// the format's, `at` names this entry in errors (`sinks[0].ship[1]`).
     pub(crate) fn shipper(&self, active: &Path, namespace: &str, at: &str) -> Result<ShipperBuilder, ConfigError> {
-        if let Some(setting) = self.foreign_setting() {
-            let to = match self.to {
-                DestinationKind::Postgres => "postgres",
-                DestinationKind::Nats => "nats",
-                DestinationKind::Syslog => "syslog",
-            };
-            return Err(ConfigError::new(format!("{at}.{setting}"), format!("not a setting of a `{to}` shipper")));
+        let (to, takes) = self.takes();
+        if let Some(setting) = foreign_setting(&self.given(), takes) {
+            return Err(ConfigError::new(
+                format!("{at}.{setting}"),
+                format!("not a setting of a `{to}` shipper (it takes: {})", takes.join(", ")),
+            ));
         }
         if self.tls_client_cert.is_some() != self.tls_client_key.is_some() {
             return Err(ConfigError::new(
