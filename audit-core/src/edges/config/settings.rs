@@ -586,20 +586,8 @@ impl AuditConfig {
         let mut guards = WriterGuards::default();
         let mut builder = AuditLogger::builder().enabled(self.enabled).format(self.format()?);
         if let Some(path) = &self.hmac_key_file {
-            let key = std::fs::read(path).map_err(|e| ConfigError::io("hmac_key_file", e))?;
-            let key = key.strip_suffix(b"\n").unwrap_or(&key);
-            let key = key.strip_suffix(b"\r").unwrap_or(key);
-            if key.len() < 16 {
-                return Err(ConfigError::new(
-                    "hmac_key_file",
-                    format!(
-                        "{} holds {} bytes: an HMAC key needs at least 16 (32 random bytes is a good one)",
-                        path.display(),
-                        key.len()
-                    ),
-                ));
-            }
-            builder = builder.hmac_key(key.to_vec());
+            let key = read_key(path).map_err(|problem| ConfigError::new("hmac_key_file", problem))?;
+            builder = builder.hmac_key(key);
         }
         for (i, filter) in self.ignore_filters.iter().enumerate() {
             if let Err((field, problem)) = filter.check() {
