@@ -488,3 +488,29 @@ fn a_shipper_following_its_writer_wakes_on_each_write_not_on_its_poll() {
     guard.shutdown().unwrap();
     assert_same_ids(&destination.unique_ids(), &trail_ids(&path));
 }
+
+#[test]
+fn a_cursor_inside_a_line_is_reported_and_its_file_delivered_again_from_its_start() {
+    let dir = TempDir::new("ship-inside");
+    let path = dir.path("audit.log");
+    write(&path, None, 0, 5);
+    let cursor_path = dir.path("ship.cursor");
+    Shipper::builder(&path, Collecting::default())
+        .cursor(&cursor_path)
+        .run_until_caught_up(Duration::from_secs(10))
+        .unwrap();
+    // The cursor's offset moved off a line's end (a hand edit, a file rewritten in place).
+    let mut cursor: serde_json::Value = serde_json::from_slice(&std::fs::read(&cursor_path).unwrap()).unwrap();
+    cursor["offset"] = serde_json::json!(cursor["offset"].as_u64().unwrap() - 7);
+    std::fs::write(&cursor_path, cursor.to_string()).unwrap();
+    let destination = Collecting::default();
+    let reports = MemorySink::new();
+    Shipper::builder(&path, destination.clone())
+        .cursor(&cursor_path)
+        .reports_to(reports.clone())
+        .run_until_caught_up(Duration::from_secs(10))
+        .unwrap();
+    assert_same_ids(&destination.unique_ids(), &trail_ids(&path));
+    let reasons: Vec<String> = reports.events().iter().filter_map(|e| e.event.reason.clone()).collect();
+    assert!(reasons.iter().any(|r| r.contains("is inside a line")), "{reasons:?}");
+}

@@ -132,18 +132,15 @@ impl Follower {
         };
         follower.done = files[..at].iter().filter_map(|(_, key)| key.clone()).collect();
         let (path, key) = files[at].clone();
-        let mut open = follower.open(&path, key.unwrap_or_default())?;
-        if let Some(open) = open.as_mut() {
+        if let Some(mut open) = follower.open(&path, key.unwrap_or_default())? {
             if open.source.skip(cursor.offset)? {
                 open.offset = cursor.offset;
+                follower.current = Some(open);
             } else {
+                // The first read opens the file again (the oldest not read yet), from its start.
                 follower.doubts.push(Doubt::CursorInsideLine { file: cursor.file.clone(), offset: cursor.offset });
-                let path = open.path.clone();
-                let key = open.key.clone();
-                *open = follower.open(&path, key)?.ok_or_else(|| io::Error::other("file vanished"))?;
             }
         }
-        follower.current = open;
         Ok(follower)
     }
 
