@@ -778,17 +778,21 @@ fn two_producers(ctx: &AuditContext, events: u64) -> Duration {
     let threads: Vec<_> = (0..2u64)
         .map(|t| {
             let ctx = ctx.clone();
-            std::thread::spawn(move || {
-                let event =
-                    AuditEvent::new(&kibana::SAVED_OBJECT_GET).with_context(&ctx).with_outcome(Outcome::Success);
-                let logger = ctx.logger().unwrap();
-                let cpu = thread_cpu();
-                for i in 0..events / 2 {
-                    let id = (t * events + i).to_string();
-                    logger.log(event.clone().with_resource(Resource::new("dashboard", id))).unwrap();
-                }
-                thread_cpu() - cpu
-            })
+            // Named, so that a profile tells them from the main thread.
+            std::thread::Builder::new()
+                .name(format!("producer-{t}"))
+                .spawn(move || {
+                    let event =
+                        AuditEvent::new(&kibana::SAVED_OBJECT_GET).with_context(&ctx).with_outcome(Outcome::Success);
+                    let logger = ctx.logger().unwrap();
+                    let cpu = thread_cpu();
+                    for i in 0..events / 2 {
+                        let id = (t * events + i).to_string();
+                        logger.log(event.clone().with_resource(Resource::new("dashboard", id))).unwrap();
+                    }
+                    thread_cpu() - cpu
+                })
+                .unwrap()
         })
         .collect();
     threads.into_iter().map(|t| t.join().unwrap()).sum()
@@ -854,6 +858,44 @@ fn chain_cost(dir: &Path) {
         chained_rates[2] / 1e6,
         ratios[2]
     );
+}
+
+/// The caller-side cost of section 1 (single thread, bursts of 50,000 within the queue's
+/// capacity) on an unchained and a chained writer, in turn: ns per call, and how many lines the
+/// callers formatted (and, chained, hashed) themselves.
+fn chain_caller_cost(dir: &Path) {
+    section("Chain: the caller-side cost of section 1, unchained vs. chained writer (interleaved rounds)");
+    let (calls, burst) = (500_000, 50_000);
+    let one = |chain: bool| {
+        let path = fresh(dir, "chain-caller.log");
+        let mut builder = FileWriter::builder(&path);
+        if chain {
+            builder = builder.chain(audit_core::chain::ChainHash::Sha256);
+        }
+        let (writer, guard) = builder.build().unwrap();
+        let ctx = context(Some(AuditLogger::builder().sink(writer.clone()).build()));
+        let ns =
+            ctx.in_scope(|| per_call(calls, burst, |i| drop(black_box(audited_get(i))), || writer.flush().unwrap()));
+        let by_callers = writer.stats().formatted_by_callers;
+        guard.shutdown().unwrap();
+        assert_eq!(count_lines(&path), calls as usize);
+        let _ = fs::remove_file(&path);
+        (ns, by_callers)
+    };
+    println!("| round | unchained, ns per call | chained, ns per call | chained / unchained | lines formatted by callers, unchained / chained |");
+    println!("| ---: | ---: | ---: | ---: | ---: |");
+    let mut ratios = Vec::new();
+    for round in 1..=5 {
+        let (plain, plain_by_callers) = one(false);
+        let (chained, chained_by_callers) = one(true);
+        ratios.push(chained / plain);
+        println!(
+            "| {round} | {plain:.0} | {chained:.0} | {:.2} | {plain_by_callers} / {chained_by_callers} |",
+            chained / plain
+        );
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!("\ncaller-side cost, chained / unchained: **{:.2}** median (goal: unchanged)", ratios[2]);
 }
 
 fn verify_speed(dir: &Path) {
@@ -942,6 +984,9 @@ fn main() {
     }
     if run("chain") {
         chain_cost(&dir);
+    }
+    if run("chain-caller") {
+        chain_caller_cost(&dir);
     }
     if run("verify") {
         verify_speed(&dir);

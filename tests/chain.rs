@@ -84,6 +84,11 @@ fn lines_callers_format_themselves_are_chained_like_the_writers_own() {
         let report = verify_trail(&path, &options).unwrap();
         assert!(report.is_intact(), "{:?}", report.findings);
         assert_eq!(report.verified, 200);
+        // The callers' lines, hashed on their threads, are whole JSON with the chain's fields.
+        let events = read_audit_trail(&path).unwrap().events;
+        let sequences: Vec<u64> = events.iter().map(|e| e["event"]["sequence"].as_u64().unwrap()).collect();
+        assert_eq!(sequences, (1..=200).collect::<Vec<_>>());
+        assert!(events.iter().all(|e| e["event"]["action"] == "saved_object_get"));
     }
 }
 
