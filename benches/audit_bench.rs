@@ -810,15 +810,18 @@ fn chained_round(dir: &Path, events: u64, chain: bool) -> (Duration, u64, Durati
     let logger = AuditLogger::builder().sink(writer.clone()).build();
     let ctx = context(Some(logger));
     let start = Instant::now();
-    let writer_cpu = named_thread_cpu("audit-file-writ");
+    let (writer_cpu, chainer_cpu) = (named_thread_cpu("audit-file-writ"), named_thread_cpu("audit-chainer"));
     let producers_cpu = two_producers(&ctx, events);
     writer.flush().unwrap();
     let took = start.elapsed();
     let writer_cpu = named_thread_cpu("audit-file-writ") - writer_cpu;
+    let chainer_cpu = named_thread_cpu("audit-chainer") - chainer_cpu;
     let stats = writer.stats();
+    let per = |cpu: Duration| cpu.as_nanos() as f64 / events as f64;
     eprintln!(
-        "round (chain {chain}): writer thread {:.0} ns per event; {:.0}% formatted by callers",
-        writer_cpu.as_nanos() as f64 / events as f64,
+        "round (chain {chain}): writer thread {:.0} ns per event, chainer thread {:.0} ns; {:.0}% formatted by callers",
+        per(writer_cpu),
+        per(chainer_cpu),
         100.0 * stats.formatted_by_callers as f64 / events as f64
     );
     guard.shutdown().unwrap();

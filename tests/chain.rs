@@ -93,6 +93,52 @@ fn lines_callers_format_themselves_are_chained_like_the_writers_own() {
 }
 
 #[test]
+fn a_backlog_of_many_chunks_is_chained_in_order_through_a_full_disk() {
+    // 8,000 events queued behind a stalled disk: the writer takes them as one backlog of many
+    // chunks, chained on the chainer's thread while the writer formats and writes the others;
+    // the disk then fills mid-chunk and frees again.
+    for hash in [ChainHash::Sha256, ChainHash::HmacSha256(b"chain key".to_vec())] {
+        let dir = TempDir::new("chain-backlog");
+        let path = dir.path("audit.log");
+        let faults = Faults::default();
+        let (writer, guard) = FileWriter::builder(&path)
+            .storage(FaultyStorage(faults.clone()))
+            .queue_capacity(20_000)
+            .rotation(Rotation::by_size(1 << 20))
+            .chain(hash.clone())
+            .build()
+            .unwrap();
+        let logger = AuditLogger::builder().sink(writer.clone()).build();
+        faults.hold();
+        (0..8_000).for_each(|id| logger.log(event(id)).unwrap());
+        faults.set_full(true);
+        faults.release();
+        while writer.stats().io_errors < 3 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        faults.set_full(false);
+        guard.shutdown().unwrap();
+        let options = match &hash {
+            ChainHash::HmacSha256(key) => Options::with_key(key.clone()),
+            _ => Options::default(),
+        };
+        let report = verify_trail(&path, &options).unwrap();
+        assert!(report.is_intact(), "{:?}", report.findings);
+        let events = read_audit_trail(&path).unwrap().events;
+        let ids: Vec<String> = events
+            .iter()
+            .filter(|e| e["event"]["action"] == "saved_object_get")
+            .map(|e| e["kibana"]["saved_object"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        let logged: Vec<String> = (0..8_000).map(|id: u32| id.to_string()).collect();
+        common::assert_same_ids(&ids, &logged);
+        let sequences: Vec<u64> = events.iter().map(|e| e["event"]["sequence"].as_u64().unwrap()).collect();
+        assert_eq!(sequences, (1..=events.len() as u64).collect::<Vec<_>>(), "one chain, in the order written");
+        assert!(rotated_files(&path).unwrap().len() >= 3, "the backlog spans rotations");
+    }
+}
+
+#[test]
 fn an_unchained_trail_is_one_finding_not_one_per_line() {
     let dir = TempDir::new("chain-none");
     let path = dir.path("audit.log");

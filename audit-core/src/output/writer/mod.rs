@@ -28,6 +28,7 @@
 mod builder;
 #[cfg(feature = "signing")]
 mod checkpoints;
+mod chunk;
 mod compress;
 mod file_writer;
 mod notify;

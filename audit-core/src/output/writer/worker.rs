@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::chunk::{chain_into, Chainer, Lines, Staged};
 use super::queue::{Body, Pending};
 use super::rolling::Files;
 use super::shared::Shared;
@@ -35,28 +36,19 @@ const FIRST_RETRY: Duration = Duration::from_millis(10);
 const CHUNK_BYTES: usize = 256 * 1024;
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 
-/// Formatted lines not yet (completely) written.
-#[derive(Default)]
-struct Staged {
-    bytes: Vec<u8>,
-    /// Each line's sequence number (0 for the writer's own events) and end offset in `bytes`.
-    /// With the line's chain link, when chained.
-    lines: VecDeque<(u64, usize, Durability, Option<Link>)>,
-    /// Offset of the first byte not yet written.
-    written_to: usize,
-    /// Offset where the first unfinished line begins.
-    line_begin: usize,
-}
-
-impl Staged {
-    fn is_empty(&self) -> bool {
-        self.lines.is_empty()
-    }
-}
-
 struct Worker {
-    /// Chains every line, when the trail is chained.
+    /// Whether the trail is chained.
+    chained: bool,
+    /// Chains every line, when the trail is chained; `None` while it is away with a chunk.
     chain: Option<LineChain>,
+    /// Chains chunks while this thread formats and writes others (see [`super::chunk`]);
+    /// `None` for an unchained trail, or if its thread could not be started.
+    chainer: Option<Chainer>,
+    /// The callers' events in the chunk away at the chainer, if one is.
+    away: Option<usize>,
+    /// Buffers for the next chunk (kept for their allocations).
+    spare_lines: Lines,
+    spare_staged: Staged,
     /// The link of the last line written, and of the last one synced.
     written_link: Option<Link>,
     synced_link: Option<Link>,
@@ -99,8 +91,21 @@ struct Worker {
 pub(super) fn run(shared: Arc<Shared>, files: Files, chain: Option<Resumed>, after_sync: Option<Box<dyn AfterSync>>) {
     let resumed_after_torn = chain.as_ref().and_then(|resumed| resumed.torn.then_some(resumed.chain.last()));
     let start = chain.as_ref().map(|resumed| resumed.chain.last());
+    let chainer = chain.as_ref().and_then(|_| match Chainer::start() {
+        Ok(chainer) => Some(chainer),
+        Err(error) => {
+            // Slower, not wrong: this thread chains every chunk itself.
+            tracing::warn!(target: "audit_core", %error, "cannot start the audit chain's thread; chaining on the writer's");
+            None
+        }
+    });
     let mut worker = Worker {
+        chained: chain.is_some(),
         chain: chain.map(|resumed| resumed.chain),
+        chainer,
+        away: None,
+        spare_lines: Lines::default(),
+        spare_staged: Staged::default(),
         written_link: start,
         synced_link: start,
         after_sync,
@@ -186,7 +191,7 @@ impl Worker {
 
     /// Nothing taken from the queue is waiting to be written.
     fn is_idle(&self) -> bool {
-        self.staged.is_empty() && self.backlog.is_empty() && self.unreported_drops == 0
+        self.staged.is_empty() && self.backlog.is_empty() && self.unreported_drops == 0 && self.away.is_none()
     }
 
     /// Formats and writes the backlog chunk by chunk, publishing progress after each chunk so
@@ -219,24 +224,101 @@ impl Worker {
     }
 
     /// Formats backlog events until about [`CHUNK_BYTES`] are staged; once the backlog is out,
-    /// the report of dropped events.
+    /// the report of dropped events. A chained trail's chunk is chained too, here or on the
+    /// chainer's thread.
     fn stage_chunk(&mut self) {
+        if self.chained {
+            return self.stage_chained_chunk();
+        }
         let mut formatted = 0;
         while self.staged.bytes.len() < CHUNK_BYTES {
-            match self.backlog.pop_front() {
-                Some(pending) => formatted += usize::from(self.stage(pending)),
-                None => {
-                    if self.unreported_drops > 0 {
-                        let dropped = std::mem::take(&mut self.unreported_drops);
-                        self.stage_drop_report(dropped);
-                    }
-                    break;
-                }
-            }
+            let Some(pending) = self.next_pending() else { break };
+            let mut bytes = std::mem::take(&mut self.staged.bytes);
+            // The writer's own events (sequence 0) were never counted as unformatted.
+            formatted += usize::from(self.format_pending(pending.body, &mut bytes) && pending.seq > 0);
+            bytes.push(b'\n');
+            self.staged.bytes = bytes;
+            self.staged.lines.push_back((pending.seq, self.staged.bytes.len(), pending.durability, None));
         }
+        self.formatted(formatted);
+    }
+
+    /// A chained trail's [`stage_chunk`](Worker::stage_chunk): while the chainer chains one
+    /// chunk, this thread formats the next, then takes the chained one to write.
+    fn stage_chained_chunk(&mut self) {
+        let lines = self.format_lines();
+        if self.away.is_some() {
+            self.take_chained();
+            self.send_or_keep(lines);
+            return;
+        }
+        if lines.is_empty() {
+            self.spare_lines = lines;
+            return;
+        }
+        if self.backlog.is_empty() || self.chainer.is_none() {
+            // Nothing to overlap with (or no chainer thread): chained here, no hand-off.
+            let mut lines = lines;
+            chain_into(self.chain.as_mut().expect("the chain is here"), &mut lines, &mut self.staged);
+            self.spare_lines = lines;
+            return;
+        }
+        self.send_or_keep(lines);
+        let next = self.format_lines();
+        self.take_chained();
+        self.send_or_keep(next);
+    }
+
+    /// Formats backlog events, unchained, until about [`CHUNK_BYTES`] are formatted.
+    fn format_lines(&mut self) -> Lines {
+        let mut lines = std::mem::take(&mut self.spare_lines);
+        let mut formatted = 0;
+        while lines.bytes.len() < CHUNK_BYTES {
+            let Some(pending) = self.next_pending() else { break };
+            let mut bytes = std::mem::take(&mut lines.bytes);
+            formatted += usize::from(self.format_pending(pending.body, &mut bytes) && pending.seq > 0);
+            lines.lines.push((pending.seq, bytes.len(), pending.durability));
+            lines.bytes = bytes;
+        }
+        self.formatted(formatted);
+        lines
+    }
+
+    /// Sends `lines` to the chainer (with the chain), unless there are none.
+    fn send_or_keep(&mut self, lines: Lines) {
+        match (&self.chainer, lines.is_empty()) {
+            (Some(chainer), false) => {
+                self.away = Some(lines.events());
+                let chain = self.chain.take().expect("the chain is here");
+                chainer.send(chain, lines, std::mem::take(&mut self.spare_staged));
+            }
+            _ => self.spare_lines = lines,
+        }
+    }
+
+    /// Takes the chunk away at the chainer back, chained, as the staged chunk.
+    fn take_chained(&mut self) {
+        let chainer = self.chainer.as_ref().expect("a chunk is away only with a chainer");
+        let (chain, lines, staged) = chainer.receive();
+        self.chain = Some(chain);
+        self.away = None;
+        self.spare_lines = lines;
+        self.spare_staged = std::mem::replace(&mut self.staged, staged);
+    }
+
+    /// The next event to stage: the backlog's, then the report of dropped events.
+    fn next_pending(&mut self) -> Option<Pending> {
+        if let Some(pending) = self.backlog.pop_front() {
+            return Some(pending);
+        }
+        let dropped = std::mem::take(&mut self.unreported_drops);
+        (dropped > 0).then(|| self.drop_report(dropped))
+    }
+
+    /// Once per chunk: callers learn whether to keep formatting their own lines.
+    fn formatted(&mut self, formatted: usize) {
         if formatted > 0 {
             self.backlog_unformatted = self.backlog_unformatted.saturating_sub(formatted);
-            // Once per chunk: callers learn whether to keep formatting their own lines.
             let mut queue = self.shared.queue.lock();
             queue.writer_unformatted = self.backlog_unformatted;
             self.shared.queue.update_callers_format(&queue);
@@ -306,11 +388,10 @@ impl Worker {
         Turn { flush_upto: queue.flush_upto, shutdown: queue.shutdown }
     }
 
-    /// Stages one queued event; whether this thread formatted it (rather than its caller).
-    fn stage(&mut self, pending: Pending) -> bool {
-        let bytes = &mut self.staged.bytes;
-        let line_start = bytes.len();
-        let formatted = match pending.body {
+    /// Appends one queued event's line (no newline) to `bytes`; whether this thread formatted
+    /// it (rather than its caller).
+    fn format_pending(&mut self, body: Body, bytes: &mut Vec<u8>) -> bool {
+        match body {
             Body::Event { event, format } => {
                 if let Some(format) = format {
                     self.format = format;
@@ -319,57 +400,45 @@ impl Worker {
                 true
             }
             Body::Line { len } => {
-                // The caller's line without its newline (added below, after the chain's fields).
                 let start = self.backlog_lines_read;
                 bytes.extend_from_slice(&self.backlog_lines[start..start + len - 1]);
                 self.backlog_lines_read += len;
                 false
             }
-        };
-        let link = self.chain.as_mut().map(|chain| {
-            // In the order written: the chain is this thread's alone.
-            chain.seal(bytes, line_start);
-            chain.last()
-        });
-        bytes.push(b'\n');
-        self.staged.lines.push_back((pending.seq, bytes.len(), pending.durability, link));
-        formatted
+        }
     }
 
     /// The event that says the chain goes on after a torn line: a verifier then reports the torn
     /// line as a crash, not as tampering.
     fn stage_resumed_after_torn(&mut self, last: Link) {
-        let event = Arc::new(
-            AuditEvent::new(&AUDIT_TRAIL_RESUMED)
-                .with_outcome(Outcome::Unknown)
-                .with_message(format!(
-                    "The audit trail was resumed after a torn line (a crash mid-write); the chain goes on from \
+        let event = AuditEvent::new(&AUDIT_TRAIL_RESUMED)
+            .with_outcome(Outcome::Unknown)
+            .with_message(format!(
+                "The audit trail was resumed after a torn line (a crash mid-write); the chain goes on from \
                      event.sequence {}",
-                    last.sequence
-                ))
-                .with_reason("torn line at the end of the trail")
-                .with_label("resumed_after_sequence", last.sequence.to_string()),
-        );
-        self.stage(Pending { seq: 0, body: Body::Event { event, format: None }, durability: Durability::Buffered });
+                last.sequence
+            ))
+            .with_reason("torn line at the end of the trail")
+            .with_label("resumed_after_sequence", last.sequence.to_string());
+        self.stage_report(event);
     }
 
-    /// Stages a line of the writer's own (a checkpoint kept in the trail).
+    /// Stages a line of the writer's own (a checkpoint kept in the trail, say): after the
+    /// backlog, formatted (and chained) with it.
     fn stage_report(&mut self, event: AuditEvent) {
-        let event = Arc::new(event);
-        self.stage(Pending { seq: 0, body: Body::Event { event, format: None }, durability: Durability::Buffered });
+        self.backlog.push_back(own_event(event));
     }
 
-    fn stage_drop_report(&mut self, dropped: u64) {
-        let event = Arc::new(
-            AuditEvent::new(&AUDIT_EVENTS_DROPPED)
-                .with_outcome(Outcome::Failure)
-                .with_message(format!(
-                    "{dropped} audit events were lost: the audit queue was full or the audit file was failing"
-                ))
-                .with_reason("audit queue full or audit file failing")
-                .with_label("dropped", dropped.to_string()),
-        );
-        self.stage(Pending { seq: 0, body: Body::Event { event, format: None }, durability: Durability::Buffered });
+    /// The event that says how many events were dropped.
+    fn drop_report(&self, dropped: u64) -> Pending {
+        let event = AuditEvent::new(&AUDIT_EVENTS_DROPPED)
+            .with_outcome(Outcome::Failure)
+            .with_message(format!(
+                "{dropped} audit events were lost: the audit queue was full or the audit file was failing"
+            ))
+            .with_reason("audit queue full or audit file failing")
+            .with_label("dropped", dropped.to_string());
+        own_event(event)
     }
 
     /// Writes staged lines, rotating between lines; a line is never split across files.
@@ -533,7 +602,9 @@ impl Worker {
         }
         if !drained {
             let staged = self.staged.lines.iter().filter(|(seq, ..)| *seq > 0).count();
-            let lost = staged + self.backlog.len() + self.shared.queue.lock().items.len();
+            let backlog = self.backlog.iter().filter(|pending| pending.seq > 0).count();
+            let away = self.away.unwrap_or(0);
+            let lost = staged + backlog + away + self.shared.queue.lock().items.len();
             report_sink_failure(
                 &self.shared.describe(),
                 &format_args!("stopped while the file was failing: {lost} events could not be written"),
@@ -546,4 +617,9 @@ impl Worker {
             progress.stopped = true;
         });
     }
+}
+
+/// A line of the writer's own, queued as the callers' are, without a sequence number.
+fn own_event(event: AuditEvent) -> Pending {
+    Pending { seq: 0, body: Body::Event { event: Arc::new(event), format: None }, durability: Durability::Buffered }
 }
