@@ -103,7 +103,8 @@ fn a_backlog_of_many_chunks_is_chained_in_order_through_a_full_disk() {
         let faults = Faults::default();
         let (writer, guard) = FileWriter::builder(&path)
             .storage(FaultyStorage(faults.clone()))
-            .queue_capacity(20_000)
+            // The backlog is then over half a queue: the chainer's case.
+            .queue_capacity(10_000)
             .rotation(Rotation::by_size(1 << 20))
             .chain(hash.clone())
             .build()

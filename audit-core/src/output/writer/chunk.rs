@@ -2,11 +2,12 @@
 //! writing ([`Staged`]); and the thread that chains chunks ([`Chainer`]).
 //!
 //! Chaining is sequential by nature (each line's hash commits to the one before) and SHA-256 of
-//! every byte is the largest share of it. On the writer's thread it would add to formatting and
-//! writing, one after the other. So while the [`Chainer`] chains one chunk, the writer thread
-//! formats the next and writes the one before. The chain goes with its chunk: at most one
-//! chunk is away, and a lone chunk (nothing to overlap with, as under a light load) is chained
-//! on the writer's thread, with no hand-off to wait for.
+//! every byte is the largest share of it. On the writer's thread it adds to formatting and
+//! writing, one after the other. So once the writer is more than half a queue behind, the
+//! [`Chainer`] chains one chunk while the writer thread formats the next and writes the one
+//! before. The chain goes with its chunk: at most one chunk is away. Under a lighter load the
+//! writer chains its chunks itself, with no hand-off to wait for and no third busy thread on
+//! the callers' cores.
 
 use std::collections::VecDeque;
 use std::io;

@@ -110,6 +110,10 @@ impl CallerQueue {
         lock(&self.state)
     }
 
+    pub(super) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub(super) fn backpressure(&self) -> Backpressure {
         self.backpressure
     }

@@ -256,8 +256,12 @@ impl Worker {
             self.spare_lines = lines;
             return;
         }
-        if self.backlog.is_empty() || self.chainer.is_none() {
-            // Nothing to overlap with (or no chainer thread): chained here, no hand-off.
+        // The chainer only once more than half a queue waits: then callers are about to wait for
+        // room, and what they need is the backlog written sooner. Below that the queue absorbs
+        // the burst, and a third busy thread on the callers' cores would only slow them down.
+        let far_behind = self.backlog.len() >= self.shared.queue.capacity() / 2;
+        if !far_behind || self.chainer.is_none() {
+            // Chained here, with no hand-off.
             let mut lines = lines;
             chain_into(self.chain.as_mut().expect("the chain is here"), &mut lines, &mut self.staged);
             self.spare_lines = lines;
