@@ -29,6 +29,14 @@ fn write_chained(path: &Path, rotation: Option<Rotation>, hash: ChainHash, from:
     write_events(builder, (from..from + count).map(event));
 }
 
+/// The verify options for a trail chained with `hash`.
+fn verifying(hash: &ChainHash) -> Options {
+    match hash {
+        ChainHash::HmacSha256(key) => Options::with_key(key.clone()),
+        ChainHash::Sha256 => Options::default(),
+    }
+}
+
 fn kinds(path: &Path) -> Vec<FindingKind> {
     verify_trail(path, &Options::default()).unwrap().findings.iter().filter(|f| !f.expected).map(|f| f.kind).collect()
 }
@@ -77,10 +85,7 @@ fn lines_callers_format_themselves_are_chained_like_the_writers_own() {
         producer.join().unwrap();
         guard.shutdown().unwrap();
         assert!(writer.stats().formatted_by_callers > 0);
-        let options = match &hash {
-            ChainHash::HmacSha256(key) => Options::with_key(key.clone()),
-            _ => Options::default(),
-        };
+        let options = verifying(&hash);
         let report = verify_trail(&path, &options).unwrap();
         assert!(report.is_intact(), "{:?}", report.findings);
         assert_eq!(report.verified, 200);
@@ -119,10 +124,7 @@ fn a_backlog_of_many_chunks_is_chained_in_order_through_a_full_disk() {
         }
         faults.set_full(false);
         guard.shutdown().unwrap();
-        let options = match &hash {
-            ChainHash::HmacSha256(key) => Options::with_key(key.clone()),
-            _ => Options::default(),
-        };
+        let options = verifying(&hash);
         let report = verify_trail(&path, &options).unwrap();
         assert!(report.is_intact(), "{:?}", report.findings);
         let events = read_audit_trail(&path).unwrap().events;

@@ -205,6 +205,20 @@ impl NatsCluster {
     }
 
     fn start_with(size: usize, tls: Option<&TestCertificates>) -> NatsCluster {
+        // A port found free can be taken by another test before the server binds it; the server
+        // then exits at once. A new set of ports, then, a few times before giving up.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match NatsCluster::try_start(size, tls) {
+                Ok(cluster) => return cluster,
+                Err(why) if attempts < 4 => eprintln!("nats-server: {why}; again on other ports"),
+                Err(why) => panic!("{why}"),
+            }
+        }
+    }
+
+    fn try_start(size: usize, tls: Option<&TestCertificates>) -> Result<NatsCluster, String> {
         let program = program("nats-server", "nats-server", &[]);
         let dir = TempDir::new("nats");
         let ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
@@ -235,10 +249,28 @@ impl NatsCluster {
             .collect();
         let mut cluster = NatsCluster { ports, configs, servers: Vec::new(), program, _dir: dir };
         cluster.servers = (0..size).map(|i| Some(cluster.spawn(i))).collect();
-        for &port in &cluster.ports {
-            wait_for_port(port, "nats-server");
+        for i in 0..size {
+            cluster.wait_listening(i)?;
         }
-        cluster
+        Ok(cluster)
+    }
+
+    /// Waits until server `i` accepts connections; an error, with its log, if it exits first.
+    fn wait_listening(&mut self, i: usize) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let port = self.ports[i];
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let server = self.servers[i].as_mut().expect("server i was started");
+            if let Ok(Some(status)) = server.0.try_wait() {
+                let log = std::fs::read_to_string(self.configs[i].with_extension("log")).unwrap_or_default();
+                return Err(format!("server {i} exited ({status}) before listening on port {port}: {log}"));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("nats-server did not listen on port {port} within 30 s"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
     }
 
     fn spawn(&self, i: usize) -> Killed {
@@ -266,7 +298,9 @@ impl NatsCluster {
 
     pub fn restart(&mut self, i: usize) {
         self.servers[i] = Some(self.spawn(i));
-        wait_for_port(self.ports[i], "nats-server");
+        if let Err(why) = self.wait_listening(i) {
+            panic!("{why}");
+        }
     }
 }
 

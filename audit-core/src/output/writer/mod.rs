@@ -22,8 +22,8 @@
 //! Inside, one file a job: [`builder`](FileWriterBuilder) (the public builder and the guard),
 //! `policy` (durability, backpressure and failure settings), `queue` (the callers' side, with
 //! backpressure), `notify` (waking callers whose event got far enough), `worker` (the writer
-//! thread), `rolling` and `compress` (rotation), `read` (reading a
-//! trail back).
+//! thread), `chunk` (a chunk of lines on its way, and the thread that chains chunks), `rolling`
+//! and `compress` (rotation), `read` (reading a trail back).
 
 mod builder;
 #[cfg(feature = "signing")]

@@ -1,7 +1,9 @@
 //! The writer thread: takes the whole queue at once, formats it (copying the lines callers
-//! formatted themselves) into chunks, writes each with as few `write` calls as rotation allows, and
-//! `fsync`s once for every caller waiting on that batch (group commit). On an I/O error it keeps the unwritten bytes, retries with backoff, and takes no
-//! new events until they are out, so memory stays bounded by the queue.
+//! formatted themselves) into chunks, chains them when the trail is chained (itself, or on the
+//! chainer's thread when far behind: see [`super::chunk`]), writes each with as few `write` calls
+//! as rotation allows, and `fsync`s once for every caller waiting on that batch (group commit).
+//! On an I/O error it keeps the unwritten bytes, retries with backoff, and takes no new events
+//! until they are out, so memory stays bounded by the queue.
 
 use std::collections::VecDeque;
 use std::io;
