@@ -1,6 +1,6 @@
 //! [`ConfigError`]: a setting that cannot be used, named by its path
 //! (`sinks[0].durability`), with what is wrong and, for a misspelt key or value, the closest
-//! valid one.
+//! valid one; and finding a setting that the kind of thing configured does not take.
 
 use std::fmt;
 use std::io;
@@ -85,4 +85,10 @@ impl std::error::Error for ConfigError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source.as_ref().map(|e| e as _)
     }
+}
+
+/// The first setting of `given` that is set and not among `takes`: one that the kind of thing
+/// configured (a sink's `type`, a shipper's `to`) does not have.
+pub(super) fn foreign_setting(given: &[(&'static str, bool)], takes: &[&str]) -> Option<&'static str> {
+    given.iter().find(|(setting, set)| *set && !takes.contains(setting)).map(|(setting, _)| *setting)
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::de::{value::MapAccessDeserializer, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-use super::error::ConfigError;
+use super::error::{foreign_setting, ConfigError};
 use super::shipping::ShipConfig;
 use super::units::{ByteSize, Interval};
 use crate::leaf::chain::ChainHash;
@@ -332,12 +332,6 @@ impl TryFrom<SinkFields> for SinkConfig {
             })),
         })
     }
-}
-
-/// The first setting of `given` that is set and not among `takes`: one that the kind of thing
-/// configured (a sink's `type`, a shipper's `to`) does not have.
-pub(super) fn foreign_setting(given: &[(&'static str, bool)], takes: &[&str]) -> Option<&'static str> {
-    given.iter().find(|(setting, set)| *set && !takes.contains(setting)).map(|(setting, _)| *setting)
 }
 
 impl RollingFileConfig {

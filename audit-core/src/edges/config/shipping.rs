@@ -20,8 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::error::ConfigError;
-use super::settings::foreign_setting;
+use super::error::{foreign_setting, ConfigError};
 use super::units::{ByteSize, Interval};
 use crate::output::ship::ShipperBuilder;
 
