@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use audit_core::ship::{
-    Cursor, DeliveryError, Destination, ShipRecord, Shipper, AUDIT_SHIP_BEHIND, AUDIT_SHIP_CAUGHT_UP,
+    Cursor, DeliveryError, Destination, ShipRecord, Shipper, ShipperStats, AUDIT_SHIP_BEHIND, AUDIT_SHIP_CAUGHT_UP,
 };
 use audit_core::writer::Rotation;
 use audit_core::{kibana, AuditEvent, AuditLogger, FileWriter, MemorySink, Outcome, Resource};
@@ -79,6 +79,20 @@ fn write(path: &Path, rotation: Option<Rotation>, from: u32, count: u32) {
         builder = builder.rotation(rotation);
     }
     write_events(builder, (from..from + count).map(event));
+}
+
+/// Ships `path` until caught up to a fresh destination, from `cursor` when given (and saving
+/// it), keeping the shipper's reports: the destination, the run's stats and the reports' reasons.
+fn ship_reporting(path: &Path, cursor: Option<&Path>) -> (Collecting, ShipperStats, Vec<String>) {
+    let destination = Collecting::default();
+    let reports = MemorySink::new();
+    let mut builder = Shipper::builder(path, destination.clone()).reports_to(reports.clone());
+    if let Some(cursor) = cursor {
+        builder = builder.cursor(cursor);
+    }
+    let stats = builder.run_until_caught_up(Duration::from_secs(10)).unwrap();
+    let reasons = reports.events().iter().filter_map(|e| e.event.reason.clone()).collect();
+    (destination, stats, reasons)
 }
 
 #[test]
@@ -216,15 +230,9 @@ fn torn_lines_are_reported_and_not_shipped() {
     bytes.extend_from_slice(b"{\"@timestamp\":\"2026-12-\n");
     bytes.extend_from_slice(&whole);
     std::fs::write(&path, &bytes).unwrap();
-    let destination = Collecting::default();
-    let reports = MemorySink::new();
-    let stats = Shipper::builder(&path, destination.clone())
-        .reports_to(reports.clone())
-        .run_until_caught_up(Duration::from_secs(10))
-        .unwrap();
+    let (destination, stats, reasons) = ship_reporting(&path, None);
     assert_eq!(stats.torn_skipped, 1);
     assert_eq!(destination.received(), 6, "the torn line is no event");
-    let reasons: Vec<String> = reports.events().iter().filter_map(|e| e.event.reason.clone()).collect();
     assert_eq!(reasons.len(), 1, "{reasons:?}");
     assert!(reasons[0].contains("torn line at byte"), "{reasons:?}");
 }
@@ -235,22 +243,12 @@ fn a_cursor_whose_file_is_gone_is_reported_and_delivery_starts_over() {
     let path = dir.path("audit.log");
     write(&path, None, 0, 5);
     let cursor_path = dir.path("ship.cursor");
-    Shipper::builder(&path, Collecting::default())
-        .cursor(&cursor_path)
-        .run_until_caught_up(Duration::from_secs(10))
-        .unwrap();
+    ship_reporting(&path, Some(&cursor_path));
     // The file is replaced by another trail.
     std::fs::remove_file(&path).unwrap();
     write(&path, None, 5, 4);
-    let destination = Collecting::default();
-    let reports = MemorySink::new();
-    Shipper::builder(&path, destination.clone())
-        .cursor(&cursor_path)
-        .reports_to(reports.clone())
-        .run_until_caught_up(Duration::from_secs(10))
-        .unwrap();
+    let (destination, _, reasons) = ship_reporting(&path, Some(&cursor_path));
     assert_eq!(destination.received(), 4);
-    let reasons: Vec<String> = reports.events().iter().filter_map(|e| e.event.reason.clone()).collect();
     assert!(reasons.iter().any(|r| r.contains("no longer in the trail")), "{reasons:?}");
 }
 
@@ -495,22 +493,12 @@ fn a_cursor_inside_a_line_is_reported_and_its_file_delivered_again_from_its_star
     let path = dir.path("audit.log");
     write(&path, None, 0, 5);
     let cursor_path = dir.path("ship.cursor");
-    Shipper::builder(&path, Collecting::default())
-        .cursor(&cursor_path)
-        .run_until_caught_up(Duration::from_secs(10))
-        .unwrap();
+    ship_reporting(&path, Some(&cursor_path));
     // The cursor's offset moved off a line's end (a hand edit, a file rewritten in place).
     let mut cursor: serde_json::Value = serde_json::from_slice(&std::fs::read(&cursor_path).unwrap()).unwrap();
     cursor["offset"] = serde_json::json!(cursor["offset"].as_u64().unwrap() - 7);
     std::fs::write(&cursor_path, cursor.to_string()).unwrap();
-    let destination = Collecting::default();
-    let reports = MemorySink::new();
-    Shipper::builder(&path, destination.clone())
-        .cursor(&cursor_path)
-        .reports_to(reports.clone())
-        .run_until_caught_up(Duration::from_secs(10))
-        .unwrap();
+    let (destination, _, reasons) = ship_reporting(&path, Some(&cursor_path));
     assert_same_ids(&destination.unique_ids(), &trail_ids(&path));
-    let reasons: Vec<String> = reports.events().iter().filter_map(|e| e.event.reason.clone()).collect();
     assert!(reasons.iter().any(|r| r.contains("is inside a line")), "{reasons:?}");
 }

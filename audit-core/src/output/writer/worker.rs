@@ -39,8 +39,6 @@ const CHUNK_BYTES: usize = 256 * 1024;
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 
 struct Worker {
-    /// Whether the trail is chained.
-    chained: bool,
     /// Chains every line, when the trail is chained; `None` while it is away with a chunk.
     chain: Option<LineChain>,
     /// Chains chunks while this thread formats and writes others (see [`super::chunk`]);
@@ -102,7 +100,6 @@ pub(super) fn run(shared: Arc<Shared>, files: Files, chain: Option<Resumed>, aft
         }
     });
     let mut worker = Worker {
-        chained: chain.is_some(),
         chain: chain.map(|resumed| resumed.chain),
         chainer,
         away: None,
@@ -229,20 +226,15 @@ impl Worker {
     /// the report of dropped events. A chained trail's chunk is chained too, here or on the
     /// chainer's thread.
     fn stage_chunk(&mut self) {
-        if self.chained {
+        if self.chain.is_some() || self.away.is_some() {
             return self.stage_chained_chunk();
         }
-        let mut formatted = 0;
-        while self.staged.bytes.len() < CHUNK_BYTES {
-            let Some(pending) = self.next_pending() else { break };
-            let mut bytes = std::mem::take(&mut self.staged.bytes);
-            // The writer's own events (sequence 0) were never counted as unformatted.
-            formatted += usize::from(self.format_pending(pending.body, &mut bytes) && pending.seq > 0);
+        let mut staged = std::mem::take(&mut self.staged);
+        self.format_chunk(&mut staged.bytes, |bytes, seq, durability| {
             bytes.push(b'\n');
-            self.staged.bytes = bytes;
-            self.staged.lines.push_back((pending.seq, self.staged.bytes.len(), pending.durability, None));
-        }
-        self.formatted(formatted);
+            staged.lines.push_back((seq, bytes.len(), durability, None));
+        });
+        self.staged = staged;
     }
 
     /// A chained trail's [`stage_chunk`](Worker::stage_chunk): while the chainer chains one
@@ -278,16 +270,22 @@ impl Worker {
     /// Formats backlog events, unchained, until about [`CHUNK_BYTES`] are formatted.
     fn format_lines(&mut self) -> Lines {
         let mut lines = std::mem::take(&mut self.spare_lines);
+        let ends = &mut lines.lines;
+        self.format_chunk(&mut lines.bytes, |bytes, seq, durability| ends.push((seq, bytes.len(), durability)));
+        lines
+    }
+
+    /// Appends the lines (no newline) of backlog events to `bytes` until about [`CHUNK_BYTES`]
+    /// are there, calling `line_end` after each with its sequence number and durability.
+    fn format_chunk(&mut self, bytes: &mut Vec<u8>, mut line_end: impl FnMut(&mut Vec<u8>, u64, Durability)) {
         let mut formatted = 0;
-        while lines.bytes.len() < CHUNK_BYTES {
+        while bytes.len() < CHUNK_BYTES {
             let Some(pending) = self.next_pending() else { break };
-            let mut bytes = std::mem::take(&mut lines.bytes);
-            formatted += usize::from(self.format_pending(pending.body, &mut bytes) && pending.seq > 0);
-            lines.lines.push((pending.seq, bytes.len(), pending.durability));
-            lines.bytes = bytes;
+            // The writer's own events (sequence 0) were never counted as unformatted.
+            formatted += usize::from(self.format_pending(pending.body, bytes) && pending.seq > 0);
+            line_end(bytes, pending.seq, pending.durability);
         }
         self.formatted(formatted);
-        lines
     }
 
     /// Sends `lines` to the chainer (with the chain), unless there are none.
