@@ -109,17 +109,8 @@ fn run() -> Result<ExitCode, String> {
             Long("config") if command == "ship" => config = Some(parser.value().map_err(|e| e.to_string())?.into()),
             Long("until-caught-up") if command == "ship" => until_caught_up = true,
             Long("print-migration") if command == "ship" => print_migration = true,
-            Long("deadline") if command == "ship" => {
-                let value = parser.value().map_err(|e| e.to_string())?.string().map_err(|e| e.to_string())?;
-                deadline = humantime::parse_duration(&value).map_err(|e| format!("--deadline {value}: {e}"))?;
-            }
-            Long("status-every") if command == "ship" => {
-                let value = parser.value().map_err(|e| e.to_string())?.string().map_err(|e| e.to_string())?;
-                status_every = humantime::parse_duration(&value)
-                    .ok()
-                    .filter(|every| !every.is_zero())
-                    .ok_or_else(|| format!("--status-every {value}: not an interval (`30s`, `5m`)"))?;
-            }
+            Long("deadline") if command == "ship" => deadline = duration(&mut parser, "deadline", true)?,
+            Long("status-every") if command == "ship" => status_every = duration(&mut parser, "status-every", false)?,
             Long("help") | Short('h') => {
                 println!("{USAGE}");
                 return Ok(ExitCode::SUCCESS);
@@ -182,6 +173,17 @@ fn run() -> Result<ExitCode, String> {
     }
 }
 
+/// The value of `--name` as a duration (`30s`, `5m`); zero only where `zero_allowed`.
+fn duration(parser: &mut lexopt::Parser, name: &str, zero_allowed: bool) -> Result<std::time::Duration, String> {
+    use lexopt::ValueExt;
+    let value = parser.value().map_err(|e| e.to_string())?.string().map_err(|e| e.to_string())?;
+    match humantime::parse_duration(&value) {
+        Ok(duration) if zero_allowed || !duration.is_zero() => Ok(duration),
+        Err(error) if zero_allowed => Err(format!("--{name} {value}: {error}")),
+        _ => Err(format!("--{name} {value}: not an interval (`30s`, `5m`)")),
+    }
+}
+
 /// Runs the standalone shippers of `settings`: until stopped, or until caught up (`deadline`).
 fn ship(
     settings: &AuditConfig,
@@ -240,7 +242,7 @@ fn print_migrations(settings: &AuditConfig) -> Result<ExitCode, String> {
     for sink in &settings.sinks {
         let SinkConfig::RollingFile(file) = sink else { continue };
         for ship in file.ship.iter().filter(|ship| ship.to == DestinationKind::Postgres) {
-            let table = ship.table.as_deref().unwrap_or("audit_events");
+            let table = ship.table.as_deref().unwrap_or(PostgresDestination::DEFAULT_TABLE);
             println!("-- {}: table {table}", file.path.display());
             println!("{}", PostgresDestination::migration_sql(table, &settings.namespace));
             any = true;

@@ -161,7 +161,7 @@ impl AuditLogger {
             }
         }
         let working = inner.sinks.len() - failed.len();
-        let needed = inner.quorum.map_or(inner.sinks.len(), |k| k.min(inner.sinks.len()));
+        let needed = self.required();
         if working >= needed {
             for failure in &failed {
                 report_sink_failure(

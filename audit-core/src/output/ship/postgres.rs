@@ -53,6 +53,9 @@ impl std::fmt::Debug for PostgresDestination {
 }
 
 impl PostgresDestination {
+    /// The table events go to unless [`table`](Self::table) names another.
+    pub const DEFAULT_TABLE: &'static str = "audit_events";
+
     /// A destination for the database at `url` (`postgresql://user:password@host:port/db`, or
     /// the `key=value` form libpq takes), table `audit_events`, events known as this machine's
     /// host name. Connections time out after 10 s and statements after 30 s.
@@ -69,7 +72,7 @@ impl PostgresDestination {
         Ok(PostgresDestination {
             config,
             name,
-            table: "audit_events".into(),
+            table: PostgresDestination::DEFAULT_TABLE.into(),
             namespace: "kibana".into(),
             origin: host_name(),
             tls: None,
