@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 use super::read::open_rotated;
 use super::rolling::rotated_files;
+use super::AUDIT_TRAIL_RESUMED;
 use crate::leaf::chain::{hex, parse_link, verifies, ChainHash, Link};
 
 /// How to check.
@@ -665,7 +666,8 @@ impl Check<'_> {
         let link = if whole { parse_link(line) } else { None };
         let resumed = self.pending_torn.is_some()
             && link.is_some()
-            && crate::leaf::chain::find(line, b"\"action\":\"audit_trail_resumed\"").is_some();
+            && memchr::memmem::find(line, format!("\"action\":\"{}\"", AUDIT_TRAIL_RESUMED.name()).as_bytes())
+                .is_some();
         let line_len = line.len();
         if let Some(mut torn) = self.pending_torn.take() {
             // The writer records `audit_trail_resumed` first thing after a crash's torn line.
