@@ -78,6 +78,7 @@
 //! | `checkpoint` | signed checkpoints of a chained trail (feature `signing`) |
 //! | [`secret`] | secrets written as salted HMAC-SHA256, [`Secret`](secret::Secret), always-masked field names |
 //! | [`auth`] | login, logout and session events shaped like Kibana's |
+//! | [`changes`] | what a write changed: recorded in its body, written as a field-level diff on its result event |
 //! | `http` | the tower layer that audits every HTTP request (feature `http`) |
 //! | `task` | spawning a tokio task that keeps its context (feature `tokio`) |
 //!
@@ -126,7 +127,7 @@ pub mod context {
 pub mod logger {
     //! Building an [`AuditLogger`](crate::AuditLogger) ([`AuditLoggerBuilder`]), what it counts
     //! ([`LoggerStats`]), and why an event was not recorded everywhere ([`LogError`]).
-    pub use crate::logging::{AuditLoggerBuilder, LogError, LoggerStats};
+    pub use crate::logging::{AuditLoggerBuilder, LogError, LoggerStats, AUDIT_RESULTS_LOST};
 }
 
 pub use logging::dispatch;
@@ -163,6 +164,7 @@ pub use leaf::secret;
 pub use leaf::trace;
 
 pub use edges::auth;
+pub use edges::changes;
 #[cfg(feature = "http")]
 pub use edges::http;
 #[cfg(feature = "tokio")]

@@ -41,6 +41,14 @@ pub(crate) struct VerbsArg {
     pub(crate) past: LitStr,
 }
 
+/// `results`, `results = true|false`, or `results(secret = ["password", "/credentials/key"])`.
+pub(crate) struct ResultsArg {
+    pub(crate) span: Span,
+    pub(crate) on: bool,
+    /// The secret fields of the diffs, as written.
+    pub(crate) secret: Vec<LitStr>,
+}
+
 /// A named value: `fields(reason = reason, count = items.len())`; `fields(token =
 /// secret(token))` marks it secret (written as its HMAC, never in clear).
 pub(crate) struct Field {
@@ -64,6 +72,7 @@ pub(crate) struct Args {
     pub(crate) ctx: Option<(Ident, Expr)>,
     pub(crate) fields: Option<(Ident, Vec<Field>)>,
     pub(crate) durability: Option<(Ident, LitStr)>,
+    pub(crate) results: Option<(Ident, ResultsArg)>,
     pub(crate) krate: Option<(Ident, Path)>,
     /// Arguments that were given but could not be parsed (already reported): a later check must
     /// not report them missing too.
@@ -144,6 +153,7 @@ arguments! {
     "ctx" => ctx: |input, _, _| parse_eq_expr(input),
     "fields" => fields: |input, _, errors| parse_fields(input, errors),
     "durability" => durability: |input, _, _| parse_eq_str(input),
+    "results" => results: parse_results,
     "crate" => krate: |input, _, _| parse_crate_path(input),
 }
 
@@ -225,6 +235,47 @@ fn parse_str_list(input: ParseStream<'_>) -> syn::Result<StrList> {
         single => vec![as_str(single)?],
     };
     Ok(StrList { span, items })
+}
+
+fn parse_results(input: ParseStream<'_>, span: Span, errors: &mut Errors) -> syn::Result<ResultsArg> {
+    if input.is_empty() || input.peek(Token![,]) {
+        return Ok(ResultsArg { span, on: true, secret: Vec::new() });
+    }
+    if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        let expr: Expr = ungroup(input.parse()?);
+        return match expr {
+            Expr::Lit(ExprLit { lit: Lit::Bool(on), .. }) => Ok(ResultsArg { span, on: on.value, secret: Vec::new() }),
+            other => Err(syn::Error::new(
+                other.span(),
+                "`results` is `results`, `results = true`, `results = false`, or `results(secret = [\"password\"])`",
+            )),
+        };
+    }
+    let content;
+    syn::parenthesized!(content in input);
+    let mut secret = Vec::new();
+    while !content.is_empty() {
+        let name = content.call(Ident::parse_any)?;
+        if name != "secret" {
+            let hint = match audit_schema::suggest::closest(&name.to_string(), ["secret"]) {
+                Some(close) => format!("; did you mean `{close}`?"),
+                None => "; `results(…)` takes `secret = [\"field\", \"/json/pointer\"]`".to_owned(),
+            };
+            errors.push(syn::Error::new(name.span(), format!("unknown results argument `{name}`{hint}")));
+            // The rest of the parentheses is this argument's: skipped, reported once.
+            while !content.is_empty() {
+                let _ = content.parse::<proc_macro2::TokenTree>();
+            }
+            break;
+        }
+        secret.extend(parse_str_list(&content)?.items);
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
+    Ok(ResultsArg { span, on: true, secret })
 }
 
 fn parse_verbs(input: ParseStream<'_>, span: Span) -> syn::Result<VerbsArg> {

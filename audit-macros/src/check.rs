@@ -29,6 +29,16 @@ pub(crate) struct Plan {
     pub(crate) authorize: Option<Authorize>,
     pub(crate) ctx: ContextSource,
     pub(crate) fields: Vec<Field>,
+    /// `results …` as written: whether the write logs result events, and its diffs' secrets.
+    pub(crate) results: Option<ResultsPlan>,
+    /// Whether the body runs in place, as written (a sync write with `#[track_caller]`, whose
+    /// caller location a closure would lose): then it can log no result.
+    pub(crate) body_in_place: bool,
+}
+
+pub(crate) struct ResultsPlan {
+    pub(crate) on: bool,
+    pub(crate) secret: Vec<LitStr>,
 }
 
 pub(crate) enum ActionPlan {
@@ -173,6 +183,50 @@ pub(crate) fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> 
 
     check_shape(shape, known_timing, errors);
 
+    let has_track_caller = shape.function.attrs.iter().any(|a| a.path().is_ident("track_caller"));
+    let body_in_place = known_timing == Some(Timing::Before) && !shape.is_async() && has_track_caller;
+    let results = args.results.map(|(name, arg)| {
+        for lit in &arg.secret {
+            if let Err(problem) = audit_schema::action::check_field_path(&lit.value()) {
+                errors.error(lit.span(), format!("`{}`: {problem}", lit.value()));
+            }
+        }
+        if arg.on && known_timing == Some(Timing::After) {
+            errors.error(
+                name.span(),
+                "`results` is for writes (`timing = \"before\"`): a read is logged once, after it runs, with its \
+                 outcome already; remove `results`",
+            );
+        }
+        if arg.on && body_in_place {
+            errors.error(
+                name.span(),
+                "a write with `#[track_caller]` runs its body in place, where its result cannot be seen: \
+                 remove `#[track_caller]` or `results`",
+            );
+        }
+        let _ = arg.span;
+        ResultsPlan { on: arg.on, secret: arg.secret }
+    });
+    // A change recorded in the body, where the macro can see it, needs a write that logs results.
+    let results_known = match (&action, &results) {
+        (_, Some(plan)) => Some(plan.on),
+        (Some(ActionPlan::Literal { .. }), None) => Some(false),
+        _ => None,
+    };
+    for call in shape.recorded_changes() {
+        if known_timing == Some(Timing::After) {
+            errors
+                .error(call, "a read changes nothing: `changes::…` records what a write changed, on its result event");
+        } else if results_known == Some(false) || body_in_place {
+            errors.error(
+                call,
+                "this records a change, but the call logs no result to carry it: add `results` to the \
+                 attribute (`#[audited(…, results)]`)",
+            );
+        }
+    }
+
     let action = action?;
     errors.is_empty().then_some(Plan {
         krate,
@@ -186,6 +240,8 @@ pub(crate) fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> 
         authorize,
         ctx,
         fields,
+        results,
+        body_in_place,
     })
 }
 

@@ -133,6 +133,14 @@ fn prelude(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream) -> TokenStream {
         ContextSource::Parameter(ident) => quote!(#p::context_of(&#ident)),
         ContextSource::Ambient => quote!(#p::Option::None),
     };
+    let results = match &plan.results {
+        Some(results) => {
+            let on = results.on;
+            let secret = &results.secret;
+            quote!(#p::Option::Some(#p::ResultsArg { on: #on, secret_fields: &[#(#secret),*] }))
+        }
+        None => quote!(#p::Option::None),
+    };
     let keep_context = matches!(plan.authorize, Some(Authorize::Function(_)));
     let targets = targets(plan, p);
     let authorize = plan.authorize.as_ref().map(|authorize| {
@@ -161,7 +169,7 @@ fn prelude(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream) -> TokenStream {
     });
     quote! {
         #action
-        let __audit_call = #p::Call::begin(__audit_action, #timing, #durability, #ctx, #keep_context);
+        let __audit_call = #p::Call::begin(__audit_action, #timing, #durability, #results, #ctx, #keep_context);
         #targets
         #authorize
         #admission
@@ -178,13 +186,21 @@ fn action_binding(plan: &Plan, p: &TokenStream) -> TokenStream {
             let verbs =
                 verbs.as_ref().map(|[present, progressive, past]| quote!(.with_verbs(#present, #progressive, #past)));
             let object = object.as_ref().map(|object| quote!(.with_object(#object)));
+            let results = plan.results.as_ref().filter(|r| r.on).map(|results| {
+                let secret = &results.secret;
+                if secret.is_empty() {
+                    quote!(.with_results())
+                } else {
+                    quote!(.with_secret_fields(&[#(#secret),*]))
+                }
+            });
             quote! {
                 const __AUDIT_ACTION: #p::Action = #p::Action::with_categories(
                     #name,
                     &[#(#p::Category::#categories),*],
                     &[#(#p::EventType::#types),*],
                 )
-                .with_timing(#timing) #verbs #object;
+                .with_timing(#timing) #verbs #object #results;
                 let __audit_action: &'static #p::Action = &__AUDIT_ACTION;
             }
         }
@@ -297,9 +313,10 @@ fn message_tokens(message: &Message, p: &TokenStream) -> TokenStream {
 
 /// Step 4.
 fn run_body(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream, block: &Group, is_async: bool) -> TokenStream {
-    if plan.known_timing == Some(Timing::Before) {
-        // A write: its event is out; the body runs as written (early `return` and `?` leave
-        // directly). The guard stays alive to log a panic.
+    if plan.body_in_place {
+        // A sync write with `#[track_caller]`: its intent is out; the body runs as written, so
+        // that the caller's location is tracked (early `return` and `?` leave directly). The
+        // guard stays alive to log a panic; there is no result to log.
         // `{ expr }` as the tail of our block would trip `unused_braces` on the user's code: a
         // block that is one bare expression is emitted as that expression (it has no scope to keep).
         return match syn::parse2::<Block>(block.to_token_stream()) {
@@ -330,15 +347,23 @@ fn run_body(plan: &Plan, shape: &FnShape<'_>, p: &TokenStream, block: &Group, is
         );
         body.set_span(block.span());
     }
-    // `once`: a closure called through `FnOnce` may return what borrows from its captures (a
+    // Run through `FnOnce`: a closure so called may return what borrows from its captures (a
     // read-through cache's `&mut self -> &V`); called directly it would be inferred `FnMut`.
-    let run = if is_async { quote!(async move #body.await) } else { quote!(#p::once(move || #body)) };
+    // The guard makes the call current for `changes::…` while the body runs.
+    let run = if is_async {
+        quote!(__audit_guard.run_async(async move #body).await)
+    } else {
+        quote!(__audit_guard.run(move || #body))
+    };
     let (complete, awaited) =
         if is_async { (quote!(complete_with_async), quote!(.await)) } else { (quote!(complete_with), quote!()) };
     let refuse = refusal(shape, p);
+    // The result's type, where the signature names it: a body that only panics would otherwise
+    // leave it to be inferred from how the outcome is judged.
+    let ascription = shape.output_type().map(|ty| quote!(: #ty));
     quote! {
         #[allow(clippy::redundant_closure_call, clippy::let_unit_value)]
-        let __audit_ret = #run;
+        let __audit_ret #ascription = #run;
         let __audit_recorded = __audit_guard.#complete(|| {
             #[allow(unused_imports)]
             use #p::probe::*;

@@ -70,6 +70,7 @@ mod tests {
         "ctx",
         "fields",
         "durability",
+        "results",
         "crate",
         "actoin",
         "typ",
@@ -103,6 +104,9 @@ mod tests {
         "= =",
         "= \"\"",
         "= ::audit_core",
+        "= true",
+        "(secret = [\"password\", \"/a/b\"])",
+        "(secrte = \"x\")",
         "(",
     ];
 
@@ -122,6 +126,7 @@ mod tests {
         "fn f(a: &AuditContext, b: AuditContext) {}",
         "fn f() -> ! { loop {} }",
         "fn f(id: u32) -> Pin<Box<dyn Future<Output = u32> + Send>> { Box::pin(async move { id }) }",
+        "fn f(id: u32) -> Result<(), E> { changes::update(&1, &2); audit_core::changes::of(id).delete(&1); Ok(()) }",
     ];
 
     fn arguments() -> impl Strategy<Value = String> {

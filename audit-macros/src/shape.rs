@@ -168,6 +168,34 @@ impl FnShape<'_> {
     }
 }
 
+impl FnShape<'_> {
+    /// Where the body calls `changes::update`, `::create`, `::delete` or `::of` (by any path that
+    /// ends so): records of a change, which need a write that logs results.
+    pub(crate) fn recorded_changes(&self) -> Vec<proc_macro2::Span> {
+        fn scan(tokens: TokenStream, found: &mut Vec<proc_macro2::Span>) {
+            let tokens: Vec<proc_macro2::TokenTree> = tokens.into_iter().collect();
+            for (i, token) in tokens.iter().enumerate() {
+                match token {
+                    proc_macro2::TokenTree::Group(group) => scan(group.stream(), found),
+                    proc_macro2::TokenTree::Ident(ident) if ident == "changes" => {
+                        let is_colon = |t: Option<&proc_macro2::TokenTree>| matches!(t, Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == ':');
+                        let next = tokens.get(i + 3);
+                        let records = matches!(next, Some(proc_macro2::TokenTree::Ident(verb))
+                            if ["update", "create", "delete", "of"].iter().any(|v| verb == v));
+                        if is_colon(tokens.get(i + 1)) && is_colon(tokens.get(i + 2)) && records {
+                            found.push(ident.span());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut found = Vec::new();
+        scan(self.function.body.stream(), &mut found);
+        found
+    }
+}
+
 /// Finds `Output = T` in `Pin<Box<dyn Future<Output = T> + Send + 'async_trait>>`.
 struct FutureOutput(Option<Type>);
 

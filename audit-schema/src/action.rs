@@ -35,6 +35,8 @@ pub struct Action {
     timing: Timing,
     verbs: Option<Verbs>,
     object: Option<&'static str>,
+    results: bool,
+    secret_fields: &'static [&'static str],
 }
 
 impl Action {
@@ -73,7 +75,16 @@ impl Action {
             }
             i += 1;
         }
-        Action { name, categories, types, timing: Timing::implied_by(types), verbs: None, object: None }
+        Action {
+            name,
+            categories,
+            types,
+            timing: Timing::implied_by(types),
+            verbs: None,
+            object: None,
+            results: false,
+            secret_fields: &[],
+        }
     }
 
     /// Overrides the timing the type implies.
@@ -94,6 +105,53 @@ impl Action {
     pub const fn with_object(mut self, object: &'static str) -> Action {
         self.object = Some(object);
         self
+    }
+
+    /// A write of this action is followed, once its body has returned, by a **result event** per
+    /// target: `success`, or `failure` with `error.*`, linked to its intent event by the intent's
+    /// `event.id`, and carrying the field-level diff the body recorded (if any). Without it (the
+    /// default, as in Kibana) a write is its intent event alone. Has no effect on reads, whose
+    /// one event is already logged after they run.
+    ///
+    /// ```
+    /// use audit_schema::kibana;
+    /// const DASHBOARD_UPDATE: audit_schema::Action = kibana::SAVED_OBJECT_UPDATE.with_results();
+    /// assert!(DASHBOARD_UPDATE.results() && !kibana::SAVED_OBJECT_UPDATE.results());
+    /// ```
+    pub const fn with_results(mut self) -> Action {
+        self.results = true;
+        self
+    }
+
+    /// Fields of the values a diff records that are secrets: written, old and new, as their HMAC
+    /// under the logger's key, never in clear. Each is a top-level field name (`"password"`) or
+    /// a JSON Pointer (`"/credentials/api_key"`); everything below a secret path is secret too.
+    /// Implies [`with_results`](Action::with_results).
+    ///
+    /// Panics (a compile error in a `const`) when a path is empty or a pointer is malformed.
+    pub const fn with_secret_fields(mut self, fields: &'static [&'static str]) -> Action {
+        let mut i = 0;
+        while i < fields.len() {
+            if let Err(problem) = check_field_path(fields[i]) {
+                panic!("{}", problem);
+            }
+            i += 1;
+        }
+        self.results = true;
+        self.secret_fields = fields;
+        self
+    }
+
+    /// Whether a write of this action logs a result event after its body (see
+    /// [`with_results`](Action::with_results)).
+    pub const fn results(&self) -> bool {
+        self.results
+    }
+
+    /// The fields a diff of this action writes as HMACs (see
+    /// [`with_secret_fields`](Action::with_secret_fields)).
+    pub const fn secret_fields(&self) -> &'static [&'static str] {
+        self.secret_fields
     }
 
     /// `event.action`.
@@ -175,6 +233,31 @@ pub const fn check_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Checks a secret field's path: a top-level field name (`password`), or a JSON Pointer (RFC 6901)
+/// starting with `/` whose segments are not empty and whose `~` escapes are `~0` or `~1`.
+pub const fn check_field_path(path: &str) -> Result<(), &'static str> {
+    let bytes = path.as_bytes();
+    if bytes.is_empty() || (bytes.len() == 1 && bytes[0] == b'/') {
+        return Err("a secret field is a field name (`password`) or a JSON Pointer (`/credentials/key`), not empty");
+    }
+    let pointer = bytes[0] == b'/';
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'/' && !pointer {
+            return Err("a secret field with `/` is a JSON Pointer and starts with `/` (`/credentials/key`)");
+        }
+        if b == b'/' && (i + 1 == bytes.len() || bytes[i + 1] == b'/') {
+            return Err("a JSON Pointer's segments are not empty (`/credentials/key`, not `/credentials//key`)");
+        }
+        if b == b'~' && !(i + 1 < bytes.len() && (bytes[i + 1] == b'0' || bytes[i + 1] == b'1')) {
+            return Err("in a JSON Pointer `~` is written `~0` and `/` is written `~1`");
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +290,19 @@ mod tests {
         let declared = frob.with_verbs("frob", "frobbing", "frobbed").with_object("widgets");
         assert_eq!(declared.verbs().past, "frobbed");
         assert_eq!(declared.object(), "widgets");
+    }
+
+    #[test]
+    fn results_and_secret_fields_are_declared_on_the_action() {
+        let update = Action::new("dashboard_update", Category::Database, EventType::Change);
+        assert!(!update.results());
+        assert!(update.with_results().results());
+        let secret = update.with_secret_fields(&["password", "/credentials/api~1key"]);
+        assert!(secret.results(), "secret fields imply results");
+        assert_eq!(secret.secret_fields(), ["password", "/credentials/api~1key"]);
+        for bad in ["", "/", "a/b", "/a//b", "/a/", "/a~2"] {
+            assert!(check_field_path(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! depends on the layers below it and on nothing at its own level.
 
 pub mod auth;
+pub mod changes;
 pub mod config;
 #[cfg(feature = "http")]
 pub mod http;

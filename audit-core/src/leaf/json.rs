@@ -133,6 +133,13 @@ impl<'a> JsonObject<'a> {
         self.out.push(b'"');
     }
 
+    /// `"key":<JSON written by `write`>`: a value this writer has no shape for (it must write
+    /// one whole JSON value).
+    pub(crate) fn raw_with(&mut self, key: Key, write: impl FnOnce(&mut Vec<u8>)) {
+        self.key(key);
+        write(self.out);
+    }
+
     /// `"key":123`.
     pub(crate) fn u64(&mut self, key: Key, value: u64) {
         self.key(key);

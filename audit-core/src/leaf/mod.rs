@@ -7,6 +7,7 @@ pub mod chain;
 pub mod checkpoint;
 pub(crate) mod event_id;
 pub(crate) mod json;
+pub(crate) mod patch;
 pub mod secret;
 pub(crate) mod timestamp;
 pub mod trace;

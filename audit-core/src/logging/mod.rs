@@ -6,16 +6,28 @@ pub mod dispatch;
 
 use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
+use crate::leaf::event_id::EventId;
 use crate::leaf::secret::{is_masked_name, Concealer, HMAC_PREFIX, REDACTED};
 use crate::model::AuditEvent;
 use crate::output::format::EcsFormat;
 use crate::output::sink::{report_sink_failure, AuditSink, MemorySink, Record, SinkError, Submission};
+use crate::policy::diffs::DiffSettings;
 use crate::policy::filter::{FilterSubject, IgnoreFilter};
 use crate::policy::verdict::{Verdict, VerdictCache};
-use audit_schema::Durability;
+use audit_schema::{Action, Category, Durability, EventType, Outcome};
+
+/// The logger's own report of write results its required sinks refused: their writes happened,
+/// and the trail says so, naming the intent events whose results are missing. Logged with the
+/// next event the sinks accept.
+pub const AUDIT_RESULTS_LOST: Action = Action::new("audit_results_lost", Category::Process, EventType::Info)
+    .with_verbs("lose", "losing", "lost")
+    .with_object("write results");
+
+/// The most intent ids one [`AUDIT_RESULTS_LOST`] report names (the rest are counted).
+const LOST_IDS_NAMED: usize = 100;
 
 /// The audit logger. Cheap to clone (one reference count); clones share sinks and counters.
 ///
@@ -55,6 +67,14 @@ struct LoggerInner {
     refused: AtomicU64,
     unconfirmed: AtomicU64,
     verdicts: VerdictCache,
+    /// Whether every write logs a result event (see [`AuditLoggerBuilder::write_results`]).
+    write_results: bool,
+    diffs: DiffSettings,
+    results_lost: AtomicU64,
+    /// Results refused since the last report: their intents' ids, and how many.
+    lost: Mutex<(Vec<EventId>, u64)>,
+    /// Whether `lost` holds a report to write: read on every event, so an atomic.
+    lost_pending: AtomicBool,
 }
 
 impl fmt::Debug for AuditLogger {
@@ -86,6 +106,9 @@ pub struct LoggerStats {
     pub refused: u64,
     /// Events a fail-open sink could not confirm (kept for a retry, or counted as lost by it).
     pub unconfirmed: u64,
+    /// Write results the required sinks refused after their writes had happened: the calls
+    /// went on, and an `audit_results_lost` event names their intents in the trail.
+    pub results_lost: u64,
 }
 
 /// Why an event was not recorded everywhere.
@@ -136,6 +159,8 @@ impl AuditLogger {
             format: EcsFormat::default(),
             intent_durability: Durability::Buffered,
             concealer: None,
+            write_results: false,
+            diffs: DiffSettings::default(),
         }
     }
 
@@ -196,6 +221,73 @@ impl AuditLogger {
             ignored: self.inner.ignored.load(Ordering::Relaxed),
             refused: self.inner.refused.load(Ordering::Relaxed),
             unconfirmed: self.inner.unconfirmed.load(Ordering::Relaxed),
+            results_lost: self.inner.results_lost.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether every write logs a result event, whatever its action says.
+    pub fn write_results(&self) -> bool {
+        self.inner.write_results
+    }
+
+    /// Which recorded changes become diffs, and their limits.
+    pub fn diff_settings(&self) -> &DiffSettings {
+        &self.inner.diffs
+    }
+
+    /// Counts a write result the required sinks refused, and keeps its intent's id for the
+    /// report that the next accepted event brings into the trail.
+    pub(crate) fn note_lost_result(&self, action: &str, intent: EventId) {
+        self.inner.results_lost.fetch_add(1, Ordering::Relaxed);
+        report_sink_failure(
+            "audit logger",
+            &format_args!(
+                "the result of a {action} write was refused after the write happened (intent event.id {}); \
+                 the call went on, and the trail will name it in an audit_results_lost event",
+                intent.as_str()
+            ),
+        );
+        let mut lost = self.inner.lost.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if lost.0.len() < LOST_IDS_NAMED {
+            lost.0.push(intent);
+        }
+        lost.1 += 1;
+        self.inner.lost_pending.store(true, Ordering::Release);
+    }
+
+    /// Writes the report of lost results, if there is one (after an event was accepted: the
+    /// sinks are taking events again).
+    #[cold]
+    fn report_lost_results(&self) {
+        let (ids, count) = {
+            let mut lost = self.inner.lost.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if !self.inner.lost_pending.swap(false, Ordering::AcqRel) {
+                return;
+            }
+            std::mem::take(&mut *lost)
+        };
+        let named: Vec<&str> = ids.iter().map(EventId::as_str).collect();
+        let more = count - ids.len() as u64;
+        let mut list = named.join(",");
+        if more > 0 {
+            list.push_str(&format!(",…[{more} more]"));
+        }
+        let event = AuditEvent::new(&AUDIT_RESULTS_LOST)
+            .with_outcome(Outcome::Unknown)
+            .with_message(format!(
+                "{count} write result(s) could not be written after their writes happened; their intent events are on record"
+            ))
+            .with_label("lost_results", count.to_string())
+            .with_label("intent_event_ids", list);
+        if self.log(event).is_err() {
+            // Not taken after all: kept for the next accepted event.
+            let mut lost = self.inner.lost.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut kept = ids;
+            kept.extend(lost.0.drain(..));
+            kept.truncate(LOST_IDS_NAMED);
+            lost.0 = kept;
+            lost.1 += count;
+            self.inner.lost_pending.store(true, Ordering::Release);
         }
     }
 
@@ -343,7 +435,7 @@ impl AuditLogger {
         }
         if accepted >= self.required() && self.inner.quorum.is_some() {
             // Enough required sinks took it (the others' failures are reported above).
-            self.inner.written.fetch_add(1, Ordering::Relaxed);
+            self.accepted();
             Ok(())
         } else if !refused.is_empty() {
             self.inner.refused.fetch_add(1, Ordering::Relaxed);
@@ -353,8 +445,17 @@ impl AuditLogger {
             self.inner.unconfirmed.fetch_add(1, Ordering::Relaxed);
             Err(LogError::Unconfirmed(unconfirmed))
         } else {
-            self.inner.written.fetch_add(1, Ordering::Relaxed);
+            self.accepted();
             Ok(())
+        }
+    }
+
+    /// Counts an event the sinks took, and brings a pending report of lost results after it.
+    #[inline]
+    fn accepted(&self) {
+        self.inner.written.fetch_add(1, Ordering::Relaxed);
+        if self.inner.lost_pending.load(Ordering::Relaxed) {
+            self.report_lost_results();
         }
     }
 
@@ -397,6 +498,8 @@ pub struct AuditLoggerBuilder {
     format: EcsFormat,
     intent_durability: Durability,
     concealer: Option<Concealer>,
+    write_results: bool,
+    diffs: DiffSettings,
 }
 
 impl fmt::Debug for AuditLoggerBuilder {
@@ -408,6 +511,8 @@ impl fmt::Debug for AuditLoggerBuilder {
             .field("filters", &self.filters)
             .field("format", &self.format)
             .field("intent_durability", &self.intent_durability)
+            .field("write_results", &self.write_results)
+            .field("diffs", &self.diffs)
             .finish()
     }
 }
@@ -480,6 +585,22 @@ impl AuditLoggerBuilder {
         self
     }
 
+    /// Every write logs a result event after its body (`success`, `failure` with `error.*`, …,
+    /// linked to its intent), whatever its action says; default false, as Kibana: the intent
+    /// alone. A write whose `#[audited]` says `results = false` keeps to it. See
+    /// [`crate::changes`].
+    pub fn write_results(mut self, on: bool) -> Self {
+        self.write_results = on;
+        self
+    }
+
+    /// Which changes recorded with [`crate::changes`] are written as diffs, and their limits
+    /// (default: every resource type, 48 KiB a value, 100 operations an event).
+    pub fn diffs(mut self, settings: DiffSettings) -> Self {
+        self.diffs = settings;
+        self
+    }
+
     /// The key secrets are hashed with (HMAC-SHA256; see [`crate::secret`]). Without one, the
     /// logger makes a random key: secrets stay hidden, but their hashes cannot be compared
     /// across restarts or with another machine's. Keep the key away from the trail.
@@ -518,6 +639,11 @@ impl AuditLoggerBuilder {
                 refused: AtomicU64::new(0),
                 unconfirmed: AtomicU64::new(0),
                 verdicts: VerdictCache::new(),
+                write_results: self.write_results,
+                diffs: self.diffs,
+                results_lost: AtomicU64::new(0),
+                lost: Mutex::new((Vec::new(), 0)),
+                lost_pending: AtomicBool::new(false),
             }),
         }
     }

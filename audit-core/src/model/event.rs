@@ -13,6 +13,7 @@ use super::context::AuditContext;
 use super::origin::Origin;
 use super::parts::{AuthenticationInfo, ErrorInfo, HttpRequestInfo, Resource, User};
 use crate::leaf::event_id::EventId;
+use crate::leaf::patch::Diff;
 use audit_schema::{Action, Category, EventType, Outcome};
 
 /// One audit event. Serialized by [`EcsFormat`](crate::EcsFormat) to one ECS JSON line.
@@ -65,6 +66,12 @@ pub struct AuditEvent {
     pub error: Option<Box<ErrorInfo>>,
     /// `labels`: extra named values (`#[audited(fields(...))]`), ECS's place for custom keywords.
     pub labels: Vec<(Cow<'static, str>, String)>,
+    /// `<namespace>.intent_event_id`: on a write's result event, the `event.id` of the intent
+    /// event logged before the write ran (see [`Action::with_results`]).
+    pub intent_id: Option<EventId>,
+    /// `<namespace>.diff`: on a write's result event, what the write changed, in Kibana's
+    /// `json_patch_extended` shape (see [`changes`](crate::changes)).
+    pub diff: Option<Arc<Diff>>,
     /// The action's verbs and object, for the default message.
     pub(crate) grammar: Option<&'static Action>,
 }
@@ -112,6 +119,8 @@ impl AuditEvent {
             delete_from_spaces: Vec::new(),
             error: None,
             labels: Vec::new(),
+            intent_id: None,
+            diff: None,
             grammar,
         }
     }
@@ -192,6 +201,19 @@ impl AuditEvent {
     /// replaced by `_` when the line is written.
     pub fn with_label(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) -> AuditEvent {
         self.labels.push((key.into(), value.into()));
+        self
+    }
+
+    /// Sets `<namespace>.intent_event_id`: this event is the result of the write whose intent
+    /// event had `intent`.
+    pub fn with_intent(mut self, intent: EventId) -> AuditEvent {
+        self.intent_id = Some(intent);
+        self
+    }
+
+    /// Sets `<namespace>.diff`.
+    pub fn with_diff(mut self, diff: Diff) -> AuditEvent {
+        self.diff = Some(Arc::new(diff));
         self
     }
 

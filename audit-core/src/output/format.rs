@@ -267,7 +267,7 @@ impl EcsFormat {
                 }
             }
         }
-        self.write_namespace(&mut line, event, cached);
+        self.write_namespace(&mut line, event, cached, field, items);
         match cached {
             Some(json) => line.fields(json.request()),
             None => write_request(&mut line, event.client_ip(), event.http(), event.trace_id()),
@@ -285,14 +285,23 @@ impl EcsFormat {
         line.end_with(&self.tail);
     }
 
-    fn write_namespace(&self, line: &mut JsonObject<'_>, event: &AuditEvent, cached: Option<&ContextJson>) {
+    fn write_namespace(
+        &self,
+        line: &mut JsonObject<'_>,
+        event: &AuditEvent,
+        cached: Option<&ContextJson>,
+        field: usize,
+        items: usize,
+    ) {
         let (space_id, session_id) = (event.space_id(), event.session_id());
         let empty = space_id.is_none()
             && session_id.is_none()
             && event.resource.is_none()
             && event.authentication.is_none()
             && event.add_to_spaces.is_empty()
-            && event.delete_from_spaces.is_empty();
+            && event.delete_from_spaces.is_empty()
+            && event.intent_id.is_none()
+            && event.diff.is_none();
         if empty {
             return;
         }
@@ -319,6 +328,15 @@ impl EcsFormat {
         }
         if !event.delete_from_spaces.is_empty() {
             namespace.strs(key!("delete_from_spaces"), event.delete_from_spaces.iter().map(String::as_str));
+        }
+        if let Some(intent) = &event.intent_id {
+            namespace.ascii(key!("intent_event_id"), intent.as_str().as_bytes());
+        }
+        if let Some(diff) = &event.diff {
+            // Its values are within the diff's own size limit; a line being fitted within its own
+            // asks for less.
+            let value_limit = if field == self.max_field_bytes { usize::MAX } else { field };
+            namespace.raw_with(key!("diff"), |out| diff.write_json(out, items, value_limit));
         }
         namespace.end();
     }
@@ -404,6 +422,8 @@ const NAMESPACE_KEYS: &[&str] = &[
     "lookup_realm",
     "add_to_spaces",
     "delete_from_spaces",
+    "intent_event_id",
+    "diff",
 ];
 
 /// A key written as given: letters, digits, `_` and `-`, so it needs no escaping and no ECS

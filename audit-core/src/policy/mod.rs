@@ -2,6 +2,7 @@
 //! of Kibana's `ignore_filters`; the verdict cache lets a call the filters drop skip preparing
 //! anything. Depends on the model only.
 
+pub(crate) mod diffs;
 pub(crate) mod filter;
 pub(crate) mod verdict;
 

@@ -1,10 +1,14 @@
 //! [`Call`]: one invocation of an audited function, from authorization to completion.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use super::probe::Completion;
+use super::record::{report_misuse, Recorder, Recording, Slot};
+use crate::leaf::event_id::EventId;
+use crate::leaf::patch::{self, Concealment, Diff};
 use crate::leaf::trace::new_trace_id;
 use crate::logging::dispatch::report_no_logger;
 use crate::logging::{AuditLogger, LogError};
@@ -32,8 +36,27 @@ pub struct Call {
     /// The trace id made for this call when its context has none.
     trace_id: Option<Arc<str>>,
     durability: Option<Durability>,
-    /// When the call began, for `event.duration`: read only for reads whose events are written.
+    /// When the call began, for `event.duration`: read only for reads whose events are written,
+    /// and writes that log a result.
     started: Option<SystemTime>,
+    /// Whether this write logs a result event per target after its body (see
+    /// [`Action::with_results`]); false for reads and for calls nobody sees.
+    results: bool,
+    /// The fields of recorded changes written as HMACs.
+    secret_fields: &'static [&'static str],
+    /// The `event.id`s of the intent events, by target, for the result events to name.
+    intents: OnceLock<Vec<EventId>>,
+    /// Where the body's recorded changes go (writes that log results).
+    recorder: Option<Arc<Recorder>>,
+}
+
+/// `#[audited(results …)]` as written, when it overrides the action's own.
+#[derive(Clone, Copy, Debug)]
+pub struct ResultsArg {
+    /// Whether the write logs results.
+    pub on: bool,
+    /// The secret fields of its diffs.
+    pub secret_fields: &'static [&'static str],
 }
 
 impl Call {
@@ -45,15 +68,16 @@ impl Call {
         action: &'static Action,
         timing: Option<Timing>,
         durability: Option<Durability>,
+        results: Option<ResultsArg>,
         explicit: Option<&AuditContext>,
         keep_context: bool,
     ) -> Call {
         let timing = timing.unwrap_or(action.timing());
         match explicit {
-            Some(context) => Call::resolve(action, timing, durability, Some(context), keep_context),
-            None => {
-                AuditContext::with_current(|context| Call::resolve(action, timing, durability, context, keep_context))
-            }
+            Some(context) => Call::resolve(action, timing, durability, results, Some(context), keep_context),
+            None => AuditContext::with_current(|context| {
+                Call::resolve(action, timing, durability, results, context, keep_context)
+            }),
         }
     }
 
@@ -61,6 +85,7 @@ impl Call {
         action: &'static Action,
         timing: Timing,
         durability: Option<Durability>,
+        results: Option<ResultsArg>,
         context: Option<&AuditContext>,
         keep_context: bool,
     ) -> Call {
@@ -86,6 +111,13 @@ impl Call {
             }
         });
         let enabled = matches!(destination, Destination::Logger(_));
+        let (results, secret_fields) = match (&destination, timing) {
+            (Destination::Logger(logger), Timing::Before) => match results {
+                Some(arg) => (arg.on, arg.secret_fields),
+                None => (action.results() || logger.write_results(), action.secret_fields()),
+            },
+            _ => (false, &[][..]),
+        };
         // Related events (a bulk call's events, its denial and its completion) share one trace id:
         // the context's, or one made for this call.
         let trace_id = (enabled && context.and_then(|c| c.trace_id()).is_none()).then(new_trace_id);
@@ -96,7 +128,30 @@ impl Call {
             destination,
             trace_id,
             durability,
-            started: (enabled && timing == Timing::After).then(SystemTime::now),
+            started: (enabled && (timing == Timing::After || results)).then(SystemTime::now),
+            results,
+            secret_fields,
+            intents: OnceLock::new(),
+            recorder: results.then(Arc::default),
+        }
+    }
+
+    /// What a change recorded by the body goes to: this call's recorder, or a refusal that says
+    /// why this call takes none.
+    fn slot(&self) -> Slot {
+        match &self.recorder {
+            Some(recorder) => Slot::Recording(recorder.clone()),
+            None => {
+                let why = match (self.timing, &self.destination) {
+                    (Timing::After, _) => "a read changes nothing: record changes in writes",
+                    (_, Destination::Logger(_)) => {
+                        "the action carries no results: add `results` to its #[audited] (or declare it \
+                         `.with_results()`), or turn them on for every write (`write_results`)"
+                    }
+                    _ => "the call is not audited (an ignore filter drops it, or no logger is installed)",
+                };
+                Slot::Refusing { action: self.action.name(), why }
+            }
         }
     }
 
@@ -133,7 +188,7 @@ impl Call {
     #[inline]
     pub fn log_intent(&self, targets: &Targets) -> Result<(), AuditRefused> {
         if self.intent_due() {
-            self.emit(targets, Outcome::Unknown, None, false, None)
+            self.emit(targets, Emission::Intent)
         } else {
             Ok(())
         }
@@ -145,12 +200,14 @@ impl Call {
         self.timing == Timing::Before && !matches!(self.destination, Destination::Ignored)
     }
 
-    /// Whether this call logs a completion: after-timing with a logger. With no logger the
+    /// Whether this call logs a completion: after-timing with a logger, or a write that logs
+    /// results. With no logger the
     /// event is counted and reported here (an ignored call was counted at `begin`).
     #[inline]
     fn completion_due(&self) -> bool {
         match (&self.destination, self.timing) {
             (Destination::Logger(_), Timing::After) => true,
+            (Destination::Logger(_), Timing::Before) => self.results,
             (Destination::Missing, Timing::After) => {
                 report_no_logger(self.action.name());
                 false
@@ -177,15 +234,12 @@ impl Call {
         Guard { call: self, targets, finished: false }
     }
 
-    /// The events of this call for `outcome`, one per target, and the durability they ask
+    /// The events of this call for `emission`, one per target, and the durability they ask
     /// for; `None` when nothing is to be written (ignored, or no logger: counted).
     fn events<'a>(
         &'a self,
         targets: &'a Targets,
-        outcome: Outcome,
-        error: Option<&ErrorInfo>,
-        timed: bool,
-        reason: Option<&str>,
+        emission: Emission<'a>,
     ) -> Option<(&'a AuditLogger, impl Iterator<Item = AuditEvent> + Send + 'a, Durability)> {
         let logger = match &self.destination {
             Destination::Logger(logger) => logger,
@@ -195,15 +249,23 @@ impl Call {
                 return None;
             }
         };
+        let (outcome, error, timed, reason) = match emission {
+            Emission::Intent => (Outcome::Unknown, None, false, None),
+            Emission::Denied(error) => (Outcome::Failure, Some(error), false, None),
+            Emission::Completed { outcome, error, reason } => (outcome, error, true, reason),
+        };
+        let is_result = timed && self.results;
         let requested = self.durability.unwrap_or_default();
-        let is_intent = outcome == Outcome::Unknown && !timed;
-        let durability = if is_intent { requested.max(logger.intent_durability()) } else { requested };
+        // A result is as durable as its intent.
+        let durability = if !timed || is_result { requested.max(logger.intent_durability()) } else { requested };
+        let intents: &[EventId] = if is_result { self.intents.get().map_or(&[], Vec::as_slice) } else { &[] };
+        let diffs = if is_result { self.diffs(logger, targets) } else { Vec::new() };
         // One clock read for all the events of this emission.
         let now = SystemTime::now();
         let duration = self.started.filter(|_| timed).map(|started| now.duration_since(started).unwrap_or_default());
         let error = error.cloned().map(Box::new);
         let reason = reason.map(str::to_owned);
-        let event = move |resource: Option<&Resource>| {
+        let event = move |(index, resource): (usize, Option<&Resource>)| {
             // Built in place, field by field: an event is large, and moving it is not free.
             let mut event = AuditEvent::at(self.action, now);
             event.outcome = Some(outcome);
@@ -214,6 +276,8 @@ impl Call {
             event.duration = duration;
             event.reason.clone_from(&reason);
             event.labels.clone_from(&targets.labels);
+            event.intent_id = intents.get(index).copied();
+            event.diff = diffs.get(index).cloned().flatten();
             let explicit = match outcome {
                 Outcome::Failure => targets.failure_message.as_ref().or(targets.message.as_ref()),
                 _ => targets.message.as_ref(),
@@ -226,49 +290,120 @@ impl Call {
         // One event per resource, or one without a resource when there is none.
         let resources = targets.resources.iter().map(Some);
         let none = targets.resources.is_empty().then_some(None);
-        Some((logger, none.into_iter().chain(resources).map(event), durability))
+        Some((logger, none.into_iter().chain(resources).enumerate().map(event), durability))
+    }
+
+    /// The diff of each target, from what the body recorded; a change no target takes is
+    /// counted and reported.
+    fn diffs(&self, logger: &AuditLogger, targets: &Targets) -> Vec<Option<Arc<Diff>>> {
+        let Some(recorder) = &self.recorder else { return Vec::new() };
+        let recorded = recorder.take();
+        if recorded.is_empty() {
+            return Vec::new();
+        }
+        let settings = logger.diff_settings();
+        let concealer = logger.concealer();
+        let hash = |text: &str| concealer.hash(text);
+        let concealment = Concealment { secret: self.secret_fields, hash: &hash };
+        let count = targets.resources.len().max(1);
+        let mut diffs: Vec<Option<Arc<Diff>>> = vec![None; count];
+        for change in recorded {
+            let index = match (&change.resource, targets.resources.as_slice()) {
+                (None, [] | [_]) => Some(0),
+                (None, _) => {
+                    report_misuse(
+                        Some(self.action.name()),
+                        &"a call with several resources records each one's change with changes::of(id)",
+                    );
+                    None
+                }
+                (Some(id), resources) => {
+                    let found = resources.iter().position(|r| r.id.as_deref() == Some(id.as_str()));
+                    if found.is_none() {
+                        report_misuse(
+                            Some(self.action.name()),
+                            &format_args!("changes::of({id:?}) names no resource of the call"),
+                        );
+                    }
+                    found
+                }
+            };
+            let Some(index) = index else { continue };
+            let kind = targets.resources.get(index).map_or("", |r| r.kind.as_ref());
+            if !settings.includes(kind) {
+                continue;
+            }
+            let diff = patch::diff(change.before.as_ref(), change.after.as_ref(), settings.limits(), &concealment);
+            diffs[index] = Some(Arc::new(diff));
+        }
+        diffs
     }
 
     /// Logs the call's events. The logger reports failures itself (tracing + counters); only a
     /// refusal (a sink failing closed) stops the operation, and every target is still attempted.
-    fn emit(
-        &self,
-        targets: &Targets,
-        outcome: Outcome,
-        error: Option<&ErrorInfo>,
-        timed: bool,
-        reason: Option<&str>,
-    ) -> Result<(), AuditRefused> {
-        let Some((logger, events, durability)) = self.events(targets, outcome, error, timed, reason) else {
+    /// A write's result never refuses: its write has happened (a result the sinks could not
+    /// take is counted and noted in the trail by the logger).
+    fn emit(&self, targets: &Targets, emission: Emission<'_>) -> Result<(), AuditRefused> {
+        let is_intent = matches!(emission, Emission::Intent);
+        let Some((logger, events, durability)) = self.events(targets, emission) else {
             return Ok(());
         };
         let mut refusal = None;
+        let mut ids = Vec::new();
         for event in events {
-            if let Err(error) = logger.log_with_durability(event, durability) {
-                self.note_refusal(&mut refusal, error);
+            let id = event.id;
+            let intent = event.intent_id;
+            if is_intent && self.results {
+                ids.push(id);
             }
+            if let Err(error) = logger.log_with_durability(event, durability) {
+                self.settle_failure(logger, &mut refusal, error, intent);
+            }
+        }
+        if is_intent && self.results {
+            let _ = self.intents.set(ids);
         }
         refusal.map_or(Ok(()), Err)
     }
 
     /// [`emit`](Call::emit) for async functions: waiting for durability suspends the task.
-    async fn emit_async(
-        &self,
-        targets: &Targets,
-        outcome: Outcome,
-        error: Option<&ErrorInfo>,
-        timed: bool,
-    ) -> Result<(), AuditRefused> {
-        let Some((logger, events, durability)) = self.events(targets, outcome, error, timed, None) else {
+    async fn emit_async(&self, targets: &Targets, emission: Emission<'_>) -> Result<(), AuditRefused> {
+        let is_intent = matches!(emission, Emission::Intent);
+        let Some((logger, events, durability)) = self.events(targets, emission) else {
             return Ok(());
         };
         let mut refusal = None;
+        let mut ids = Vec::new();
         for event in events {
+            let id = event.id;
+            let intent = event.intent_id;
+            if is_intent && self.results {
+                ids.push(id);
+            }
             if let Err(error) = logger.log_with_durability_async(event, durability).await {
-                self.note_refusal(&mut refusal, error);
+                self.settle_failure(logger, &mut refusal, error, intent);
             }
         }
+        if is_intent && self.results {
+            let _ = self.intents.set(ids);
+        }
         refusal.map_or(Ok(()), Err)
+    }
+
+    /// A result event (one naming its intent) that a sink refused is a lost result, never a
+    /// refused call; anything else refused refuses the call.
+    fn settle_failure(
+        &self,
+        logger: &AuditLogger,
+        refusal: &mut Option<AuditRefused>,
+        error: LogError,
+        intent: Option<EventId>,
+    ) {
+        match intent {
+            Some(intent) if error.is_refusal() => logger.note_lost_result(self.action.name(), intent),
+            Some(_) => {}
+            None => self.note_refusal(refusal, error),
+        }
     }
 
     fn note_refusal(&self, refusal: &mut Option<AuditRefused>, error: LogError) {
@@ -281,7 +416,7 @@ impl Call {
     /// [`log_intent`](Call::log_intent) for async functions.
     pub async fn log_intent_async(&self, targets: &Targets) -> Result<(), AuditRefused> {
         if self.intent_due() {
-            self.emit_async(targets, Outcome::Unknown, None, false).await
+            self.emit_async(targets, Emission::Intent).await
         } else {
             Ok(())
         }
@@ -307,7 +442,7 @@ impl Authorizing<'_> {
     /// anyway, so a sink's refusal changes nothing.)
     pub fn denied(mut self, error: ErrorInfo) {
         self.settled = true;
-        let _ = self.call.emit(self.targets, Outcome::Failure, Some(&error), false, None);
+        let _ = self.call.emit(self.targets, Emission::Denied(&error));
     }
 }
 
@@ -315,7 +450,7 @@ impl Drop for Authorizing<'_> {
     fn drop(&mut self) {
         if !self.settled && std::thread::panicking() {
             let error = ErrorInfo::new("the authorization check panicked").with_kind("panic");
-            let _ = self.call.emit(self.targets, Outcome::Failure, Some(&error), false, None);
+            let _ = self.call.emit(self.targets, Emission::Denied(&error));
         }
     }
 }
@@ -330,9 +465,22 @@ pub struct Guard<'a> {
 }
 
 impl Guard<'_> {
-    /// The call returned: for after-timing, judges the result (only when its events can be seen)
-    /// and logs the outcome. A refusal means a fail-closed sink could not record the read: its
-    /// result must not be returned.
+    /// Runs the body with this call current for [`crate::changes`].
+    #[inline]
+    pub fn run<R>(&self, body: impl FnOnce() -> R) -> R {
+        super::record::run_in(self.call.slot(), body)
+    }
+
+    /// The async body, with this call current for [`crate::changes`] whenever it is polled.
+    #[inline]
+    pub fn run_async<F: Future>(&self, body: F) -> Recording<F> {
+        Recording::new(self.call.slot(), body)
+    }
+
+    /// The call returned: for after-timing, and for writes that log results, judges the result
+    /// (only when its events can be seen) and logs the outcome. A refusal means a fail-closed
+    /// sink could not record the read: its result must not be returned. A write's result never
+    /// refuses (its write has happened).
     #[inline]
     pub fn complete_with(mut self, judge: impl FnOnce() -> Completion) -> Result<(), AuditRefused> {
         self.finished = true;
@@ -340,11 +488,11 @@ impl Guard<'_> {
             return Ok(());
         }
         let completion = judge();
-        self.call.emit(self.targets, completion.outcome, completion.error.as_ref(), true, None)
+        let emission =
+            Emission::Completed { outcome: completion.outcome, error: completion.error.as_ref(), reason: None };
+        self.call.emit(self.targets, emission)
     }
-}
 
-impl Guard<'_> {
     /// [`complete_with`](Guard::complete_with) for async functions.
     pub async fn complete_with_async(mut self, judge: impl FnOnce() -> Completion) -> Result<(), AuditRefused> {
         self.finished = true;
@@ -352,7 +500,9 @@ impl Guard<'_> {
             return Ok(());
         }
         let completion = judge();
-        self.call.emit_async(self.targets, completion.outcome, completion.error.as_ref(), true).await
+        let emission =
+            Emission::Completed { outcome: completion.outcome, error: completion.error.as_ref(), reason: None };
+        self.call.emit_async(self.targets, emission).await
     }
 }
 
@@ -364,12 +514,25 @@ impl Drop for Guard<'_> {
         }
         if std::thread::panicking() {
             let error = ErrorInfo::new("the operation panicked before completing").with_kind("panic");
-            let _ = self.call.emit(self.targets, Outcome::Failure, Some(&error), true, None);
-        } else if self.call.timing == Timing::After {
+            let emission = Emission::Completed { outcome: Outcome::Failure, error: Some(&error), reason: None };
+            let _ = self.call.emit(self.targets, emission);
+        } else if self.call.timing == Timing::After || self.call.results {
             let reason = Some("cancelled before completion");
-            let _ = self.call.emit(self.targets, Outcome::Unknown, None, true, reason);
+            let _ =
+                self.call.emit(self.targets, Emission::Completed { outcome: Outcome::Unknown, error: None, reason });
         }
     }
+}
+
+/// Which of a call's events are being logged.
+#[derive(Clone, Copy)]
+enum Emission<'e> {
+    /// A write's intent, before its body: `unknown`.
+    Intent,
+    /// The authorization check failed (or panicked): `failure`, the body never ran.
+    Denied(&'e ErrorInfo),
+    /// The body ended: a read's event, a write's result, or a panic's record.
+    Completed { outcome: Outcome, error: Option<&'e ErrorInfo>, reason: Option<&'e str> },
 }
 
 /// What a call's events are about, prepared before the body runs (the body may consume the

@@ -5,8 +5,10 @@
 
 mod call;
 pub mod probe;
+pub(crate) mod record;
 
-pub use call::{Authorizing, Call, Guard, Targets};
+pub use call::{Authorizing, Call, Guard, ResultsArg, Targets};
+pub use record::Recording;
 
 /// Makes `#[audited(ctx = …)]` accept an `AuditContext`, a reference to one, or an `Option` of one.
 pub trait ContextArgument {
