@@ -459,3 +459,89 @@ mod tests {
         assert_eq!(ops(&diff)["omittedOps"], 6);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! For arbitrary pairs of JSON documents, the recorded operations, applied in order by the
+    //! `json-patch` crate with each old value checked first (a `test` operation), turn the
+    //! document before into the document after.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(Value::from),
+            "[a-z~/ ]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map("[a-d~/]{0,3}", inner, 0..5)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn as_patch(diff: &Diff) -> json_patch::Patch {
+        let mut ops = Vec::new();
+        for op in &diff.ops {
+            if let Some(old) = &op.old_value {
+                ops.push(serde_json::json!({"op": "test", "path": op.path, "value": old}));
+            }
+            let mut patch = serde_json::json!({"op": op.op.as_str(), "path": op.path});
+            if let Some(value) = &op.value {
+                patch["value"] = value.clone();
+            }
+            ops.push(patch);
+        }
+        serde_json::from_value(Value::Array(ops)).expect("a JSON Patch")
+    }
+
+    fn no_secrets() -> Concealment<'static> {
+        Concealment { secret: &[], hash: &|text| text.to_owned() }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn applying_the_ops_to_before_gives_after(before in json(), after in json()) {
+            let limits = Limits { field_size_limit: usize::MAX, max_ops: usize::MAX, no_ops: true };
+            let diff = diff(Some(&before), Some(&after), limits, &no_secrets());
+            let mut patched = before.clone();
+            json_patch::patch(&mut patched, &as_patch(&diff))
+                .map_err(|e| TestCaseError::fail(format!("{e}: {diff:?}")))?;
+            prop_assert_eq!(&patched, &after);
+            prop_assert_eq!(diff.is_empty(), before == after);
+            // Every unchanged path names a value equal on both sides.
+            for path in &diff.no_ops {
+                prop_assert_eq!(before.pointer(path), after.pointer(path));
+            }
+        }
+
+        #[test]
+        fn the_line_is_kibanas_shape(before in json(), after in json()) {
+            let diff = diff(Some(&before), Some(&after), Limits::default(), &no_secrets());
+            let mut out = Vec::new();
+            diff.write_json(&mut out, usize::MAX, usize::MAX);
+            let written: Value = serde_json::from_slice(&out).expect("valid JSON");
+            prop_assert_eq!(&written["format"], "json_patch_extended");
+            prop_assert!(written["noOps"].is_array());
+            for op in written["ops"].as_array().unwrap() {
+                let mut keys: Vec<&str> = op.as_object().unwrap().keys().map(String::as_str).collect();
+                keys.sort_unstable();
+                let mut expected: Vec<&str> = match op["op"].as_str().unwrap() {
+                    "add" => vec!["op", "path", "value"],
+                    "remove" => vec!["op", "path", "oldValue"],
+                    "replace" => vec!["op", "path", "value", "oldValue"],
+                    other => panic!("unexpected op {other}"),
+                };
+                expected.sort_unstable();
+                prop_assert_eq!(keys, expected);
+            }
+        }
+    }
+}

@@ -55,7 +55,7 @@ pub struct IgnoreFilter {
 
 /// Deserializes a list that, when present, holds at least one value (as in Kibana: leave the
 /// field out to match anything).
-fn non_empty<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+pub(crate) fn non_empty<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

@@ -19,6 +19,6 @@ mod shipping;
 mod units;
 
 pub use error::ConfigError;
-pub use settings::{AuditConfig, ConsoleStream, RollingFileConfig, SinkConfig, WriterGuards};
+pub use settings::{AuditConfig, ConsoleStream, DiffConfig, RollingFileConfig, SinkConfig, WriterGuards};
 pub use shipping::{DestinationKind, ShipConfig, SyslogTransport};
 pub use units::{ByteSize, Interval};

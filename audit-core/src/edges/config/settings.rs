@@ -65,8 +65,71 @@ pub struct AuditConfig {
     pub hmac_key_file: Option<PathBuf>,
     /// Events matching any of these are dropped (Kibana's `ignore_filters`).
     pub ignore_filters: Vec<IgnoreFilter>,
+    /// Every write logs a result event after its body, linked to its intent (default false:
+    /// the intent alone, as Kibana; see [`changes`](crate::changes)).
+    pub write_results: bool,
+    /// Which recorded changes become diffs on result events, and their limits.
+    pub diff: DiffConfig,
     /// Where events go (default: the console).
     pub sinks: Vec<SinkConfig>,
+}
+
+/// The `diff` settings: Kibana's `savedObjectDiff` (`enabled`, `typesToInclude`,
+/// `fieldSizeLimit`), and a cap on operations per event. See
+/// [`DiffSettings`](crate::changes::DiffSettings).
+///
+/// ```
+/// use audit_core::AuditConfig;
+///
+/// let config = AuditConfig::from_json(r#"{
+///     "write_results": true,
+///     "diff": { "types": ["dashboard"], "field_size_limit": "16kb", "max_ops": 50, "no_ops": true }
+/// }"#).unwrap();
+/// let (logger, _guards) = config.build().unwrap();
+/// assert!(logger.write_results() && logger.diff_settings().includes("dashboard"));
+/// ```
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DiffConfig {
+    /// Whether diffs are written at all (default true; changes are only recorded by writes
+    /// whose actions carry results).
+    pub enabled: bool,
+    /// Only resources of these types get diffs (default: every type).
+    #[serde(deserialize_with = "crate::policy::filter::non_empty")]
+    pub types: Option<Vec<String>>,
+    /// The largest value written whole (default `48kb`); a larger one is written as
+    /// `Value above fieldSizeLimit`.
+    pub field_size_limit: Option<ByteSize>,
+    /// The most operations an event carries (default 100); the rest are counted.
+    pub max_ops: Option<usize>,
+    /// Whether unchanged fields are listed in `noOps` (default false).
+    pub no_ops: bool,
+}
+
+impl Default for DiffConfig {
+    fn default() -> Self {
+        DiffConfig { enabled: true, types: None, field_size_limit: None, max_ops: None, no_ops: false }
+    }
+}
+
+impl DiffConfig {
+    /// The settings these describe.
+    pub fn settings(&self) -> Result<crate::changes::DiffSettings, ConfigError> {
+        let mut settings = crate::changes::DiffSettings::new().enabled(self.enabled).no_ops(self.no_ops);
+        if let Some(types) = &self.types {
+            settings = settings.types(types.iter().cloned());
+        }
+        if let Some(bytes) = self.field_size_limit {
+            settings = settings.field_size_limit(usize::try_from(bytes.bytes()).unwrap_or(usize::MAX));
+        }
+        match self.max_ops {
+            Some(0) => return Err(ConfigError::new("diff.max_ops", "is at least 1")),
+            Some(ops) => settings = settings.max_ops(ops),
+            None => {}
+        }
+        Ok(settings)
+    }
 }
 
 impl Default for AuditConfig {
@@ -81,6 +144,8 @@ impl Default for AuditConfig {
             max_event_bytes: None,
             hmac_key_file: None,
             ignore_filters: Vec::new(),
+            write_results: false,
+            diff: DiffConfig::default(),
             sinks: vec![SinkConfig::Console { stream: ConsoleStream::Stdout }],
         }
     }
@@ -578,7 +643,11 @@ impl AuditConfig {
     /// writers it started.
     pub fn build(&self) -> Result<(AuditLogger, WriterGuards), ConfigError> {
         let mut guards = WriterGuards::default();
-        let mut builder = AuditLogger::builder().enabled(self.enabled).format(self.format()?);
+        let mut builder = AuditLogger::builder()
+            .enabled(self.enabled)
+            .format(self.format()?)
+            .write_results(self.write_results)
+            .diffs(self.diff.settings()?);
         if let Some(path) = &self.hmac_key_file {
             let key = read_key(path).map_err(|problem| ConfigError::new("hmac_key_file", problem))?;
             builder = builder.hmac_key(key);
