@@ -160,6 +160,10 @@ impl Concealment<'_> {
 
     /// `value`, found at `path`, as it may be written.
     fn apply(&self, path: &mut String, value: &Value) -> Value {
+        // A secret's absence (null) hides nothing: it stays null, so an auditor sees it set.
+        if value.is_null() {
+            return Value::Null;
+        }
         if self.is_secret(path) {
             let text = match value {
                 Value::String(text) => (self.hash)(text),
