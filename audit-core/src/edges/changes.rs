@@ -1,7 +1,7 @@
 //! What a write changed: recorded from inside its body, written as a field-level diff on its
 //! result event.
 //!
-//! An audited write whose action carries results (`#[audited(…, results)]`, an [`Action`]
+//! An audited write whose action carries results (`#[audited(…, results)]`, an [`Action`](crate::Action)
 //! declared [`with_results`](crate::Action::with_results), or every write with
 //! [`AuditLoggerBuilder::write_results`](crate::logger::AuditLoggerBuilder::write_results)) logs
 //! two events per resource: its **intent** before the body runs (outcome `unknown`, as always),

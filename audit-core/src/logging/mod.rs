@@ -283,7 +283,7 @@ impl AuditLogger {
             // Not taken after all: kept for the next accepted event.
             let mut lost = self.inner.lost.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let mut kept = ids;
-            kept.extend(lost.0.drain(..));
+            kept.append(&mut lost.0);
             kept.truncate(LOST_IDS_NAMED);
             lost.0 = kept;
             lost.1 += count;
