@@ -141,9 +141,13 @@ fn a_realistic_session_leaves_the_exact_audit_trail() {
     let expected = [
         ("user_login", "success", "alice"),
         ("space_create", "unknown", "alice"),
+        // Dashboard writes carry results: the intent, then the result.
         ("saved_object_create", "unknown", "alice"),
+        ("saved_object_create", "success", "alice"),
         ("saved_object_create", "unknown", "alice"),
+        ("saved_object_create", "success", "alice"),
         ("saved_object_create", "unknown", "alice"),
+        ("saved_object_create", "success", "alice"),
         ("saved_object_get", "success", "alice"),
         ("user_login", "success", "bob"),
         ("saved_object_delete", "failure", "bob"),
@@ -246,10 +250,101 @@ fn a_realistic_session_leaves_the_exact_audit_trail() {
         let types = event["event"].get("type").cloned().unwrap_or(json!([]));
         assert_eq!(types, documented["type"], "{action}");
         let outcome = event["event"]["outcome"].as_str().unwrap();
+        if event["kibana"].get("intent_event_id").is_some() {
+            // A write's result: Kibana's reference documents intents only (its results, with
+            // diffs, are being added in 2026: a second event per object, `success`).
+            continue;
+        }
         assert!(
             documented["outcomes"].get(outcome).is_some(),
             "{action} with outcome {outcome}: Kibana documents {}",
             documented["outcomes"]
         );
     }
+}
+
+/// What changed, and did it take effect, over real HTTP: a rename's old and new title, a failed
+/// delete's `failure` joined to its intent, a secret changed without its clear text anywhere in
+/// the trail, and a bulk delete's result per dashboard.
+#[test]
+fn write_results_and_diffs_over_http() {
+    let (logger, trail): (AuditLogger, MemorySink) = AuditLogger::capture();
+    let state = app::AppState::new(logger).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(async move {
+        axum::serve(listener, app::router(state).into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+    });
+    let client = Client { agent: ureq::Agent::config_builder().http_status_as_error(false).build().into(), base };
+    let (_, alice) =
+        client.send("POST", "/login", None, Some(json!({"username": "alice", "password": "alice-password"})), &[]);
+    let alice = alice.expect("a session cookie");
+    let a = Some(alice.as_str());
+    for (id, title) in [("d1", "Sales"), ("d2", "Ops")] {
+        assert_eq!(client.send("POST", "/api/dashboards", a, Some(json!({"id": id, "title": title})), &[]).0, 201);
+    }
+    let rename = json!({"title": "Sales 2026"});
+    assert_eq!(client.send("PUT", "/api/dashboards/d1", a, Some(rename), &[]).0, 204);
+    let password = json!({"title": "Sales 2026", "share_password": "open-sesame"});
+    assert_eq!(client.send("PUT", "/api/dashboards/d1", a, Some(password), &[]).0, 204);
+    assert_eq!(client.send("DELETE", "/api/dashboards/d9", a, None, &[]).0, 404);
+    let bulk = json!({"ids": ["d1", "d2"]});
+    assert_eq!(client.send("POST", "/api/dashboards/_bulk_delete", a, Some(bulk), &[]).0, 200);
+    drop(runtime);
+
+    let events = trail.json();
+    let by_id: BTreeMap<&str, &Value> = events.iter().map(|e| (e["event"]["id"].as_str().unwrap(), e)).collect();
+    let results: Vec<&Value> = events.iter().filter(|e| e["kibana"].get("intent_event_id").is_some()).collect();
+    // Every result names an intent of the same action, resource and trace, logged before it.
+    for result in &results {
+        let intent = by_id[result["kibana"]["intent_event_id"].as_str().unwrap()];
+        assert_eq!(intent["event"]["outcome"], "unknown");
+        assert_eq!(intent["event"]["action"], result["event"]["action"]);
+        assert_eq!(intent["kibana"]["saved_object"], result["kibana"]["saved_object"]);
+        assert_eq!(intent["trace"]["id"], result["trace"]["id"]);
+    }
+    let summary: Vec<(&str, &str, &str)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["event"]["action"].as_str().unwrap(),
+                r["kibana"]["saved_object"]["id"].as_str().unwrap(),
+                r["event"]["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("saved_object_create", "d1", "success"),
+            ("saved_object_create", "d2", "success"),
+            ("saved_object_update", "d1", "success"),
+            ("saved_object_update", "d1", "success"),
+            ("saved_object_delete", "d9", "failure"),
+            ("saved_object_delete", "d1", "success"),
+            ("saved_object_delete", "d2", "success"),
+        ]
+    );
+    let op = |result: &Value, path: &str| -> Value {
+        result["kibana"]["diff"]["ops"].as_array().unwrap().iter().find(|op| op["path"] == path).cloned().unwrap()
+    };
+    // The rename: old and new title, in Kibana's shape.
+    assert_eq!(results[2]["kibana"]["diff"]["format"], "json_patch_extended");
+    assert_eq!(
+        op(results[2], "/title"),
+        json!({"op": "replace", "path": "/title", "value": "Sales 2026", "oldValue": "Sales"})
+    );
+    // The password set: its HMAC, never its clear text, anywhere in the trail.
+    let set = op(results[3], "/share_password");
+    assert!(set["value"].as_str().unwrap().starts_with("hmac-sha256:"), "{set}");
+    assert_eq!(set["oldValue"], Value::Null);
+    assert!(!trail.lines().join("\n").contains("open-sesame"), "the secret in clear");
+    // The failed delete: `failure` with its error, joined to its intent.
+    assert_eq!(results[4]["error"]["code"], "not_found");
+    assert_eq!(results[4]["error"]["message"], "dashboard d9 not found");
+    // The bulk delete: each dashboard's own attributes removed, the password as its HMAC.
+    assert_eq!(op(results[5], "/title")["oldValue"], "Sales 2026");
+    assert_eq!(op(results[5], "/share_password")["oldValue"], set["value"]);
+    assert_eq!(op(results[6], "/title")["oldValue"], "Ops");
 }

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use audit_core::http::AuditLayer;
 use audit_core::{
-    audited, auth, kibana, Action, AuditContext, AuditErrorCode, AuditLogger, AuditRefused, Category, EventType, User,
+    audited, auth, changes, kibana, Action, AuditContext, AuditErrorCode, AuditLogger, AuditRefused, Category,
+    EventType, User,
 };
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -107,6 +108,14 @@ pub struct Dashboard {
     pub title: String,
 }
 
+/// A dashboard as stored: what its writes' diffs are made of. `share_password` protects its
+/// public link; the attributes of the writes mark it secret, so the trail holds only its HMAC.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoredDashboard {
+    pub title: String,
+    pub share_password: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Space {
     pub id: String,
@@ -160,7 +169,8 @@ impl Store {
         let db = Connection::open_in_memory()?;
         db.execute_batch(
             "CREATE TABLE spaces (id TEXT PRIMARY KEY, name TEXT NOT NULL);
-             CREATE TABLE dashboards (space TEXT NOT NULL, id TEXT NOT NULL, title TEXT NOT NULL, PRIMARY KEY (space, id));
+             CREATE TABLE dashboards (space TEXT NOT NULL, id TEXT NOT NULL, title TEXT NOT NULL,
+                                      share_password TEXT, PRIMARY KEY (space, id));
              CREATE TABLE exports (space TEXT NOT NULL, dashboard TEXT NOT NULL, content TEXT NOT NULL);
              INSERT INTO spaces VALUES ('default', 'Default');",
         )?;
@@ -173,18 +183,37 @@ impl Store {
         }
     }
 
-    #[audited(action = kibana::SAVED_OBJECT_CREATE, authorize = require_editor, resource(type = "dashboard", id = dashboard.id, name = dashboard.title))]
+    /// A write with results: its intent before the insert, its result (with the created
+    /// attributes as a diff from nothing) after.
+    #[audited(action = kibana::SAVED_OBJECT_CREATE, authorize = require_editor, results(secret = ["share_password"]),
+              resource(type = "dashboard", id = dashboard.id, name = dashboard.title))]
     pub fn create_dashboard(&self, dashboard: &Dashboard) -> Result<(), ServiceError> {
         let space = current_space();
         let inserted = self.db.lock().unwrap().execute(
-            "INSERT OR IGNORE INTO dashboards VALUES (?1, ?2, ?3)",
+            "INSERT OR IGNORE INTO dashboards VALUES (?1, ?2, ?3, NULL)",
             params![space, dashboard.id, dashboard.title],
         )?;
         if inserted == 0 {
             return Err(ServiceError::Conflict(format!("dashboard {}", dashboard.id)));
         }
         self.effect(&format!("create dashboard {}", dashboard.id));
+        changes::create(&StoredDashboard { title: dashboard.title.clone(), share_password: None });
         Ok(())
+    }
+
+    /// The stored attributes of a dashboard of the current space.
+    fn stored(&self, id: &str) -> Result<Option<StoredDashboard>, ServiceError> {
+        let space = current_space();
+        Ok(self
+            .db
+            .lock()
+            .unwrap()
+            .query_row(
+                "SELECT title, share_password FROM dashboards WHERE space = ?1 AND id = ?2",
+                params![space, id],
+                |row| Ok(StoredDashboard { title: row.get(0)?, share_password: row.get(1)? }),
+            )
+            .optional()?)
     }
 
     #[audited(action = kibana::SAVED_OBJECT_GET, authorize = require_viewer, resource(type = "dashboard", id = id))]
@@ -192,33 +221,37 @@ impl Store {
         self.get_dashboard_unaudited(id)
     }
 
-    #[audited(action = kibana::SAVED_OBJECT_UPDATE, authorize = require_editor, resource(type = "dashboard", id = id))]
-    pub fn update_dashboard(&self, id: &str, title: &str) -> Result<(), ServiceError> {
+    /// Renames a dashboard, and sets or clears its share password when `share_password` is
+    /// given. Its result carries the old and new attributes, the password as HMACs.
+    #[audited(action = kibana::SAVED_OBJECT_UPDATE, authorize = require_editor, results(secret = ["share_password"]),
+              resource(type = "dashboard", id = id))]
+    pub fn update_dashboard(
+        &self,
+        id: &str,
+        title: &str,
+        share_password: Option<Option<&str>>,
+    ) -> Result<(), ServiceError> {
         let space = current_space();
-        let changed = self
-            .db
-            .lock()
-            .unwrap()
-            .execute("UPDATE dashboards SET title = ?3 WHERE space = ?1 AND id = ?2", params![space, id, title])?;
-        if changed == 0 {
-            return Err(ServiceError::NotFound(format!("dashboard {id}")));
-        }
+        let before = self.stored(id)?.ok_or_else(|| ServiceError::NotFound(format!("dashboard {id}")))?;
+        let password = share_password.unwrap_or(before.share_password.as_deref());
+        self.db.lock().unwrap().execute(
+            "UPDATE dashboards SET title = ?3, share_password = ?4 WHERE space = ?1 AND id = ?2",
+            params![space, id, title, password],
+        )?;
         self.effect(&format!("update dashboard {id}"));
+        let after = StoredDashboard { title: title.to_owned(), share_password: password.map(str::to_owned) };
+        changes::update(&before, &after);
         Ok(())
     }
 
-    #[audited(action = kibana::SAVED_OBJECT_DELETE, authorize = require_editor, resource(type = "dashboard", id = id))]
+    #[audited(action = kibana::SAVED_OBJECT_DELETE, authorize = require_editor, results(secret = ["share_password"]),
+              resource(type = "dashboard", id = id))]
     pub fn delete_dashboard(&self, id: &str) -> Result<(), ServiceError> {
         let space = current_space();
-        let deleted = self
-            .db
-            .lock()
-            .unwrap()
-            .execute("DELETE FROM dashboards WHERE space = ?1 AND id = ?2", params![space, id])?;
-        if deleted == 0 {
-            return Err(ServiceError::NotFound(format!("dashboard {id}")));
-        }
+        let before = self.stored(id)?.ok_or_else(|| ServiceError::NotFound(format!("dashboard {id}")))?;
+        self.db.lock().unwrap().execute("DELETE FROM dashboards WHERE space = ?1 AND id = ?2", params![space, id])?;
         self.effect(&format!("delete dashboard {id}"));
+        changes::delete(&before);
         Ok(())
     }
 
@@ -228,16 +261,20 @@ impl Store {
         ids.iter().map(|id| self.get_dashboard_unaudited(id)).collect()
     }
 
-    /// One `saved_object_delete` event per dashboard, all before any is deleted.
-    #[audited(action = kibana::SAVED_OBJECT_DELETE, authorize = require_editor, resource(type = "dashboard", each = ids))]
+    /// One `saved_object_delete` intent per dashboard, all before any is deleted; one result
+    /// per dashboard after, each with what was deleted.
+    #[audited(action = kibana::SAVED_OBJECT_DELETE, authorize = require_editor, results(secret = ["share_password"]),
+              resource(type = "dashboard", each = ids))]
     pub fn bulk_delete_dashboards(&self, ids: &[String]) -> Result<usize, ServiceError> {
         let space = current_space();
-        let db = self.db.lock().unwrap();
         let mut deleted = 0;
         for id in ids {
+            let Some(before) = self.stored(id)? else { continue };
+            let db = self.db.lock().unwrap();
             deleted += db.execute("DELETE FROM dashboards WHERE space = ?1 AND id = ?2", params![space, id])?;
+            drop(db);
+            changes::of(id).delete(&before);
         }
-        drop(db);
         self.effect(&format!("bulk delete {} dashboards", ids.len()));
         Ok(deleted)
     }
@@ -470,9 +507,18 @@ async fn get_dashboard(
     state.store.get_dashboard(&id).map(Json)
 }
 
+/// `PUT /api/dashboards/{id}`: a new title, and a share password to set (a string) or clear
+/// (`null`); left out, the password stays as it is.
 #[derive(Deserialize)]
 struct Rename {
     title: String,
+    #[serde(default, deserialize_with = "present")]
+    share_password: Option<Option<String>>,
+}
+
+/// A field that is present (`Some`, its value possibly `null`), as opposed to left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 async fn update_dashboard(
@@ -480,7 +526,8 @@ async fn update_dashboard(
     Path(id): Path<String>,
     Json(rename): Json<Rename>,
 ) -> Result<StatusCode, ServiceError> {
-    state.store.update_dashboard(&id, &rename.title).map(|()| StatusCode::NO_CONTENT)
+    let password = rename.share_password.as_ref().map(Option::as_deref);
+    state.store.update_dashboard(&id, &rename.title, password).map(|()| StatusCode::NO_CONTENT)
 }
 
 async fn delete_dashboard(

@@ -24,6 +24,8 @@ async fn main() {
     eprintln!("  curl -c jar -H 'content-type: application/json' -d '{{\"username\":\"alice\",\"password\":\"alice-password\"}}' {base}/login");
     eprintln!("  curl -b jar -H 'content-type: application/json' -d '{{\"id\":\"d1\",\"title\":\"Sales\"}}' {base}/api/dashboards");
     eprintln!("  curl -b jar {base}/api/dashboards/d1");
+    eprintln!("  curl -b jar -X PUT -H 'content-type: application/json' -d '{{\"title\":\"Sales 2026\",\"share_password\":\"open-sesame\"}}' {base}/api/dashboards/d1");
+    eprintln!("  curl -b jar -X DELETE {base}/api/dashboards/d9      # a failed delete: its result is `failure`");
     eprintln!("  curl -b jar -X POST {base}/api/dashboards/d1/_export");
     eprintln!("  curl -b jar -X POST {base}/logout");
     let service = app::router(state).into_make_service_with_connect_info::<SocketAddr>();
