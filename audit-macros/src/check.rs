@@ -183,8 +183,12 @@ pub(crate) fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> 
 
     check_shape(shape, known_timing, errors);
 
+    // A sync write with `#[track_caller]` runs its body in place (a closure would lose the
+    // caller's location): it can log no result.
     let has_track_caller = shape.function.attrs.iter().any(|a| a.path().is_ident("track_caller"));
-    let body_in_place = known_timing == Some(Timing::Before) && !shape.is_async() && has_track_caller;
+    let in_place_reason = has_track_caller.then_some("a write with `#[track_caller]` runs its body in place");
+    let in_place_reason = in_place_reason.filter(|_| known_timing == Some(Timing::Before) && !shape.is_async());
+    let body_in_place = in_place_reason.is_some();
     let results = args.results.map(|(name, arg)| {
         for lit in &arg.secret {
             if let Err(problem) = audit_schema::action::check_field_path(&lit.value()) {
@@ -198,11 +202,10 @@ pub(crate) fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> 
                  outcome already; remove `results`",
             );
         }
-        if arg.on && body_in_place {
+        if let (true, Some(reason)) = (arg.on, in_place_reason) {
             errors.error(
                 name.span(),
-                "a write with `#[track_caller]` runs its body in place, where its result cannot be seen: \
-                 remove `#[track_caller]` or `results`",
+                format!("{reason}, where its result cannot be seen: remove `results`, or what keeps the body in place"),
             );
         }
         let _ = arg.span;
