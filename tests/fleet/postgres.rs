@@ -293,3 +293,70 @@ fn postgres_over_tls_and_a_wrong_certificate_authority_is_refused_at_start_up() 
     let error = Shipper::builder(&path, destination).cursor(dir.path("other.cursor")).spawn().unwrap_err();
     assert!(error.to_string().to_lowercase().contains("certificate"), "{error}");
 }
+
+#[audit_core::audited(action = audit_core::kibana::SAVED_OBJECT_UPDATE, results, resource(type = "dashboard", id = id))]
+fn rename(id: &str, fail: bool) -> Result<(), String> {
+    if fail {
+        return Err(format!("dashboard {id} not found"));
+    }
+    audit_core::changes::update(&serde_json::json!({"title": "Sales"}), &serde_json::json!({"title": "Sales 2026"}));
+    Ok(())
+}
+
+/// The README's query for "did it take effect, and what changed", on a real table: each write's
+/// intent joined to its result by `intent_event_id`; an intent with no result (the process died
+/// mid-write) shows as such.
+#[test]
+fn write_results_join_their_intents_in_postgres() {
+    let server = Postgres::start();
+    let dir = TempDir::new("pg-results");
+    let path = dir.path("audit.log");
+    {
+        let (writer, guard) = audit_core::FileWriter::builder(&path).build().unwrap();
+        let logger = audit_core::AuditLogger::builder().sink(writer).build();
+        let ctx =
+            audit_core::AuditContext::builder().user(audit_core::User::named("alice")).logger(logger.clone()).build();
+        ctx.in_scope(|| {
+            rename("d1", false).unwrap();
+            rename("d2", true).unwrap_err();
+        });
+        // An intent whose process died before the result: logged by hand, no result follows.
+        let orphan = audit_core::AuditEvent::new(&audit_core::kibana::SAVED_OBJECT_UPDATE)
+            .with_outcome(audit_core::Outcome::Unknown)
+            .with_resource(audit_core::Resource::new("dashboard", "d3"))
+            .with_user(audit_core::User::named("alice"));
+        logger.log(orphan).unwrap();
+        guard.shutdown().unwrap();
+    }
+    Shipper::builder(&path, destination(&server, "host-r")).run_until_caught_up(Duration::from_secs(60)).unwrap();
+    let rows = server
+        .client()
+        .query(
+            "SELECT i.event #>> '{kibana,saved_object,id}' AS dashboard, i.user_name,
+                    coalesce(r.outcome, 'no result') AS took_effect,
+                    r.event #>> '{error,message}' AS error,
+                    r.event #>> '{kibana,diff,ops}' AS changed
+             FROM audit_events i
+             LEFT JOIN audit_events r ON r.intent_event_id = i.event_id
+             WHERE i.action = 'saved_object_update' AND i.outcome = 'unknown' AND i.intent_event_id IS NULL
+             ORDER BY i.ts, i.row_id",
+            &[],
+        )
+        .unwrap();
+    let got: Vec<(String, String, String, Option<String>, Option<serde_json::Value>)> = rows
+        .iter()
+        .map(|r| {
+            let changed: Option<String> = r.get(4);
+            (r.get(0), r.get(1), r.get(2), r.get(3), changed.map(|ops| serde_json::from_str(&ops).unwrap()))
+        })
+        .collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!((got[0].0.as_str(), got[0].2.as_str()), ("d1", "success"));
+    assert_eq!(
+        got[0].4,
+        Some(serde_json::json!([{"op": "replace", "path": "/title", "value": "Sales 2026", "oldValue": "Sales"}]))
+    );
+    assert_eq!((got[1].0.as_str(), got[1].2.as_str()), ("d2", "failure"));
+    assert_eq!(got[1].3.as_deref(), Some("dashboard d2 not found"));
+    assert_eq!((got[2].0.as_str(), got[2].2.as_str()), ("d3", "no result"));
+}

@@ -174,6 +174,9 @@ CREATE INDEX IF NOT EXISTS {base}_user_ts ON {table} (user_name, ts);
 CREATE INDEX IF NOT EXISTS {base}_space_ts ON {table} (space_id, ts);
 CREATE INDEX IF NOT EXISTS {base}_trace ON {table} (trace_id);
 CREATE INDEX IF NOT EXISTS {base}_origin_sequence ON {table} (origin, sequence);
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS intent_event_id text
+    GENERATED ALWAYS AS (event #>> '{{{namespace},intent_event_id}}') STORED;
+CREATE INDEX IF NOT EXISTS {base}_intent ON {table} (intent_event_id);
 CREATE OR REPLACE FUNCTION {base}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
