@@ -15,6 +15,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "results/mod.rs"]
+mod results_bench;
 #[allow(dead_code)]
 #[path = "../tests/fleet/servers.rs"]
 mod servers;
@@ -67,7 +69,7 @@ fn context(logger: Option<AuditLogger>) -> AuditContext {
 }
 
 #[derive(Debug)]
-pub struct NotFound;
+pub(crate) struct NotFound;
 
 impl std::fmt::Display for NotFound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -993,6 +995,16 @@ fn main() {
     }
     if run("verify") {
         verify_speed(&dir);
+    }
+    if wanted.iter().any(|w| w == "write") {
+        // Only when named: the figure compared with another binary.
+        results_bench::write_cost(&dir);
+    }
+    if run("results") {
+        results_bench::results_cost(&dir);
+    }
+    if run("diff") {
+        results_bench::diff_cost();
     }
     // Only when named (they need servers): `ship` for all three, or `ship-pg`, `ship-nats`, `ship-lag`.
     let shipping = |name: &str| wanted.iter().any(|w| w == "ship" || w == name);

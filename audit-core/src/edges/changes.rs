@@ -118,6 +118,25 @@ impl ResourceChange {
     }
 }
 
+/// The diff from `before` to `after` (`None`: nothing, as for a creation or a deletion), within
+/// `settings`' limits: for an event made by hand ([`AuditEvent::with_diff`](crate::AuditEvent::with_diff)).
+/// Always-masked field names (`password`, `token`, …) are written `[redacted]`; secrets that
+/// must stay comparable are for `#[audited(results(secret = […]))]`, which hashes them.
+///
+/// ```
+/// use audit_core::changes::{self, DiffSettings, OpKind};
+/// use serde_json::json;
+///
+/// let diff = changes::diff(Some(&json!({"title": "Sales"})), Some(&json!({"title": "Sales 2026"})), &DiffSettings::new());
+/// assert_eq!(diff.ops[0].op, OpKind::Replace);
+/// assert_eq!(diff.ops[0].old_value, Some(json!("Sales")));
+/// ```
+pub fn diff(before: Option<&serde_json::Value>, after: Option<&serde_json::Value>, settings: &DiffSettings) -> Diff {
+    let plain = |text: &str| text.to_owned();
+    let concealment = crate::leaf::patch::Concealment { secret: &[], hash: &plain };
+    crate::leaf::patch::diff(before, after, settings.limits(), &concealment)
+}
+
 /// How many recorded changes could not go on a result event in this process (each one was
 /// also reported through `tracing`).
 pub fn misuses() -> u64 {

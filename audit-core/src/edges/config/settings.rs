@@ -760,6 +760,11 @@ mod tests {
             (r#"[true, "kibana"]"#, "", None),
             (r#"{"hmac_key_file":"/nonexistent-dir/key"}"#, "hmac_key_file", None),
             (r#"{"max_field_bytes":"lots"}"#, "max_field_bytes", None),
+            (r#"{"write_result":true}"#, "write_result", Some("write_results")),
+            (r#"{"diff":{"types":[]}}"#, "diff.types", None),
+            (r#"{"diff":{"max_ops":0}}"#, "diff.max_ops", None),
+            (r#"{"diff":{"field_size_limit":"huge"}}"#, "diff.field_size_limit", None),
+            (r#"{"diff":{"type":["dashboard"]}}"#, "diff.type", Some("types")),
         ];
         for (json, setting, suggestion) in cases {
             let error = error(json);
