@@ -327,7 +327,7 @@ struct Watching {
 
 impl AuditSink for Watching {
     fn write(&self, record: &Record<'_>) -> Result<(), SinkError> {
-        if self.refuse_results.load(Ordering::SeqCst) && record.event().intent_id.is_some() {
+        if self.refuse_results.load(Ordering::SeqCst) && record.event().intent_id().is_some() {
             return Err(FailurePolicy::FailClosed.failure(io::Error::other("disk full")));
         }
         let line = serde_json::from_str(record.line()).unwrap();

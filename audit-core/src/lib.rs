@@ -115,7 +115,7 @@ pub mod event {
     //! with [`AuditContext`](crate::AuditContext)), what went wrong ([`ErrorInfo`]), the HTTP
     //! request ([`HttpRequestInfo`]) and how the user authenticated ([`AuthenticationInfo`]).
     pub use crate::leaf::event_id::EventId;
-    pub use crate::model::{AuthenticationInfo, ErrorInfo, HttpRequestInfo, Origin};
+    pub use crate::model::{AuthenticationInfo, ErrorInfo, HttpRequestInfo, Origin, WriteResult};
 }
 
 pub mod context {

@@ -16,6 +16,25 @@ use crate::leaf::event_id::EventId;
 use crate::leaf::patch::Diff;
 use audit_schema::{Action, Category, EventType, Outcome};
 
+/// What a write's result event carries beyond an ordinary event (see
+/// [`Action::with_results`] and [`changes`](crate::changes)).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct WriteResult {
+    /// `<namespace>.intent_event_id`: the `event.id` of the intent event logged before the
+    /// write ran.
+    pub intent_id: Option<EventId>,
+    /// `<namespace>.diff`: what the write changed, in Kibana's `json_patch_extended` shape.
+    pub diff: Option<Arc<Diff>>,
+}
+
+impl WriteResult {
+    /// The result of the write whose intent had `intent_id`, with what it changed.
+    pub fn new(intent_id: Option<EventId>, diff: Option<Arc<Diff>>) -> WriteResult {
+        WriteResult { intent_id, diff }
+    }
+}
+
 /// One audit event. Serialized by [`EcsFormat`](crate::EcsFormat) to one ECS JSON line.
 ///
 /// ```
@@ -66,12 +85,9 @@ pub struct AuditEvent {
     pub error: Option<Box<ErrorInfo>>,
     /// `labels`: extra named values (`#[audited(fields(...))]`), ECS's place for custom keywords.
     pub labels: Vec<(Cow<'static, str>, String)>,
-    /// `<namespace>.intent_event_id`: on a write's result event, the `event.id` of the intent
-    /// event logged before the write ran (see [`Action::with_results`]).
-    pub intent_id: Option<EventId>,
-    /// `<namespace>.diff`: on a write's result event, what the write changed, in Kibana's
-    /// `json_patch_extended` shape (see [`changes`](crate::changes)).
-    pub diff: Option<Arc<Diff>>,
+    /// On a write's result event: its intent's id and what the write changed (boxed: only
+    /// result events have it, and events are moved by value).
+    pub result: Option<Box<WriteResult>>,
     /// The action's verbs and object, for the default message.
     pub(crate) grammar: Option<&'static Action>,
 }
@@ -119,8 +135,7 @@ impl AuditEvent {
             delete_from_spaces: Vec::new(),
             error: None,
             labels: Vec::new(),
-            intent_id: None,
-            diff: None,
+            result: None,
             grammar,
         }
     }
@@ -207,14 +222,24 @@ impl AuditEvent {
     /// Sets `<namespace>.intent_event_id`: this event is the result of the write whose intent
     /// event had `intent`.
     pub fn with_intent(mut self, intent: EventId) -> AuditEvent {
-        self.intent_id = Some(intent);
+        self.result.get_or_insert_with(Box::default).intent_id = Some(intent);
         self
     }
 
     /// Sets `<namespace>.diff`.
     pub fn with_diff(mut self, diff: Diff) -> AuditEvent {
-        self.diff = Some(Arc::new(diff));
+        self.result.get_or_insert_with(Box::default).diff = Some(Arc::new(diff));
         self
+    }
+
+    /// `<namespace>.intent_event_id`: on a write's result event, its intent's `event.id`.
+    pub fn intent_id(&self) -> Option<EventId> {
+        self.result.as_ref().and_then(|result| result.intent_id)
+    }
+
+    /// `<namespace>.diff`: on a write's result event, what the write changed.
+    pub fn diff(&self) -> Option<&Diff> {
+        self.result.as_ref().and_then(|result| result.diff.as_deref())
     }
 
     /// `user.name`, if known.

@@ -21,7 +21,7 @@ pub(crate) mod refused;
 
 pub use context::{AuditContext, AuditContextBuilder, ContextGuard, Scoped, WithAuditContext};
 pub use error_code::AuditErrorCode;
-pub use event::AuditEvent;
+pub use event::{AuditEvent, WriteResult};
 pub use origin::Origin;
 pub use parts::{AuthenticationInfo, ErrorInfo, HttpRequestInfo, Resource, User};
 pub use refused::AuditRefused;

@@ -300,8 +300,7 @@ impl EcsFormat {
             && event.authentication.is_none()
             && event.add_to_spaces.is_empty()
             && event.delete_from_spaces.is_empty()
-            && event.intent_id.is_none()
-            && event.diff.is_none();
+            && event.result.is_none();
         if empty {
             return;
         }
@@ -329,10 +328,10 @@ impl EcsFormat {
         if !event.delete_from_spaces.is_empty() {
             namespace.strs(key!("delete_from_spaces"), event.delete_from_spaces.iter().map(String::as_str));
         }
-        if let Some(intent) = &event.intent_id {
+        if let Some(intent) = event.intent_id() {
             namespace.ascii(key!("intent_event_id"), intent.as_str().as_bytes());
         }
-        if let Some(diff) = &event.diff {
+        if let Some(diff) = event.diff() {
             // Its values are within the diff's own size limit; a line being fitted within its own
             // asks for less.
             let value_limit = if field == self.max_field_bytes { usize::MAX } else { field };

@@ -2,17 +2,17 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::probe::Completion;
-use super::record::{report_misuse, Recorder, Recording, Slot};
+use super::record::{report_misuse, Recorder, Recording, Target};
 use crate::leaf::event_id::EventId;
 use crate::leaf::patch::{self, Concealment, Diff};
 use crate::leaf::trace::new_trace_id;
 use crate::logging::dispatch::report_no_logger;
 use crate::logging::{AuditLogger, LogError};
-use crate::model::{AuditContext, AuditEvent, AuditRefused, ErrorInfo, Resource};
+use crate::model::{AuditContext, AuditEvent, AuditRefused, ErrorInfo, Resource, WriteResult};
 use crate::policy::filter::FilterSubject;
 use crate::policy::verdict::Verdict;
 use audit_schema::Timing;
@@ -39,14 +39,9 @@ pub struct Call {
     /// When the call began, for `event.duration`: read only for reads whose events are written,
     /// and writes that log a result.
     started: Option<SystemTime>,
-    /// Whether this write logs a result event per target after its body (see
-    /// [`Action::with_results`]); false for reads and for calls nobody sees.
-    results: bool,
-    /// The fields of recorded changes written as HMACs.
-    secret_fields: &'static [&'static str],
-    /// The `event.id`s of the intent events, by target, for the result events to name.
-    intents: OnceLock<Vec<EventId>>,
-    /// Where the body's recorded changes go (writes that log results).
+    /// For a write that logs a result event per target after its body (see
+    /// [`Action::with_results`]): its intents' ids and its recorded changes. `None` for reads,
+    /// for other writes and for calls nobody sees.
     recorder: Option<Arc<Recorder>>,
 }
 
@@ -73,19 +68,34 @@ impl Call {
         keep_context: bool,
     ) -> Call {
         let timing = timing.unwrap_or(action.timing());
-        match explicit {
-            Some(context) => Call::resolve(action, timing, durability, results, Some(context), keep_context),
-            None => AuditContext::with_current(|context| {
-                Call::resolve(action, timing, durability, results, context, keep_context)
-            }),
+        let mut call = match explicit {
+            Some(context) => Call::resolve(action, timing, durability, Some(context), keep_context),
+            None => {
+                AuditContext::with_current(|context| Call::resolve(action, timing, durability, context, keep_context))
+            }
+        };
+        if let Some(results) = results {
+            call.override_results(results);
+        }
+        call
+    }
+
+    /// `#[audited(results …)]` as written wins over the action's and the logger's choice.
+    #[cold]
+    fn override_results(&mut self, results: ResultsArg) {
+        let is_write = self.timing == Timing::Before && matches!(self.destination, Destination::Logger(_));
+        self.recorder = (is_write && results.on).then(|| Recorder::shared(results.secret_fields));
+        if self.recorder.is_some() && self.started.is_none() {
+            self.started = Some(SystemTime::now());
         }
     }
 
+    // Out of line: the closure `begin` hands to the thread's context stays small enough to inline.
+    #[inline(never)]
     fn resolve(
         action: &'static Action,
         timing: Timing,
         durability: Option<Durability>,
-        results: Option<ResultsArg>,
         context: Option<&AuditContext>,
         keep_context: bool,
     ) -> Call {
@@ -111,12 +121,9 @@ impl Call {
             }
         });
         let enabled = matches!(destination, Destination::Logger(_));
-        let (results, secret_fields) = match (&destination, timing) {
-            (Destination::Logger(logger), Timing::Before) => match results {
-                Some(arg) => (arg.on, arg.secret_fields),
-                None => (action.results() || logger.write_results(), action.secret_fields()),
-            },
-            _ => (false, &[][..]),
+        let results = match (&destination, timing) {
+            (Destination::Logger(logger), Timing::Before) => action.results() || logger.write_results(),
+            _ => false,
         };
         // Related events (a bulk call's events, its denial and its completion) share one trace id:
         // the context's, or one made for this call.
@@ -129,18 +136,21 @@ impl Call {
             trace_id,
             durability,
             started: (enabled && (timing == Timing::After || results)).then(SystemTime::now),
-            results,
-            secret_fields,
-            intents: OnceLock::new(),
-            recorder: results.then(Arc::default),
+            recorder: if results { Some(Recorder::shared(action.secret_fields())) } else { None },
         }
+    }
+
+    /// Whether this write logs results.
+    #[inline]
+    fn results(&self) -> bool {
+        self.recorder.is_some()
     }
 
     /// What a change recorded by the body goes to: this call's recorder, or a refusal that says
     /// why this call takes none.
-    fn slot(&self) -> Slot {
+    fn target(&self) -> Target {
         match &self.recorder {
-            Some(recorder) => Slot::Recording(recorder.clone()),
+            Some(recorder) => Target::Recording(Arc::clone(recorder)),
             None => {
                 let why = match (self.timing, &self.destination) {
                     (Timing::After, _) => "a read changes nothing: record changes in writes",
@@ -150,7 +160,7 @@ impl Call {
                     }
                     _ => "the call is not audited (an ignore filter drops it, or no logger is installed)",
                 };
-                Slot::Refusing { action: self.action.name(), why }
+                Target::Refusing { action: self.action.name(), why }
             }
         }
     }
@@ -207,7 +217,7 @@ impl Call {
     fn completion_due(&self) -> bool {
         match (&self.destination, self.timing) {
             (Destination::Logger(_), Timing::After) => true,
-            (Destination::Logger(_), Timing::Before) => self.results,
+            (Destination::Logger(_), Timing::Before) => self.results(),
             (Destination::Missing, Timing::After) => {
                 report_no_logger(self.action.name());
                 false
@@ -234,13 +244,9 @@ impl Call {
         Guard { call: self, targets, finished: false }
     }
 
-    /// The events of this call for `emission`, one per target, and the durability they ask
-    /// for; `None` when nothing is to be written (ignored, or no logger: counted).
-    fn events<'a>(
-        &'a self,
-        targets: &'a Targets,
-        emission: Emission<'a>,
-    ) -> Option<(&'a AuditLogger, impl Iterator<Item = AuditEvent> + Send + 'a, Durability)> {
+    /// What the events of this call for `emission` share, and the logger they go to; `None`
+    /// when nothing is to be written (ignored, or no logger: counted).
+    fn prepare<'a>(&'a self, targets: &Targets, emission: Emission<'_>) -> Option<Batch<'a>> {
         let logger = match &self.destination {
             Destination::Logger(logger) => logger,
             Destination::Ignored => return None,
@@ -254,49 +260,68 @@ impl Call {
             Emission::Denied(error) => (Outcome::Failure, Some(error), false, None),
             Emission::Completed { outcome, error, reason } => (outcome, error, true, reason),
         };
-        let is_result = timed && self.results;
+        let is_result = timed && self.results();
         let requested = self.durability.unwrap_or_default();
         // A result is as durable as its intent.
         let durability = if !timed || is_result { requested.max(logger.intent_durability()) } else { requested };
-        let intents: &[EventId] = if is_result { self.intents.get().map_or(&[], Vec::as_slice) } else { &[] };
-        let diffs = if is_result { self.diffs(logger, targets) } else { Vec::new() };
+        let results = match (&self.recorder, is_result) {
+            (Some(recorder), true) => Some(self.result_parts(recorder, logger, targets)),
+            _ => None,
+        };
         // One clock read for all the events of this emission.
         let now = SystemTime::now();
         let duration = self.started.filter(|_| timed).map(|started| now.duration_since(started).unwrap_or_default());
-        let error = error.cloned().map(Box::new);
-        let reason = reason.map(str::to_owned);
-        let event = move |(index, resource): (usize, Option<&Resource>)| {
-            // Built in place, field by field: an event is large, and moving it is not free.
-            let mut event = AuditEvent::at(self.action, now);
-            event.outcome = Some(outcome);
-            event.context.clone_from(&self.context);
-            event.origin.trace_id.clone_from(&self.trace_id);
-            event.resource = resource.cloned();
-            event.error.clone_from(&error);
-            event.duration = duration;
-            event.reason.clone_from(&reason);
-            event.labels.clone_from(&targets.labels);
-            event.intent_id = intents.get(index).copied();
-            event.diff = diffs.get(index).cloned().flatten();
-            let explicit = match outcome {
-                Outcome::Failure => targets.failure_message.as_ref().or(targets.message.as_ref()),
-                _ => targets.message.as_ref(),
-            };
-            if let Some(message) = explicit {
-                event.message.clone_from(message);
-            }
-            event
+        Some(Batch {
+            logger,
+            durability,
+            now,
+            outcome,
+            duration,
+            error: error.cloned().map(Box::new),
+            reason: reason.map(str::to_owned),
+            results,
+        })
+    }
+
+    /// The event of target `index` (`resource`, or none), built in place field by field: an
+    /// event is large, and moving it is not free.
+    #[inline(always)]
+    fn event(&self, batch: &Batch<'_>, targets: &Targets, index: usize, resource: Option<&Resource>) -> AuditEvent {
+        let mut event = AuditEvent::at(self.action, batch.now);
+        event.outcome = Some(batch.outcome);
+        event.context.clone_from(&self.context);
+        event.origin.trace_id.clone_from(&self.trace_id);
+        event.resource = resource.cloned();
+        event.error.clone_from(&batch.error);
+        event.duration = batch.duration;
+        event.reason.clone_from(&batch.reason);
+        event.labels.clone_from(&targets.labels);
+        if let Some(results) = &batch.results {
+            event.result = results.get(index).cloned().map(Box::new);
+        }
+        let explicit = match batch.outcome {
+            Outcome::Failure => targets.failure_message.as_ref().or(targets.message.as_ref()),
+            _ => targets.message.as_ref(),
         };
-        // One event per resource, or one without a resource when there is none.
-        let resources = targets.resources.iter().map(Some);
-        let none = targets.resources.is_empty().then_some(None);
-        Some((logger, none.into_iter().chain(resources).enumerate().map(event), durability))
+        if let Some(message) = explicit {
+            event.message.clone_from(message);
+        }
+        event
+    }
+
+    /// What each target's result event carries: its intent's id and its diff.
+    #[cold]
+    fn result_parts(&self, recorder: &Recorder, logger: &AuditLogger, targets: &Targets) -> Box<[WriteResult]> {
+        let intents = recorder.intents.get().map_or(&[][..], Vec::as_slice);
+        let diffs = self.diffs(recorder, logger, targets);
+        (0..targets.resources.len().max(1))
+            .map(|index| WriteResult::new(intents.get(index).copied(), diffs.get(index).cloned().flatten()))
+            .collect()
     }
 
     /// The diff of each target, from what the body recorded; a change no target takes is
     /// counted and reported.
-    fn diffs(&self, logger: &AuditLogger, targets: &Targets) -> Vec<Option<Arc<Diff>>> {
-        let Some(recorder) = &self.recorder else { return Vec::new() };
+    fn diffs(&self, recorder: &Recorder, logger: &AuditLogger, targets: &Targets) -> Vec<Option<Arc<Diff>>> {
         let recorded = recorder.take();
         if recorded.is_empty() {
             return Vec::new();
@@ -304,7 +329,7 @@ impl Call {
         let settings = logger.diff_settings();
         let concealer = logger.concealer();
         let hash = |text: &str| concealer.hash(text);
-        let concealment = Concealment { secret: self.secret_fields, hash: &hash };
+        let concealment = Concealment { secret: recorder.secret_fields, hash: &hash };
         let count = targets.resources.len().max(1);
         let mut diffs: Vec<Option<Arc<Diff>>> = vec![None; count];
         for change in recorded {
@@ -339,29 +364,38 @@ impl Call {
         diffs
     }
 
-    /// Logs the call's events. The logger reports failures itself (tracing + counters); only a
-    /// refusal (a sink failing closed) stops the operation, and every target is still attempted.
-    /// A write's result never refuses: its write has happened (a result the sinks could not
-    /// take is counted and noted in the trail by the logger).
+    /// Logs the call's events: one per resource, or one without a resource when there is none.
+    /// The logger reports failures itself (tracing + counters); only a refusal (a sink failing
+    /// closed) stops the operation, and every target is still attempted. A write's result never
+    /// refuses: its write has happened (a result the sinks could not take is counted and noted
+    /// in the trail by the logger).
     fn emit(&self, targets: &Targets, emission: Emission<'_>) -> Result<(), AuditRefused> {
         let is_intent = matches!(emission, Emission::Intent);
-        let Some((logger, events, durability)) = self.events(targets, emission) else {
+        let Some(batch) = self.prepare(targets, emission) else {
             return Ok(());
         };
         let mut refusal = None;
         let mut ids = Vec::new();
-        for event in events {
-            let id = event.id;
-            let intent = event.intent_id;
-            if is_intent && self.results {
-                ids.push(id);
-            }
-            if let Err(error) = logger.log_with_durability(event, durability) {
-                self.settle_failure(logger, &mut refusal, error, intent);
+        let keep_ids = is_intent && self.results();
+        for index in 0..targets.resources.len().max(1) {
+            let intent = batch.intent_of(index);
+            // Handed over as made (an event moved is an event copied).
+            let logged = if keep_ids {
+                let event = self.event(&batch, targets, index, targets.resources.get(index));
+                ids.push(event.id);
+                batch.logger.log_with_durability(event, batch.durability)
+            } else {
+                batch.logger.log_with_durability(
+                    self.event(&batch, targets, index, targets.resources.get(index)),
+                    batch.durability,
+                )
+            };
+            if let Err(error) = logged {
+                self.settle_failure(batch.logger, &mut refusal, error, intent);
             }
         }
-        if is_intent && self.results {
-            let _ = self.intents.set(ids);
+        if let (true, Some(recorder)) = (is_intent, &self.recorder) {
+            let _ = recorder.intents.set(ids);
         }
         refusal.map_or(Ok(()), Err)
     }
@@ -369,23 +403,24 @@ impl Call {
     /// [`emit`](Call::emit) for async functions: waiting for durability suspends the task.
     async fn emit_async(&self, targets: &Targets, emission: Emission<'_>) -> Result<(), AuditRefused> {
         let is_intent = matches!(emission, Emission::Intent);
-        let Some((logger, events, durability)) = self.events(targets, emission) else {
+        let Some(batch) = self.prepare(targets, emission) else {
             return Ok(());
         };
         let mut refusal = None;
         let mut ids = Vec::new();
-        for event in events {
-            let id = event.id;
-            let intent = event.intent_id;
-            if is_intent && self.results {
-                ids.push(id);
+        let keep_ids = is_intent && self.results();
+        for index in 0..targets.resources.len().max(1) {
+            let intent = batch.intent_of(index);
+            let event = self.event(&batch, targets, index, targets.resources.get(index));
+            if keep_ids {
+                ids.push(event.id);
             }
-            if let Err(error) = logger.log_with_durability_async(event, durability).await {
-                self.settle_failure(logger, &mut refusal, error, intent);
+            if let Err(error) = batch.logger.log_with_durability_async(event, batch.durability).await {
+                self.settle_failure(batch.logger, &mut refusal, error, intent);
             }
         }
-        if is_intent && self.results {
-            let _ = self.intents.set(ids);
+        if let (true, Some(recorder)) = (is_intent, &self.recorder) {
+            let _ = recorder.intents.set(ids);
         }
         refusal.map_or(Ok(()), Err)
     }
@@ -468,13 +503,13 @@ impl Guard<'_> {
     /// Runs the body with this call current for [`crate::changes`].
     #[inline]
     pub fn run<R>(&self, body: impl FnOnce() -> R) -> R {
-        super::record::run_in(self.call.slot(), body)
+        super::record::run_in(&self.call.target(), body)
     }
 
     /// The async body, with this call current for [`crate::changes`] whenever it is polled.
     #[inline]
     pub fn run_async<F: Future>(&self, body: F) -> Recording<F> {
-        Recording::new(self.call.slot(), body)
+        Recording::new(self.call.target(), body)
     }
 
     /// The call returned: for after-timing, and for writes that log results, judges the result
@@ -516,11 +551,31 @@ impl Drop for Guard<'_> {
             let error = ErrorInfo::new("the operation panicked before completing").with_kind("panic");
             let emission = Emission::Completed { outcome: Outcome::Failure, error: Some(&error), reason: None };
             let _ = self.call.emit(self.targets, emission);
-        } else if self.call.timing == Timing::After || self.call.results {
+        } else if self.call.timing == Timing::After || self.call.results() {
             let reason = Some("cancelled before completion");
             let _ =
                 self.call.emit(self.targets, Emission::Completed { outcome: Outcome::Unknown, error: None, reason });
         }
+    }
+}
+
+/// What the events of one emission share.
+struct Batch<'a> {
+    logger: &'a AuditLogger,
+    durability: Durability,
+    now: SystemTime,
+    outcome: Outcome,
+    duration: Option<std::time::Duration>,
+    error: Option<Box<ErrorInfo>>,
+    reason: Option<String>,
+    /// A write's result parts, by target.
+    results: Option<Box<[WriteResult]>>,
+}
+
+impl Batch<'_> {
+    /// The intent that target `index`'s result names (a result's batch only).
+    fn intent_of(&self, index: usize) -> Option<EventId> {
+        self.results.as_ref().and_then(|results| results.get(index)).and_then(|result| result.intent_id)
     }
 }
 

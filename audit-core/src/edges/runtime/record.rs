@@ -2,7 +2,7 @@
 //! its call's [`Slot`] current on its thread (a sync body) or on whichever thread polls it (an
 //! async body, through [`Recording`]); [`crate::changes`] records into the slot.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,12 +11,26 @@ use std::task::{Context, Poll};
 
 use serde_json::Value;
 
-/// The changes one call's body recorded, per resource: the first state before and the last
-/// state after (a body that writes twice records one change, from where it started to where it
-/// ended).
+/// What a write that logs results keeps from its intent to its result (one allocation, only for
+/// such writes): the intents' ids, the secret fields of its diffs, and the changes its body
+/// recorded, per resource: the first state before and the last state after (a body that
+/// writes twice records one change, from where it started to where it ended).
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
     changes: Mutex<Vec<Recorded>>,
+    /// The `event.id`s of the intent events, by target.
+    pub(crate) intents: std::sync::OnceLock<Vec<crate::leaf::event_id::EventId>>,
+    /// The fields of recorded changes written as HMACs.
+    pub(crate) secret_fields: &'static [&'static str],
+}
+
+impl Recorder {
+    /// A recorder for one call (out of line: only writes that log results make one).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn shared(secret_fields: &'static [&'static str]) -> Arc<Recorder> {
+        Arc::new(Recorder { changes: Mutex::default(), intents: std::sync::OnceLock::new(), secret_fields })
+    }
 }
 
 /// One resource's change.
@@ -43,63 +57,101 @@ impl Recorder {
     }
 }
 
-/// What a change recorded now goes to.
-#[derive(Clone, Debug)]
+/// What a change recorded now goes to: copied into the thread's slot at every entry, so that a
+/// call that takes no changes costs one `Cell` swap and no allocation.
+#[derive(Clone, Copy, Debug)]
 pub(crate) enum Slot {
     /// An audited call that takes no changes: recording one is a misuse, for this reason.
     Refusing { action: &'static str, why: &'static str },
-    /// An audited write that logs a result event: the change goes on it.
+    /// An audited write that logs a result event, known by its recorder's address (the recorder
+    /// itself is in [`RECORDERS`] while it is current).
+    Recording(usize),
+}
+
+/// Where a call's body records: what [`Slot`] is made from.
+#[derive(Clone, Debug)]
+pub(crate) enum Target {
+    Refusing { action: &'static str, why: &'static str },
     Recording(Arc<Recorder>),
 }
 
 thread_local! {
-    static CURRENT: RefCell<Option<Slot>> = const { RefCell::new(None) };
+    static CURRENT: Cell<Option<Slot>> = const { Cell::new(None) };
+    /// The recorders of the recording calls current on this thread, innermost last.
+    static RECORDERS: RefCell<Vec<Arc<Recorder>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Puts back the slot that was current before, even when the body panics (unless disarmed:
-/// taken out as `None`).
-struct Restore(Option<Option<Slot>>);
+fn address(recorder: &Arc<Recorder>) -> usize {
+    Arc::as_ptr(recorder) as usize
+}
 
-impl Restore {
-    /// Makes `slot` current until this is dropped or disarmed.
-    fn enter(slot: Option<Slot>) -> Restore {
-        Restore(Some(CURRENT.with(|current| current.replace(slot))))
-    }
+/// `target` is current until this is dropped: then the slot before it is back (even when the
+/// body panics), and its recorder leaves the thread's list.
+struct Entered {
+    previous: Option<Slot>,
+    recorder: Option<usize>,
+}
 
-    /// Puts the previous slot back now and returns the one that was current.
-    fn leave(mut self) -> Option<Slot> {
-        let previous = self.0.take().flatten();
-        CURRENT.with(|current| current.replace(previous))
+impl Entered {
+    #[inline]
+    fn enter(target: &Target) -> Entered {
+        let (slot, recorder) = match target {
+            Target::Refusing { action, why } => (Slot::Refusing { action, why }, None),
+            Target::Recording(recorder) => (Slot::Recording(enter_recorder(recorder)), Some(address(recorder))),
+        };
+        Entered { previous: CURRENT.with(|current| current.replace(Some(slot))), recorder }
     }
 }
 
-impl Drop for Restore {
+impl Drop for Entered {
+    #[inline]
     fn drop(&mut self) {
-        if let Some(previous) = self.0.take() {
-            let _ = CURRENT.try_with(|current| *current.borrow_mut() = previous);
+        let _ = CURRENT.try_with(|current| current.set(self.previous));
+        if let Some(address_of) = self.recorder {
+            leave_recorder(address_of);
         }
     }
 }
 
-/// Runs `body` with `slot` current.
+/// Puts a recorder on the thread's list; its address.
+#[cold]
+#[inline(never)]
+fn enter_recorder(recorder: &Arc<Recorder>) -> usize {
+    RECORDERS.with(|recorders| recorders.borrow_mut().push(Arc::clone(recorder)));
+    address(recorder)
+}
+
+/// Takes a recorder off the thread's list (out of line: only writes that log results have one).
+#[cold]
+#[inline(never)]
+fn leave_recorder(address_of: usize) {
+    let _ = RECORDERS.try_with(|recorders| {
+        let mut recorders = recorders.borrow_mut();
+        if let Some(at) = recorders.iter().rposition(|r| address(r) == address_of) {
+            recorders.remove(at);
+        }
+    });
+}
+
+/// Runs `body` with `target` current.
 #[inline]
-pub(crate) fn run_in<R>(slot: Slot, body: impl FnOnce() -> R) -> R {
-    let _restore = Restore::enter(Some(slot));
+pub(crate) fn run_in<R>(target: &Target, body: impl FnOnce() -> R) -> R {
+    let _entered = Entered::enter(target);
     body()
 }
 
 pin_project_lite::pin_project! {
     /// An async body with its call's slot current while it is polled, on whichever thread.
     pub struct Recording<F> {
-        slot: Option<Slot>,
+        target: Target,
         #[pin]
         future: F,
     }
 }
 
 impl<F> Recording<F> {
-    pub(crate) fn new(slot: Slot, future: F) -> Recording<F> {
-        Recording { slot: Some(slot), future }
+    pub(crate) fn new(target: Target, future: F) -> Recording<F> {
+        Recording { target, future }
     }
 }
 
@@ -108,11 +160,19 @@ impl<F: Future> Future for Recording<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let restore = Restore::enter(this.slot.take());
-        let polled = this.future.poll(cx);
-        // Take our slot back, leaving the one that was there before.
-        *this.slot = restore.leave();
-        polled
+        let _entered = Entered::enter(this.target);
+        this.future.poll(cx)
+    }
+}
+
+/// The recorder of the slot current on this thread, or why there is none.
+fn current() -> Result<Arc<Recorder>, (Option<&'static str>, &'static str)> {
+    match CURRENT.with(Cell::get) {
+        None => Err((None, "no audited call is running on this thread or task")),
+        Some(Slot::Refusing { action, why }) => Err((Some(action), why)),
+        Some(Slot::Recording(address_of)) => RECORDERS
+            .with(|recorders| recorders.borrow().iter().rev().find(|r| address(r) == address_of).cloned())
+            .ok_or((None, "the call that was recording has ended")),
     }
 }
 
@@ -138,19 +198,15 @@ pub(crate) fn report_misuse(action: Option<&str>, why: &dyn std::fmt::Display) {
 /// Records a change into the current call: serialized now (the values may be gone by the time
 /// the result is logged). Anything that cannot take it is counted and reported.
 pub(crate) fn record<T: serde::Serialize + ?Sized>(resource: Option<String>, before: Option<&T>, after: Option<&T>) {
-    let slot = CURRENT.with(|current| current.borrow().clone());
-    match slot {
-        None => report_misuse(None, &"no audited call is running on this thread or task"),
-        Some(Slot::Refusing { action, why }) => report_misuse(Some(action), &why),
-        Some(Slot::Recording(recorder)) => {
-            let serialized =
-                (before.map(serde_json::to_value).transpose(), after.map(serde_json::to_value).transpose());
-            match serialized {
-                (Ok(before), Ok(after)) => recorder.record(resource, before, after),
-                (Err(error), _) | (_, Err(error)) => {
-                    report_misuse(None, &format_args!("the value does not serialize as JSON: {error}"))
-                }
-            }
+    let recorder = match current() {
+        Ok(recorder) => recorder,
+        Err((action, why)) => return report_misuse(action, &why),
+    };
+    let serialized = (before.map(serde_json::to_value).transpose(), after.map(serde_json::to_value).transpose());
+    match serialized {
+        (Ok(before), Ok(after)) => recorder.record(resource, before, after),
+        (Err(error), _) | (_, Err(error)) => {
+            report_misuse(None, &format_args!("the value does not serialize as JSON: {error}"))
         }
     }
 }
