@@ -343,7 +343,9 @@ fn write_results_join_their_intents_in_postgres() {
             &[],
         )
         .unwrap();
-    let got: Vec<(String, String, String, Option<String>, Option<serde_json::Value>)> = rows
+    /// dashboard, user, took effect, error, what changed
+    type Row = (String, String, String, Option<String>, Option<serde_json::Value>);
+    let got: Vec<Row> = rows
         .iter()
         .map(|r| {
             let changed: Option<String> = r.get(4);
