@@ -49,6 +49,9 @@ fn write_round(dir: &Path, name: &str, lines_per_call: usize, call: impl Fn(&Aud
     let (writer, guard) = FileWriter::builder(&path).build().unwrap();
     let ctx = context(Some(AuditLogger::builder().sink(writer.clone()).build()));
     let ns = per_call(CALLS, BURST, |i| call(&ctx, i), || writer.flush().unwrap());
+    if std::env::var_os("AUDIT_BENCH_VERBOSE").is_some() {
+        eprintln!("{name}: {ns:.0} ns, lines formatted by callers: {}", writer.stats().formatted_by_callers);
+    }
     drop(guard);
     assert_eq!(count_lines(&path), CALLS as usize * lines_per_call);
     ns

@@ -265,7 +265,10 @@ impl Call {
         // A result is as durable as its intent.
         let durability = if !timed || is_result { requested.max(logger.intent_durability()) } else { requested };
         let results = match (&self.recorder, is_result) {
-            (Some(recorder), true) => Some(self.result_parts(recorder, logger, targets)),
+            (Some(recorder), true) => Some(ResultParts {
+                intents: recorder.intents.get().map_or(&[][..], Vec::as_slice),
+                diffs: self.diffs(recorder, logger, targets),
+            }),
             _ => None,
         };
         // One clock read for all the events of this emission.
@@ -297,7 +300,8 @@ impl Call {
         event.reason.clone_from(&batch.reason);
         event.labels.clone_from(&targets.labels);
         if let Some(results) = &batch.results {
-            event.result = results.get(index).cloned().map(Box::new);
+            let diff = results.diffs.get(index).cloned().flatten();
+            event.result = Some(Box::new(WriteResult::new(results.intents.get(index).copied(), diff)));
         }
         let explicit = match batch.outcome {
             Outcome::Failure => targets.failure_message.as_ref().or(targets.message.as_ref()),
@@ -309,18 +313,9 @@ impl Call {
         event
     }
 
-    /// What each target's result event carries: its intent's id and its diff.
-    #[cold]
-    fn result_parts(&self, recorder: &Recorder, logger: &AuditLogger, targets: &Targets) -> Box<[WriteResult]> {
-        let intents = recorder.intents.get().map_or(&[][..], Vec::as_slice);
-        let diffs = self.diffs(recorder, logger, targets);
-        (0..targets.resources.len().max(1))
-            .map(|index| WriteResult::new(intents.get(index).copied(), diffs.get(index).cloned().flatten()))
-            .collect()
-    }
-
     /// The diff of each target, from what the body recorded; a change no target takes is
     /// counted and reported.
+    #[cold]
     fn diffs(&self, recorder: &Recorder, logger: &AuditLogger, targets: &Targets) -> Vec<Option<Arc<Diff>>> {
         let recorded = recorder.take();
         if recorded.is_empty() {
@@ -569,13 +564,19 @@ struct Batch<'a> {
     error: Option<Box<ErrorInfo>>,
     reason: Option<String>,
     /// A write's result parts, by target.
-    results: Option<Box<[WriteResult]>>,
+    results: Option<ResultParts<'a>>,
+}
+
+/// What a write's result events carry, by target: the intents' ids and the diffs.
+struct ResultParts<'a> {
+    intents: &'a [EventId],
+    diffs: Vec<Option<Arc<Diff>>>,
 }
 
 impl Batch<'_> {
     /// The intent that target `index`'s result names (a result's batch only).
     fn intent_of(&self, index: usize) -> Option<EventId> {
-        self.results.as_ref().and_then(|results| results.get(index)).and_then(|result| result.intent_id)
+        self.results.as_ref().and_then(|results| results.intents.get(index).copied())
     }
 }
 
