@@ -13,7 +13,11 @@ use crate::leaf::event_id::EventId;
 use crate::leaf::secret::{is_masked_name, Concealer, HMAC_PREFIX, REDACTED};
 use crate::model::AuditEvent;
 use crate::output::format::EcsFormat;
-use crate::output::sink::{report_sink_failure, AuditSink, MemorySink, Record, SinkError, Submission};
+use crate::output::sink::offload::Reply;
+use crate::output::sink::{
+    guarded, guarded_write, report_sink_failure, AuditSink, BestEffort, BestEffortLimits, FailurePolicy, MemorySink,
+    Record, SinkError, Submission,
+};
 use crate::policy::diffs::DiffSettings;
 use crate::policy::filter::{FilterSubject, IgnoreFilter};
 use crate::policy::verdict::{Verdict, VerdictCache};
@@ -54,7 +58,10 @@ struct LoggerInner {
     /// The sinks whose answers decide the call (every one, or `quorum` of them).
     sinks: Vec<Box<dyn AuditSink>>,
     /// Sinks never waited for and never deciding a call (see `best_effort_sink`).
-    best_effort: Vec<Box<dyn AuditSink>>,
+    best_effort: Vec<BestEffort>,
+    /// Whether a required sink is behind a deadline: then the sinks are written together and a
+    /// call waits for its quorum, not for every sink.
+    deadlines: bool,
     /// How many of `sinks` must accept an event (all, when `None`).
     quorum: Option<usize>,
     filters: Vec<IgnoreFilter>,
@@ -109,6 +116,10 @@ pub struct LoggerStats {
     /// Write results the required sinks refused after their writes had happened: the calls
     /// went on, and an `audit_results_lost` event names their intents in the trail.
     pub results_lost: u64,
+    /// Events the best-effort sinks dropped because their queues were full.
+    pub best_effort_dropped: u64,
+    /// Events the best-effort sinks failed to write, or panicked on.
+    pub best_effort_failed: u64,
 }
 
 /// Why an event was not recorded everywhere.
@@ -175,10 +186,13 @@ impl AuditLogger {
         let failed: Vec<String> = inner
             .sinks
             .iter()
-            .filter_map(|sink| sink.check().err().map(|error| format!("{}: {error}", sink.describe())))
+            .filter_map(|sink| {
+                let name = sink.describe();
+                guarded(&name, || sink.check()).err().map(|error| format!("{name}: {error}"))
+            })
             .collect();
         for sink in &inner.best_effort {
-            if let Err(error) = sink.check() {
+            if let Err(error) = guarded(&sink.describe(), || sink.check()) {
                 report_sink_failure(
                     &sink.describe(),
                     &format_args!("cannot work (best effort, not required): {error}"),
@@ -222,6 +236,8 @@ impl AuditLogger {
             refused: self.inner.refused.load(Ordering::Relaxed),
             unconfirmed: self.inner.unconfirmed.load(Ordering::Relaxed),
             results_lost: self.inner.results_lost.load(Ordering::Relaxed),
+            best_effort_dropped: self.inner.best_effort.iter().map(BestEffort::dropped).sum(),
+            best_effort_failed: self.inner.best_effort.iter().map(BestEffort::failed).sum(),
         }
     }
 
@@ -367,10 +383,67 @@ impl AuditLogger {
         self.to_best_effort(&record);
         if let [sink] = self.inner.sinks.as_slice() {
             // One sink, the common case: no bookkeeping.
-            return self.settle(&event.action, [sink.write(&record)]);
+            return self.settle(&event.action, [guarded_write(&**sink, &record, PANICKED)]);
         }
-        let results: Vec<Result<(), SinkError>> = self.inner.sinks.iter().map(|sink| sink.write(&record)).collect();
+        let results: Vec<Result<(), SinkError>> = if self.inner.deadlines {
+            self.write_together(&record)
+        } else {
+            self.inner.sinks.iter().map(|sink| guarded_write(&**sink, &record, PANICKED)).collect()
+        };
         self.settle(&event.action, results)
+    }
+
+    /// Writes to every required sink at once: those behind a deadline work on their threads
+    /// while the others are written, and the call waits for them until its quorum is met (or
+    /// can no longer be), each at most its deadline. A sink not waited for answers later; a
+    /// failure then is reported.
+    fn write_together(&self, record: &Record<'_>) -> Vec<Result<(), SinkError>> {
+        let sinks = &self.inner.sinks;
+        let needed = self.required();
+        let (answers, answered) = std::sync::mpsc::channel::<(usize, Result<(), SinkError>)>();
+        let mut results: Vec<Option<Result<(), SinkError>>> = sinks.iter().map(|_| None).collect();
+        let mut waiting: Vec<(usize, std::time::Instant)> = Vec::new();
+        for (index, sink) in sinks.iter().enumerate() {
+            let Some(deadline) = sink.with_deadline() else { continue };
+            let (answers, name) = (answers.clone(), sink.describe());
+            let reply: Reply = Box::new(move |result| {
+                if let Err(std::sync::mpsc::SendError((_, Err(error)))) = answers.send((index, result)) {
+                    report_sink_failure(&name, &format_args!("{error} (answered after the call went on)"));
+                }
+            });
+            match deadline.start(record, reply) {
+                Ok(due) => waiting.push((index, due)),
+                Err(error) => results[index] = Some(Err(error)),
+            }
+        }
+        drop(answers);
+        let mut accepted = 0;
+        for (index, sink) in sinks.iter().enumerate().filter(|(_, sink)| sink.with_deadline().is_none()) {
+            let result = guarded_write(&**sink, record, PANICKED);
+            accepted += usize::from(result.is_ok());
+            results[index] = Some(result);
+        }
+        while !waiting.is_empty() && accepted < needed && accepted + waiting.len() >= needed {
+            let due = waiting.iter().map(|(_, due)| *due).min().expect("one is waiting");
+            match answered.recv_timeout(due.saturating_duration_since(std::time::Instant::now())) {
+                Ok((index, result)) => {
+                    waiting.retain(|(i, _)| *i != index);
+                    accepted += usize::from(result.is_ok());
+                    results[index] = Some(result);
+                }
+                Err(_) => {
+                    let now = std::time::Instant::now();
+                    let (late, still): (Vec<_>, Vec<_>) = waiting.into_iter().partition(|(_, due)| *due <= now);
+                    waiting = still;
+                    for (index, _) in late {
+                        let deadline = sinks[index].with_deadline().expect("behind a deadline");
+                        results[index] = Some(Err(deadline.too_late()));
+                    }
+                }
+            }
+        }
+        // Those not waited for (the quorum was met, or could no longer be) are not failures.
+        results.into_iter().map(|result| result.unwrap_or(Ok(()))).collect()
     }
 
     /// [`log`](AuditLogger::log) for async code.
@@ -389,9 +462,15 @@ impl AuditLogger {
         if !self.inner.best_effort.is_empty() {
             self.to_best_effort(&Record::new(&event, &self.inner.format, durability));
         }
+        if self.inner.deadlines {
+            // Waiting for sinks behind deadlines blocks, at most the longest deadline, as the
+            // sync path does: they answer on threads of their own.
+            let results = self.write_together(&Record::new(&event, &self.inner.format, durability));
+            return self.settle(&event.action, results);
+        }
         if let [sink] = self.inner.sinks.as_slice() {
             // One sink, the common case: no bookkeeping.
-            let submission = sink.submit(&Record::new(&event, &self.inner.format, durability));
+            let submission = submit_guarded(&**sink, &Record::new(&event, &self.inner.format, durability));
             let result = match submission {
                 Submission::Done(result) => result,
                 Submission::Pending(acknowledgement) => acknowledgement.await,
@@ -403,7 +482,7 @@ impl AuditLogger {
         {
             let record = Record::new(&event, &self.inner.format, durability);
             for (index, sink) in self.inner.sinks.iter().enumerate() {
-                match sink.submit(&record) {
+                match submit_guarded(&**sink, &record) {
                     Submission::Done(result) => results.push((index, result)),
                     Submission::Pending(acknowledgement) => pending.push((index, acknowledgement)),
                 }
@@ -465,14 +544,30 @@ impl AuditLogger {
             .inner
             .sinks
             .iter()
-            .chain(&self.inner.best_effort)
-            .filter_map(|sink| sink.flush().err().map(|e| (sink.describe(), e)))
+            .map(|sink| &**sink)
+            .chain(self.inner.best_effort.iter().map(|sink| sink as &dyn AuditSink))
+            .filter_map(|sink| {
+                let name = sink.describe();
+                guarded(&name, || sink.flush()).err().map(|e| (name, e))
+            })
             .collect();
         if failures.is_empty() {
             Ok(())
         } else {
             Err(LogError::Unconfirmed(failures))
         }
+    }
+}
+
+/// How a required sink that panics fails the event: closed (it is not known to be recorded).
+/// With a quorum, the others may still carry the call.
+const PANICKED: FailurePolicy = FailurePolicy::FailClosed;
+
+/// A sink's `submit`, with a panic of its code turned into a refusal.
+fn submit_guarded(sink: &dyn AuditSink, record: &Record<'_>) -> Submission {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.submit(record))) {
+        Ok(submission) => submission,
+        Err(_) => Submission::Done(Err(PANICKED.failure(io::Error::other(format!("{} panicked", sink.describe()))))),
     }
 }
 
@@ -492,7 +587,7 @@ fn mask(mut event: AuditEvent) -> AuditEvent {
 pub struct AuditLoggerBuilder {
     enabled: bool,
     sinks: Vec<Box<dyn AuditSink>>,
-    best_effort: Vec<Box<dyn AuditSink>>,
+    best_effort: Vec<BestEffort>,
     quorum: Option<usize>,
     filters: Vec<IgnoreFilter>,
     format: EcsFormat,
@@ -526,12 +621,18 @@ impl AuditLoggerBuilder {
 
     /// Adds a sink that never slows or fails a call: it runs on a thread of its own behind a
     /// queue of 1,024 events ([`BestEffort`](crate::sink::BestEffort)); what it cannot take in
-    /// time is dropped for it, counted and reported. For a second copy of the trail (a central
-    /// store) next to the one that decides (the local file).
-    pub fn best_effort_sink(mut self, sink: impl AuditSink) -> Self {
+    /// time is dropped for it, counted ([`LoggerStats::best_effort_dropped`]) and reported. For
+    /// a second copy of the trail (a central store) next to the one that decides (the local file).
+    pub fn best_effort_sink(self, sink: impl AuditSink) -> Self {
+        self.best_effort_sink_with(sink, BestEffortLimits::default())
+    }
+
+    /// [`best_effort_sink`](Self::best_effort_sink) within `limits`: its queue, and how long a
+    /// flush or a check waits for it.
+    pub fn best_effort_sink_with(mut self, sink: impl AuditSink, limits: BestEffortLimits) -> Self {
         let name = sink.describe();
-        match crate::output::sink::BestEffort::new(sink, 1024) {
-            Ok(offloaded) => self.best_effort.push(Box::new(offloaded)),
+        match BestEffort::with_limits(sink, limits) {
+            Ok(offloaded) => self.best_effort.push(offloaded),
             Err(error) => {
                 report_sink_failure(&name, &format_args!("cannot start the best-effort sink's thread: {error}"))
             }
@@ -540,7 +641,11 @@ impl AuditLoggerBuilder {
     }
 
     /// A call goes on when at least `count` of the (required) sinks accepted its event, rather
-    /// than all of them: "at least 2 of these 3". Failures of the others are reported.
+    /// than all of them: "at least 2 of these 3". Failures of the others are reported. A call
+    /// waits for its quorum, not for every sink: sinks behind a deadline
+    /// ([`WithDeadline`](crate::sink::WithDeadline)) are written together, and once `count`
+    /// accepted the call goes on. Best-effort sinks never count: a `count` above the number of
+    /// required sinks is refused when the logger is built.
     pub fn require_at_least(mut self, count: usize) -> Self {
         self.quorum = Some(count.max(1));
         self
@@ -615,20 +720,47 @@ impl AuditLoggerBuilder {
     /// rather than by the first refused operation.
     ///
     /// # Errors
-    /// Names every required sink that cannot work, and why.
+    /// Names every required sink that cannot work, and why; or the quorum that cannot be met.
     pub fn build_checked(self) -> io::Result<AuditLogger> {
+        if let Some(problem) = self.quorum_problem() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, problem));
+        }
         let logger = self.build();
         logger.check()?;
         Ok(logger)
     }
 
+    /// Why the quorum can never be met, if it cannot.
+    fn quorum_problem(&self) -> Option<String> {
+        let count = self.quorum?;
+        let required = self.sinks.len();
+        (count > required).then(|| {
+            format!(
+                "require_at_least({count}): a call needs at least {count} sinks to accept its event, but there are \
+                 {required} required sinks (best-effort sinks never count; {} here)",
+                self.best_effort.len()
+            )
+        })
+    }
+
     /// The logger.
+    ///
+    /// # Panics
+    ///
+    /// When [`require_at_least`](Self::require_at_least) asks for more sinks than there are
+    /// required ones: no call could ever be audited as asked. [`build_checked`](Self::build_checked)
+    /// returns it as an error.
     pub fn build(self) -> AuditLogger {
+        if let Some(problem) = self.quorum_problem() {
+            panic!("{problem}");
+        }
+        let deadlines = self.sinks.iter().any(|sink| sink.with_deadline().is_some()) && self.sinks.len() > 1;
         AuditLogger {
             inner: Arc::new(LoggerInner {
                 enabled: self.enabled,
                 sinks: self.sinks,
                 best_effort: self.best_effort,
+                deadlines,
                 quorum: self.quorum,
                 filters: self.filters,
                 format: Arc::new(self.format),

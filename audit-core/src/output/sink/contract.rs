@@ -95,6 +95,14 @@ pub trait AuditSink: Send + Sync + 'static {
     /// A short name for error reports, e.g. `file:/var/log/audit.log`.
     fn describe(&self) -> String;
 
+    /// This sink as a [`WithDeadline`](crate::sink::WithDeadline), whose answer the logger can
+    /// wait for beside other sinks' (a call waits for its quorum, not for every sink). Only
+    /// `WithDeadline` (and what wraps one, like `Arc`) answers `Some`.
+    #[doc(hidden)]
+    fn with_deadline(&self) -> Option<&crate::sink::WithDeadline> {
+        None
+    }
+
     /// Checks that the sink can work at all (its server reachable, its file writable), before
     /// the first event: [`AuditLoggerBuilder::build_checked`](crate::logger::AuditLoggerBuilder::build_checked)
     /// and [`AuditLogger::check`](crate::AuditLogger::check) call it. The default says yes; a sink
@@ -119,6 +127,9 @@ impl<S: AuditSink + ?Sized> AuditSink for Arc<S> {
     }
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn with_deadline(&self) -> Option<&crate::sink::WithDeadline> {
+        (**self).with_deadline()
     }
     fn check(&self) -> io::Result<()> {
         (**self).check()
