@@ -284,6 +284,49 @@ fn two_shippers_never_share_a_cursor() {
     Shipper::builder(&path, Collecting::default()).run_until_caught_up(Duration::from_secs(5)).unwrap();
 }
 
+/// A destination known by the name it is given.
+#[derive(Clone, Default)]
+struct Named(String, Collecting);
+
+impl Destination for Named {
+    fn name(&self) -> String {
+        self.0.clone()
+    }
+    fn deliver(&mut self, batch: &[ShipRecord]) -> Result<(), DeliveryError> {
+        self.1.deliver(batch)
+    }
+}
+
+#[test]
+fn destinations_whose_names_differ_past_80_characters_keep_cursors_of_their_own() {
+    let dir = TempDir::new("ship-long-names");
+    let path = dir.path("audit.log");
+    write(&path, None, 0, 20);
+    let long = "nats://n1.example:4222,n2.example:4222,n3.example:4222 stream AUDIT".repeat(2);
+    for stream in ["-sales", "-ops"] {
+        let destination = Named(format!("{long}{stream}"), Collecting::default());
+        let stats = Shipper::builder(&path, destination.clone()).run_until_caught_up(Duration::from_secs(10)).unwrap();
+        assert_eq!((stats.delivered, destination.1.received()), (20, 20), "{stream}: {stats:?}");
+    }
+}
+
+#[test]
+fn a_cursor_made_for_another_destination_is_refused_naming_the_setting() {
+    let dir = TempDir::new("ship-cursor-other");
+    let path = dir.path("audit.log");
+    let cursor = dir.path("shared.cursor");
+    write(&path, None, 0, 5);
+    let first = Named("central-a".into(), Collecting::default());
+    Shipper::builder(&path, first).cursor(&cursor).run_until_caught_up(Duration::from_secs(10)).unwrap();
+    let second = Named("central-b".into(), Collecting::default());
+    let error = Shipper::builder(&path, second.clone())
+        .cursor(&cursor)
+        .run_until_caught_up(Duration::from_secs(10))
+        .unwrap_err();
+    assert!(error.to_string().contains("central-a") && error.to_string().contains("cursor"), "{error}");
+    assert_eq!(second.1.received(), 0);
+}
+
 mod config {
     use audit_core::AuditConfig;
 

@@ -362,3 +362,20 @@ fn write_results_join_their_intents_in_postgres() {
     assert_eq!(got[1].3.as_deref(), Some("dashboard d2 not found"));
     assert_eq!((got[2].0.as_str(), got[2].2.as_str()), ("d3", "no result"));
 }
+
+/// A cursor follows the whole identity of its destination: another table is another
+/// destination, which gets every event of the trail, never a "caught up" with nothing delivered.
+#[test]
+fn changing_the_table_ships_everything_to_the_new_table() {
+    let server = Postgres::start();
+    let dir = TempDir::new("pg-table-change");
+    let path = dir.path("audit.log");
+    write_trail(&path, 0, 300);
+    let to = |table: &str| destination(&server, "host-t").table(table);
+    for table in ["audit_a", "audit_b"] {
+        let stats = Shipper::builder(&path, to(table)).run_until_caught_up(Duration::from_secs(60)).unwrap();
+        assert_eq!(stats.delivered, 300, "{table}: {stats:?}");
+        let rows: i64 = server.client().query_one(&format!("SELECT count(*) FROM {table}"), &[]).unwrap().get(0);
+        assert_eq!(rows, 300, "{table}");
+    }
+}

@@ -31,6 +31,10 @@ pub struct Cursor {
     /// Events delivered since the cursor was made.
     #[serde(default)]
     pub delivered: u64,
+    /// The identity of the destination this cursor follows ([`Destination::identity`](super::Destination::identity));
+    /// absent in cursors written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
 }
 
 impl Cursor {
@@ -75,6 +79,7 @@ mod tests {
             sequence: Some(3),
             last_id: Some("0".repeat(32)),
             delivered: 3,
+            destination: Some("central".into()),
         };
         cursor.save(&path).unwrap();
         assert_eq!(Cursor::load(&path).unwrap(), Some(cursor));

@@ -34,6 +34,15 @@ pub trait Destination: Send + 'static {
     /// Its name in stats, reports and errors (`nats://host:4222 stream AUDIT`, …).
     fn name(&self) -> String;
 
+    /// Everything that decides what is delivered where (a table, a stream and its subject, the
+    /// servers as a set, …), by default its [`name`](Destination::name). A shipper's cursor
+    /// belongs to one identity: a destination whose identity changed gets a cursor of its own
+    /// and receives the trail from its start, and a cursor file made for another identity is
+    /// refused.
+    fn identity(&self) -> String {
+        self.name()
+    }
+
     /// Checks that the destination can work (reachable, its schema or stream in place, allowed
     /// to write), before the first batch; a shipper refuses to start when this fails.
     fn check(&mut self) -> Result<(), DeliveryError> {

@@ -233,6 +233,14 @@ impl Destination for NatsDestination {
         format!("nats://{} stream {} subject {}", servers.join(","), self.stream, self.subject())
     }
 
+    /// The servers as a set (their order does not matter), the stream and the subject.
+    fn identity(&self) -> String {
+        let mut servers: Vec<String> = self.servers.iter().map(|s| format!("{}:{}", s.host(), s.port())).collect();
+        servers.sort();
+        servers.dedup();
+        format!("nats://{} stream {} subject {}", servers.join(","), self.stream, self.subject())
+    }
+
     fn check(&mut self) -> Result<(), DeliveryError> {
         let context = self.context()?;
         let name = self.name();
@@ -332,5 +340,16 @@ mod tests {
         assert!(!subject_matches("audit.events.*", "audit.events.a.b"));
         assert!(!subject_matches("audit.other.>", "audit.events.a"));
         assert_eq!(subject_token("web 1.example.com"), "web_1_example_com");
+    }
+
+    #[test]
+    fn the_identity_takes_the_servers_as_a_set_and_the_stream_and_subject_whole() {
+        let identity = |servers: &str, stream: &str| NatsDestination::new(servers).unwrap().stream(stream).identity();
+        assert_eq!(identity("nats://a:1,nats://b:2", "AUDIT"), identity("nats://b:2, nats://a:1,nats://a:1", "AUDIT"));
+        assert_ne!(identity("nats://a:1,nats://b:2", "AUDIT"), identity("nats://a:1", "AUDIT"));
+        let many = (0..20).map(|i| format!("nats://server-{i}.example:4222")).collect::<Vec<_>>().join(",");
+        assert_ne!(identity(&many, "SALES"), identity(&many, "OPS"));
+        let prefixed = NatsDestination::new("nats://a:1").unwrap().subject_prefix("other").identity();
+        assert_ne!(prefixed, identity("nats://a:1", "AUDIT"));
     }
 }

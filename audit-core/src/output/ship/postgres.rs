@@ -245,7 +245,32 @@ CREATE OR REPLACE TRIGGER {base}_no_truncate BEFORE TRUNCATE ON {table}
 
 impl Destination for PostgresDestination {
     fn name(&self) -> String {
-        self.name.clone()
+        format!("{} table {}", self.name, self.table)
+    }
+
+    /// The user, the servers as a set, the database and the table.
+    fn identity(&self) -> String {
+        let ports = self.config.get_ports();
+        let mut hosts: Vec<String> = self
+            .config
+            .get_hosts()
+            .iter()
+            .enumerate()
+            .map(|(i, host)| {
+                let host = match host {
+                    postgres::config::Host::Tcp(name) => name.clone(),
+                    #[cfg(unix)]
+                    postgres::config::Host::Unix(path) => path.display().to_string(),
+                };
+                let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+                format!("{host}:{port}")
+            })
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        let user = self.config.get_user().unwrap_or("");
+        let db = self.config.get_dbname().unwrap_or(user);
+        format!("postgresql://{user}@{}/{db} table {}", hosts.join(","), self.table)
     }
 
     fn check(&mut self) -> Result<(), DeliveryError> {
@@ -351,6 +376,15 @@ fn describe(config: &postgres::Config) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_identity_has_the_table_and_the_servers_as_a_set() {
+        let identity = |url: &str, table: &str| PostgresDestination::new(url).unwrap().table(table).identity();
+        let url = "postgresql://audit@db1:5432,db2:5433/audit";
+        assert_ne!(identity(url, "audit_a"), identity(url, "audit_b"));
+        assert_eq!(identity(url, "audit_a"), identity("postgresql://audit@db2:5433,db1:5432/audit", "audit_a"));
+        assert!(PostgresDestination::new(url).unwrap().table("audit_a").name().ends_with("table audit_a"));
+    }
 
     #[test]
     fn copy_fields_are_escaped_and_names_checked() {

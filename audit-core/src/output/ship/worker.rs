@@ -218,9 +218,34 @@ impl ShipperBuilder {
         self.destination.check().map_err(|error| {
             io::Error::new(io::ErrorKind::ConnectionRefused, format!("{name} failed its start-up check: {error}"))
         })?;
-        let cursor_path = self.cursor.clone().unwrap_or_else(|| default_cursor_path(&self.active, &name));
+        let identity = self.destination.identity();
+        let cursor_path = match &self.cursor {
+            Some(path) => path.clone(),
+            None => {
+                let path = default_cursor_path(&self.active, &name, &identity);
+                adopt_legacy_cursor(&self.active, &name, &path)?;
+                path
+            }
+        };
         let lock = lock_cursor(&cursor_path)?;
-        let cursor = Cursor::load(&cursor_path)?;
+        let mut cursor = Cursor::load(&cursor_path)?;
+        if let Some(cursor) = &mut cursor {
+            match &cursor.destination {
+                Some(other) if *other != identity => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!(
+                            "the shipping cursor {} follows {other}, not {identity}: a cursor belongs to one \
+                             destination; give this one a `cursor` of its own (or none: each destination then \
+                             gets its own beside the trail), or delete the file to deliver the whole trail again",
+                            cursor_path.display()
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None => cursor.destination = Some(identity.clone()),
+            }
+        }
         let follower = Follower::start(&self.active, cursor.as_ref())?;
         let shared = Arc::new(Shared {
             stats: Mutex::new(ShipperStats {
@@ -236,7 +261,7 @@ impl ShipperBuilder {
             settings: self,
             name,
             cursor_path,
-            cursor: cursor.unwrap_or_default(),
+            cursor: cursor.unwrap_or_else(|| Cursor { destination: Some(identity), ..Cursor::default() }),
             follower,
             shared,
             reports,
@@ -278,12 +303,50 @@ fn lock_cursor(cursor: &Path) -> io::Result<std::fs::File> {
     }
 }
 
-/// The cursor's default path: beside the trail, hidden, named for the file and destination.
-fn default_cursor_path(active: &Path, destination: &str) -> PathBuf {
+/// The cursor's default path: beside the trail, hidden, named for the file and the destination
+/// (its name's first 40 characters, for people) and the hash of the destination's whole
+/// identity (for the shipper: any change of it is another cursor).
+///
+/// A destination whose identity is its name, a plain word (letters, digits, `-`) of at most 80
+/// characters, keeps that word alone: the path names it exactly.
+fn default_cursor_path(active: &Path, destination: &str, identity: &str) -> PathBuf {
+    use sha2::Digest;
+    let plain = |name: &str| name.len() <= 80 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if identity == destination && plain(destination) && !destination.is_empty() {
+        return legacy_cursor_path(active, destination);
+    }
+    let file = active.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "audit".into());
+    let slug: String =
+        destination.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(40).collect();
+    let digest: [u8; 32] = sha2::Sha256::digest(identity.as_bytes()).into();
+    let hash = &crate::leaf::chain::hex(&digest)[..16];
+    crate::output::storage::parent_dir(active).join(format!(".{file}.{slug}-{hash}.cursor"))
+}
+
+/// The cursor's path before the identity was hashed into it: the destination's name, cut at
+/// 80 characters.
+fn legacy_cursor_path(active: &Path, destination: &str) -> PathBuf {
     let file = active.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "audit".into());
     let slug: String =
         destination.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(80).collect();
     crate::output::storage::parent_dir(active).join(format!(".{file}.{slug}.cursor"))
+}
+
+/// A cursor left at the former default path by an earlier version is moved to the new one
+/// (once, when there is none there yet), so an upgrade does not deliver the trail again.
+fn adopt_legacy_cursor(active: &Path, name: &str, path: &Path) -> io::Result<()> {
+    let legacy = legacy_cursor_path(active, name);
+    if path.exists() || !legacy.exists() {
+        return Ok(());
+    }
+    std::fs::rename(&legacy, path)?;
+    tracing::warn!(
+        target: "audit_core",
+        from = %legacy.display(),
+        to = %path.display(),
+        "shipping cursor moved to the path named for its destination's whole identity"
+    );
+    Ok(())
 }
 
 /// How a shipper is doing.
