@@ -286,3 +286,75 @@ fn compact_utc(secs: u64) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
     humantime::format_rfc3339_seconds(time).to_string().replace(['-', ':'], "")
 }
+
+#[test]
+fn the_writers_lock_file_is_private_and_never_opened_through_a_planted_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("lock-hardening");
+    let path = dir.path("audit.log");
+    {
+        let (_writer, _guard) = FileWriter::builder(&path).build().unwrap();
+        let lock = dir.path(".audit.log.lock");
+        assert_eq!(std::fs::metadata(&lock).unwrap().permissions().mode() & 0o777, 0o600, "the lock is owner-only");
+    }
+    let other = TempDir::new("lock-hardening-link");
+    let path = other.path("audit.log");
+    let target = other.path("victim.txt");
+    std::fs::write(&target, "someone else's file\n").unwrap();
+    std::os::unix::fs::symlink(&target, other.path(".audit.log.lock")).unwrap();
+    let error = FileWriter::builder(&path).build().expect_err("a link at the lock's path is refused");
+    assert!(error.to_string().contains("symbolic link"), "{error}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "someone else's file\n");
+}
+
+#[test]
+fn a_path_that_names_no_file_is_refused_before_anything_is_created() {
+    let stray = std::env::current_dir().unwrap().join("..lock");
+    let existed = stray.exists();
+    let error = FileWriter::builder("").build().expect_err("an empty path is refused");
+    assert!(error.to_string().contains("path"), "{error}");
+    let created = !existed && stray.exists();
+    if created {
+        let _ = std::fs::remove_file(&stray);
+    }
+    assert!(!created, "a stray lock file was left at {}", stray.display());
+}
+
+#[test]
+fn a_fifo_at_the_path_is_refused_rather_than_waited_on() {
+    let dir = TempDir::new("fifo");
+    let path = dir.path("audit.log");
+    let status = std::process::Command::new("mkfifo").arg(&path).status().expect("mkfifo");
+    assert!(status.success());
+    let (done, result) = mpsc::channel();
+    std::thread::spawn(move || {
+        let built = FileWriter::builder(&path).build().map(drop).map_err(|e| e.to_string());
+        let _ = done.send(built);
+    });
+    let built = result.recv_timeout(Duration::from_secs(10)).expect("build() returned instead of blocking");
+    let error = built.expect_err("a FIFO is not an audit file");
+    assert!(error.contains("not a regular file"), "{error}");
+}
+
+#[test]
+fn a_file_truncated_mid_line_by_someone_else_gets_no_event_glued_onto_the_fragment() {
+    let dir = TempDir::new("truncated");
+    let path = dir.path("audit.log");
+    let (writer, guard) = FileWriter::builder(&path).durability(Durability::Flushed).build().unwrap();
+    let logger = AuditLogger::builder().sink(writer).build();
+    for i in 0..3 {
+        logger.log(event(format!("before-{i}"))).unwrap();
+    }
+    // Someone cuts the file in the middle of its last line.
+    let len = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 40).unwrap();
+    for i in 0..3 {
+        logger.log(event(format!("after-{i}"))).unwrap();
+    }
+    guard.shutdown().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let whole: Vec<&str> =
+        text.lines().filter(|line| serde_json::from_str::<serde_json::Value>(line).is_ok()).collect();
+    assert_eq!(whole.len(), 2 + 3, "two whole lines before, three after; the fragment alone on its line:\n{text}");
+    assert_eq!(ids_in(&path)[2..], ["after-0", "after-1", "after-2"]);
+}

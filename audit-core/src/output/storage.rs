@@ -50,6 +50,12 @@ pub trait StorageFile: Send {
     /// Which file this is (`fstat`).
     fn identity(&self) -> io::Result<FileIdentity>;
 
+    /// The file's size now (`fstat`), when the storage can tell: the writer compares it with
+    /// what it wrote, to notice a file cut by someone else. `None` (the default): not checked.
+    fn size(&self) -> io::Result<Option<u64>> {
+        Ok(None)
+    }
+
     /// Starts writing the bytes written so far to disk without waiting (a hint; the default
     /// does nothing). Under sustained load it makes the next [`sync`](StorageFile::sync) wait
     /// only for the last batches instead of everything written since the previous one.
@@ -83,8 +89,11 @@ pub(crate) fn open_append_hardened(path: &Path) -> io::Result<File> {
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
+        // Non-blocking: a FIFO planted at the path would otherwise hold the open until someone
+        // reads it (it is refused below, as anything but a regular file is); a regular file's
+        // writes ignore the flag.
         #[cfg(any(target_os = "linux", target_os = "android", target_os = "macos", target_os = "freebsd"))]
-        options.custom_flags(libc::O_NOFOLLOW);
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     let file = options.open(path).map_err(|error| {
         if is_symlink(path) {
@@ -92,6 +101,8 @@ pub(crate) fn open_append_hardened(path: &Path) -> io::Result<File> {
                 io::ErrorKind::InvalidInput,
                 format!("{} is a symbolic link: audit files are not opened through links", path.display()),
             )
+        } else if std::fs::symlink_metadata(path).is_ok_and(|meta| !meta.is_file()) {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a regular file", path.display()))
         } else {
             error
         }
@@ -118,7 +129,7 @@ pub(crate) fn open_read_hardened(path: &Path) -> io::Result<File> {
     #[cfg(any(target_os = "linux", target_os = "android", target_os = "macos", target_os = "freebsd"))]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW);
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     let file = options.open(path)?;
     if !file.metadata()?.is_file() {
@@ -159,6 +170,10 @@ impl StorageFile for File {
 
     fn identity(&self) -> io::Result<FileIdentity> {
         Ok(identity_of(&self.metadata()?))
+    }
+
+    fn size(&self) -> io::Result<Option<u64>> {
+        Ok(Some(self.metadata()?.len()))
     }
 
     #[cfg(target_os = "linux")]

@@ -292,7 +292,8 @@ fn lock_cursor(cursor: &Path) -> io::Result<std::fs::File> {
     let mut name = cursor.as_os_str().to_owned();
     name.push(".lock");
     let path = PathBuf::from(name);
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    // Private and never through a link, as the trail's own files are.
+    let file = crate::output::storage::open_append_hardened(&path)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::new(

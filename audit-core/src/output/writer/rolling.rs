@@ -186,6 +186,26 @@ impl Files {
                 ),
             ));
         }
+        if path.file_name().is_none_or(|name| name.is_empty()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the audit file's path `{}` names no file", path.display()),
+            ));
+        }
+        if let Ok(meta) = fs::symlink_metadata(&path) {
+            if meta.file_type().is_symlink() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{} is a symbolic link: audit files are not opened through links", path.display()),
+                ));
+            }
+            if !meta.is_file() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{} is not a regular file", path.display()),
+                ));
+            }
+        }
         let lock = lock_path(&path)?;
         let (len, needs_newline, modified) = match fs::metadata(&path) {
             Ok(meta) if meta.len() > 0 => (meta.len(), last_byte(&path)? != Some(b'\n'), meta.modified().ok()),
@@ -352,11 +372,38 @@ impl Files {
                 self.path.display()
             )));
         }
+        self.terminate_if_cut()?;
         let written = self.ensure_open()?.write(bytes)?;
         self.len += written as u64;
         self.retained.extend_from_slice(&bytes[..written]);
         self.follow_path()?;
         Ok(written)
+    }
+
+    /// Notices the active file cut shorter by someone else (a truncation mid-line, say): what
+    /// follows is appended after a newline, so no event is glued onto the fragment, and the cut
+    /// is reported.
+    fn terminate_if_cut(&mut self) -> io::Result<()> {
+        let Some(size) = self.ensure_open()?.size()? else { return Ok(()) };
+        if size >= self.len {
+            return Ok(());
+        }
+        crate::output::sink::report_sink_failure(
+            &format!("file:{}", self.path.display()),
+            &format_args!("the file was cut from {} to {size} bytes by someone else", self.len),
+        );
+        // What is left is the base from now on: what was cut is gone (and reported).
+        self.len = size;
+        self.checkpoint_len = size;
+        self.retained.clear();
+        if size > 0 && last_byte(&self.path)? != Some(b'\n') {
+            let file = self.ensure_open()?;
+            if file.write(b"\n")? == 1 {
+                self.len += 1;
+                self.retained.push(b'\n');
+            }
+        }
+        Ok(())
     }
 
     /// `fsync`s the active file and, if it succeeded and can be trusted, checkpoints it (see
@@ -456,7 +503,8 @@ impl Files {
 fn lock_path(active: &Path) -> io::Result<fs::File> {
     let name = active.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let lock = parent_dir(active).join(format!(".{name}.lock"));
-    let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock)?;
+    // Private and never through a link, as the trail's own files are.
+    let file = crate::output::storage::open_append_hardened(&lock)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
