@@ -136,8 +136,9 @@ pub use output::{ship, sink, writer};
 
 pub mod trail {
     //! Reading a trail back: every rotated file in the order written, then the active file, with
-    //! lines torn by a crash reported rather than failing the read.
-    pub use crate::output::writer::read::{read_audit_trail, AuditTrail, TornLine};
+    //! lines torn by a crash reported rather than failing the read; whole ([`read_audit_trail`])
+    //! or streamed, one file open at a time ([`TrailReader`]).
+    pub use crate::output::writer::read::{read_audit_trail, AuditTrail, TornLine, TrailItem, TrailReader};
     pub use crate::output::writer::rolling::rotated_files;
 }
 

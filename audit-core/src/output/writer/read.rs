@@ -1,6 +1,7 @@
 //! Reading an audit trail back: every rotated file in order, then the active file, with torn lines
 //! (a crash in the middle of a write) reported and skipped rather than failing the whole read.
 
+use std::collections::{HashSet, VecDeque};
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -32,7 +33,9 @@ pub struct AuditTrail {
 }
 
 /// Reads the audit trail whose active file is `active`: its rotated files (`.gz` ones too, with
-/// the `compression` feature) in the order they were written, then `active` itself.
+/// the `compression` feature) in the order they were written, then `active` itself, one file
+/// open at a time ([`TrailReader`]; use it directly to stream a long trail without holding its
+/// events in memory).
 ///
 /// ```no_run
 /// let trail = audit_core::trail::read_audit_trail("/var/log/myapp/audit.log")?;
@@ -43,64 +46,274 @@ pub struct AuditTrail {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 ///
-/// The trail may be live: a writer may be appending, rotating and compressing while it is read.
-/// The files are opened first and the listing taken again; if a rotation came in between, the
-/// read starts over, so the result is always one consistent moment of the trail (every event
-/// once, in order). A last line still being written is reported as torn.
+/// The trail may be live: a writer may be appending, rotating and compressing while it is read;
+/// every event is read once, in order (see [`TrailReader`]). A last line still being written is
+/// reported as torn.
 pub fn read_audit_trail(active: impl AsRef<Path>) -> io::Result<AuditTrail> {
-    let active = active.as_ref();
-    for _ in 0..ATTEMPTS {
-        if let Some(snapshot) = open_snapshot(active)? {
-            return read_snapshot(snapshot);
+    let mut trail = AuditTrail::default();
+    for item in TrailReader::open(active) {
+        match item? {
+            TrailItem::File(path) => trail.files.push(path),
+            TrailItem::Event { event, .. } => trail.events.push(event),
+            TrailItem::Torn(torn) => trail.torn.push(torn),
         }
     }
-    Err(io::Error::new(
-        io::ErrorKind::Interrupted,
-        format!("{} kept rotating while it was read ({ATTEMPTS} attempts)", active.display()),
-    ))
+    Ok(trail)
 }
 
-/// How many times a read starts over because the trail rotated under it.
-const ATTEMPTS: usize = 50;
+/// One line of a trail read back by [`TrailReader`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum TrailItem {
+    /// A file begins (the rotated ones oldest first, the active file last).
+    File(PathBuf),
+    /// A complete event.
+    Event {
+        /// The file it is in.
+        file: PathBuf,
+        /// Its line number (1-based).
+        line: usize,
+        /// The event.
+        event: serde_json::Value,
+    },
+    /// A line that is not a complete event.
+    Torn(TornLine),
+}
 
-/// The trail's files, opened: `(path, file)` in the order written.
-type Snapshot = Vec<(PathBuf, fs::File)>;
+/// Reads a trail line by line, in the order it was written, with one file open at a time: a
+/// trail of thousands of rotated files is read within any limit of open files, in memory that
+/// does not grow with its length (the names of the files read are kept, not their lines).
+///
+/// The trail may be live. Rotated files are read one after the other; then the listing is taken
+/// again, and files rotated meanwhile are read too; then the active file. If it rotates while
+/// it is being opened, the file opened is read as the rotated file it became, and the reader
+/// goes on with what followed, so every event is read once, in order, up to the moment the
+/// active file was read. A last line still being written is reported as torn.
+///
+/// ```no_run
+/// use audit_core::trail::{TrailItem, TrailReader};
+///
+/// let mut failures = 0;
+/// for item in TrailReader::open("/var/log/myapp/audit.log") {
+///     match item? {
+///         TrailItem::Event { event, .. } if event["event"]["outcome"] == "failure" => failures += 1,
+///         TrailItem::Torn(torn) => eprintln!("torn line in {} at {}", torn.file.display(), torn.line),
+///         _ => {}
+///     }
+/// }
+/// println!("{failures} failures");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct TrailReader {
+    active: PathBuf,
+    /// Rotated files listed and not yet read, oldest first.
+    pending: VecDeque<PathBuf>,
+    /// The rotated files read (their names without `.gz`).
+    read: HashSet<PathBuf>,
+    /// The file being read.
+    current: Option<OpenFile>,
+    /// Whether any file was read (a rotated file missing before the first one was removed by
+    /// retention; after it, a file went missing mid-read).
+    started: bool,
+    /// The active file has been read: nothing follows.
+    finished: bool,
+}
 
-/// Opens every file of the trail; `None` when the trail rotated meanwhile in a way that would
-/// make the open files miss events (start over).
-fn open_snapshot(active: &Path) -> io::Result<Option<Snapshot>> {
-    let listed = rotated_files(active)?;
-    let mut opened = Vec::with_capacity(listed.len() + 1);
-    for path in &listed {
-        match open_rotated(path)? {
-            Some(found) => opened.push(found),
-            // Removed by retention since it was listed: only ever the oldest files.
-            None if opened.is_empty() => {}
-            None => return Ok(None),
+/// A file being read, line by line.
+struct OpenFile {
+    path: PathBuf,
+    lines: Box<dyn io::BufRead + Send>,
+    line: usize,
+    announced: bool,
+}
+
+impl std::fmt::Debug for OpenFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenFile").field("path", &self.path).field("line", &self.line).finish()
+    }
+}
+
+impl TrailReader {
+    /// A reader of the trail whose active file is `active`. Nothing is opened until the first
+    /// line is asked for.
+    pub fn open(active: impl AsRef<Path>) -> TrailReader {
+        TrailReader {
+            active: active.as_ref().to_path_buf(),
+            pending: VecDeque::new(),
+            read: HashSet::new(),
+            current: None,
+            started: false,
+            finished: false,
         }
     }
-    let current = match fs::File::open(active) {
-        Ok(file) => Some(file),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => None,
-        Err(error) => return Err(error),
-    };
-    // Files rotated since the listing: the open active file must be the first of them (it was
-    // rotated after it was opened, and holds everything up to then), or there must be none.
-    let newer: Vec<PathBuf> =
-        rotated_files(active)?.into_iter().filter(|p| !listed.iter().any(|l| same_rotated(l, p))).collect();
-    if let Some(first) = newer.first() {
-        let is_current = match (&current, fs::metadata(first)) {
-            (Some(file), Ok(meta)) => same_file(&file.metadata()?, &meta),
-            _ => false,
+
+    /// Rotated files not read yet, from a new listing, oldest first.
+    fn unread(&self) -> io::Result<Vec<PathBuf>> {
+        Ok(rotated_files(&self.active)?.into_iter().filter(|path| !self.read.contains(&plain_name(path))).collect())
+    }
+
+    /// The next file to read, opened; `None` once the active file has been read.
+    fn next_file(&mut self) -> io::Result<Option<OpenFile>> {
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            if let Some(path) = self.pending.pop_front() {
+                if self.read.contains(&plain_name(&path)) {
+                    continue;
+                }
+                match open_rotated(&path)? {
+                    Some((found, file)) => {
+                        self.read.insert(plain_name(&path));
+                        self.started = true;
+                        return Ok(Some(OpenFile::new(found, file)?));
+                    }
+                    // Removed by retention before it was read: the oldest files only.
+                    None if !self.started => continue,
+                    None => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::NotFound,
+                            format!(
+                                "{} was removed while the trail was read after the files before it",
+                                path.display()
+                            ),
+                        ))
+                    }
+                }
+            }
+            let unread = self.unread()?;
+            if !unread.is_empty() {
+                self.pending.extend(unread);
+                continue;
+            }
+            let current = match fs::File::open(&self.active) {
+                Ok(file) => Some(file),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+                Err(error) => return Err(error),
+            };
+            // Rotated since the listing: the file opened must be the first of them (it rotated
+            // after it was opened, holding everything up to then), else start on them again.
+            let rotated = self.unread()?;
+            match (rotated.first().cloned(), current) {
+                (None, Some(file)) => {
+                    self.finished = true;
+                    return Ok(Some(OpenFile::new(self.active.clone(), file)?));
+                }
+                (None, None) => {
+                    self.finished = true;
+                    return Ok(None);
+                }
+                (Some(first), Some(file)) if is_same(&file, &first) => {
+                    self.read.insert(plain_name(&first));
+                    self.pending.extend(rotated.into_iter().skip(1));
+                    return Ok(Some(OpenFile::new(first, file)?));
+                }
+                (Some(_), _) => self.pending.extend(rotated),
+            }
+        }
+    }
+}
+
+impl Iterator for TrailReader {
+    type Item = io::Result<TrailItem>;
+
+    fn next(&mut self) -> Option<io::Result<TrailItem>> {
+        loop {
+            if self.current.is_none() {
+                match self.next_file() {
+                    Ok(Some(file)) => self.current = Some(file),
+                    Ok(None) => return None,
+                    Err(error) => {
+                        self.finished = true;
+                        self.pending.clear();
+                        return Some(Err(error));
+                    }
+                }
+            }
+            let file = self.current.as_mut().expect("a file is open");
+            if !file.announced {
+                file.announced = true;
+                return Some(Ok(TrailItem::File(file.path.clone())));
+            }
+            match file.next_line() {
+                Ok(Some(item)) => return Some(Ok(item)),
+                Ok(None) => self.current = None,
+                Err(error) => {
+                    self.current = None;
+                    return Some(Err(error));
+                }
+            }
+        }
+    }
+}
+
+impl OpenFile {
+    fn new(path: PathBuf, file: fs::File) -> io::Result<OpenFile> {
+        let lines: Box<dyn io::BufRead + Send> = if path.extension().is_some_and(|e| e == "gz") {
+            #[cfg(feature = "compression")]
+            {
+                Box::new(io::BufReader::with_capacity(64 << 10, flate2::read::MultiGzDecoder::new(file)))
+            }
+            #[cfg(not(feature = "compression"))]
+            {
+                drop(file);
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("{} is compressed: reading it needs audit-core's `compression` feature", path.display()),
+                ));
+            }
+        } else {
+            Box::new(io::BufReader::with_capacity(64 << 10, file))
         };
-        if !is_current {
-            return Ok(None);
+        Ok(OpenFile { path, lines, line: 0, announced: false })
+    }
+
+    /// The next non-empty line as an event or a torn line; `None` at the end of the file.
+    fn next_line(&mut self) -> io::Result<Option<TrailItem>> {
+        let mut bytes = Vec::new();
+        loop {
+            bytes.clear();
+            if self.lines.read_until(b'\n', &mut bytes)? == 0 {
+                return Ok(None);
+            }
+            self.line += 1;
+            // A line without its newline is the last one, and its write was interrupted.
+            let complete = bytes.last() == Some(&b'\n');
+            if complete {
+                bytes.pop();
+            }
+            if bytes.is_empty() {
+                continue;
+            }
+            return Ok(Some(match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(event) if complete && event.is_object() => {
+                    TrailItem::Event { file: self.path.clone(), line: self.line, event }
+                }
+                _ => TrailItem::Torn(TornLine {
+                    file: self.path.clone(),
+                    line: self.line,
+                    text: String::from_utf8_lossy(&bytes).into_owned(),
+                }),
+            }));
         }
     }
-    if let Some(file) = current {
-        opened.push((active.to_path_buf(), file));
+}
+
+/// Whether the open `file` is the one at `path`.
+fn is_same(file: &fs::File, path: &Path) -> bool {
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(open), Ok(named)) => same_file(&open, &named),
+        _ => false,
     }
-    Ok(Some(opened))
+}
+
+/// A rotated file's name without `.gz`: the same file before and after it was compressed.
+fn plain_name(path: &Path) -> PathBuf {
+    match path.extension() {
+        Some(ext) if ext == "gz" => path.with_extension(""),
+        _ => path.to_path_buf(),
+    }
 }
 
 /// Opens a rotated file; if its `.log` was compressed since it was listed, its `.gz`. `None`
@@ -142,35 +355,6 @@ pub(crate) fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
         let _ = (a, b);
         false
     }
-}
-
-fn read_snapshot(snapshot: Snapshot) -> io::Result<AuditTrail> {
-    let mut trail = AuditTrail::default();
-    for (file, handle) in snapshot {
-        let bytes = read_file(&file, handle)?;
-        trail.files.push(file.clone());
-        let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
-        // A file that ends with a newline splits into a last empty piece; one that does not ends
-        // with a line whose write was interrupted.
-        let ends_cleanly = lines.last().is_some_and(|l| l.is_empty());
-        if ends_cleanly {
-            lines.pop();
-        }
-        let count = lines.len();
-        for (i, line) in lines.into_iter().enumerate() {
-            let complete = ends_cleanly || i + 1 < count;
-            match serde_json::from_slice::<serde_json::Value>(line) {
-                Ok(event) if complete && event.is_object() => trail.events.push(event),
-                _ if line.is_empty() => {}
-                _ => trail.torn.push(TornLine {
-                    file: file.clone(),
-                    line: i + 1,
-                    text: String::from_utf8_lossy(line).into_owned(),
-                }),
-            }
-        }
-    }
-    Ok(trail)
 }
 
 /// The chain's position at the end of a trail: the link of its last whole chained line, from
