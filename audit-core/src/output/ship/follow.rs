@@ -2,7 +2,7 @@
 //! side. Files are known by their first line (see [`Cursor`]), so a file renamed by rotation, or
 //! compressed after it, is recognized as the one already being read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -107,7 +107,10 @@ pub(crate) struct Follower {
     active: PathBuf,
     current: Option<Open>,
     /// Files read to their end, by key (only those still in the trail are kept).
-    done: Vec<String>,
+    done: HashSet<String>,
+    /// Files listed and not read yet, oldest first: the listing is taken again only once they
+    /// are read (rotation only adds files after them; retention only removes older ones).
+    queue: VecDeque<(PathBuf, Option<String>)>,
     /// Keys of rotated files, which never change.
     keys: HashMap<PathBuf, Option<String>>,
     pub(crate) doubts: Vec<Doubt>,
@@ -120,7 +123,8 @@ impl Follower {
         let mut follower = Follower {
             active: active.to_path_buf(),
             current: None,
-            done: Vec::new(),
+            done: HashSet::new(),
+            queue: VecDeque::new(),
             keys: HashMap::new(),
             doubts: Vec::new(),
         };
@@ -141,6 +145,9 @@ impl Follower {
                 follower.doubts.push(Doubt::CursorInsideLine { file: cursor.file.clone(), offset: cursor.offset });
             }
         }
+        // The files after the cursor's (and the cursor's own, when it is not open), in order.
+        let from = if follower.current.is_some() { at + 1 } else { at };
+        follower.queue = files[from..].iter().cloned().collect();
         Ok(follower)
     }
 
@@ -191,7 +198,7 @@ impl Follower {
             if !finished.pending.is_empty() {
                 self.doubts.push(Doubt::Torn { file: display_name(&finished.path), offset: finished.offset });
             }
-            self.done.push(finished.key);
+            self.done.insert(finished.key);
         }
     }
 
@@ -207,10 +214,25 @@ impl Follower {
 
     /// Opens the oldest file not read yet; whether there is one.
     fn pick_next(&mut self) -> io::Result<bool> {
-        let files = self.listing()?;
-        self.done.retain(|key| files.iter().any(|(_, k)| k.as_deref() == Some(key.as_str())));
-        for (path, key) in files {
-            // A file without a whole line yet: only ever the newest (the active file).
+        loop {
+            let (path, key) = match self.queue.pop_front() {
+                Some(next) => next,
+                None => {
+                    let files = self.listing()?;
+                    let keys: HashSet<&str> = files.iter().filter_map(|(_, key)| key.as_deref()).collect();
+                    self.done.retain(|key| keys.contains(key.as_str()));
+                    let done = &self.done;
+                    // A file without a whole line yet: only ever the newest (the active file).
+                    self.queue = files
+                        .into_iter()
+                        .filter(|(_, key)| key.as_ref().is_some_and(|key| !done.contains(key)))
+                        .collect();
+                    match self.queue.pop_front() {
+                        Some(next) => next,
+                        None => return Ok(false),
+                    }
+                }
+            };
             let Some(key) = key else { continue };
             if self.done.contains(&key) {
                 continue;
@@ -221,10 +243,12 @@ impl Follower {
                     Ok(true)
                 }
                 // Rotated or compressed since it was listed: the next call lists again.
-                None => Ok(false),
+                None => {
+                    self.queue.clear();
+                    Ok(false)
+                }
             };
         }
-        Ok(false)
     }
 
     /// The trail's files, oldest first, with their keys (`None`: no whole line yet).
@@ -241,7 +265,8 @@ impl Follower {
                 break (after, active_key);
             }
         };
-        self.keys.retain(|path, _| rotated.contains(path));
+        let listed: HashSet<&PathBuf> = rotated.iter().collect();
+        self.keys.retain(|path, _| listed.contains(path));
         let mut files = Vec::with_capacity(rotated.len() + 1);
         for path in rotated {
             let key = match self.keys.get(&path) {
