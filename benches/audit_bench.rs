@@ -22,6 +22,8 @@ mod results_bench;
 mod servers;
 #[path = "shipping/mod.rs"]
 mod ship_bench;
+#[path = "trail/mod.rs"]
+mod trail_bench;
 
 use std::fs;
 use std::hint::black_box;
@@ -1005,6 +1007,9 @@ fn main() {
     }
     if run("diff") {
         results_bench::diff_cost();
+    }
+    if run("long-trail") {
+        trail_bench::long_trail(&dir);
     }
     // Only when named (they need servers): `ship` for all three, or `ship-pg`, `ship-nats`, `ship-lag`.
     let shipping = |name: &str| wanted.iter().any(|w| w == "ship" || w == name);
