@@ -43,7 +43,11 @@ impl Source {
                 format!("{} is compressed: shipping it needs audit-core's `compression` feature", path.display()),
             ));
         }
-        Ok(Source::Plain(BufReader::with_capacity(256 << 10, file)))
+        // No larger than the file (a small rotated file, of thousands, is not worth a large
+        // buffer's allocation, which the allocator maps and unmaps each time).
+        let size = file.metadata().map_or(u64::MAX, |meta| meta.len());
+        let capacity = usize::try_from(size.clamp(8 << 10, 256 << 10)).unwrap_or(256 << 10);
+        Ok(Source::Plain(BufReader::with_capacity(capacity, file)))
     }
 
     fn reader(&mut self) -> &mut dyn BufRead {

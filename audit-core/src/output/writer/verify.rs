@@ -375,6 +375,9 @@ struct Job {
 /// How many bytes of lines are checked at once.
 const BATCH_BYTES: usize = 4 << 20;
 
+/// A batch smaller than this is hashed on the reading thread.
+const SMALL_BATCH_BYTES: usize = 256 << 10;
+
 /// How much is read at a time.
 const READ_CHUNK: usize = 1 << 20;
 
@@ -549,6 +552,14 @@ impl Check<'_> {
                 .map(|job| verifies(hash, &job.previous, &batch.bytes[job.bytes.clone()], &job.link))
                 .collect()
         };
+        // A small batch (a small file's last lines) is hashed here: a thread would cost more
+        // than the hashing.
+        if self.batch.bytes.len() < SMALL_BATCH_BYTES {
+            let batch = std::mem::take(&mut self.batch);
+            let results = check(&self.options.hash, &batch);
+            self.done.push((batch, results));
+            return;
+        }
         // Shared, so that the batch can be taken back should no thread be had.
         let shared = std::sync::Arc::new(std::sync::Mutex::new(Some(std::mem::take(&mut self.batch))));
         let (hash, given) = (self.options.hash.clone(), std::sync::Arc::clone(&shared));
