@@ -18,6 +18,10 @@ use crate::output::writer::rolling::rotated_files;
 /// The longest first line read to know a file (far above any format's event limit).
 const MAX_KEY_LINE: u64 = 64 << 20;
 
+/// How many times one call lists a trail that keeps rotating under it before it lets the
+/// next call try again.
+const STALE_LISTINGS: usize = 50;
+
 /// Where the line just read ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Position {
@@ -218,10 +222,18 @@ impl Follower {
 
     /// Opens the oldest file not read yet; whether there is one.
     fn pick_next(&mut self) -> io::Result<bool> {
+        // Listings taken in this call: a file rotated or compressed since it was listed makes
+        // the queue stale, and the trail is listed again at once (not at the next call, which
+        // would find nothing to read meanwhile and could be taken for the end of the trail).
+        let mut listings = 0;
         loop {
             let (path, key) = match self.queue.pop_front() {
                 Some(next) => next,
                 None => {
+                    if listings == STALE_LISTINGS {
+                        return Ok(false);
+                    }
+                    listings += 1;
                     let files = self.listing()?;
                     let keys: HashSet<&str> = files.iter().filter_map(|(_, key)| key.as_deref()).collect();
                     self.done.retain(|key| keys.contains(key.as_str()));
@@ -246,10 +258,10 @@ impl Follower {
                     self.current = Some(open);
                     Ok(true)
                 }
-                // Rotated or compressed since it was listed: the next call lists again.
+                // Rotated or compressed since it was listed: list again.
                 None => {
                     self.queue.clear();
-                    Ok(false)
+                    continue;
                 }
             };
         }
