@@ -615,6 +615,13 @@ impl Check<'_> {
     fn read_lines(&mut self, file: &Path, mut reader: impl Read) {
         let mut number = 0u64;
         // Where the line being read starts in the batch's buffer.
+        if self.batch.bytes.capacity() == 0 {
+            // A batch handed over at the end of the file before: read into a buffer kept from
+            // an earlier one (a new one for every small file costs more than reading it).
+            if let Some(spare) = self.spare.pop() {
+                self.batch.bytes = spare;
+            }
+        }
         let mut line_start = self.batch.bytes.len();
         loop {
             if line_start >= BATCH_BYTES {
