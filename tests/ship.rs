@@ -327,6 +327,41 @@ fn a_cursor_made_for_another_destination_is_refused_naming_the_setting() {
     assert_eq!(second.1.received(), 0);
 }
 
+/// Slow, but never failing: each batch takes 5 ms to be acknowledged.
+#[derive(Clone, Default)]
+struct Slow(Collecting);
+
+impl Destination for Slow {
+    fn name(&self) -> String {
+        "slow".into()
+    }
+    fn deliver(&mut self, batch: &[ShipRecord]) -> Result<(), DeliveryError> {
+        std::thread::sleep(Duration::from_millis(5));
+        self.0.deliver(batch)
+    }
+}
+
+#[test]
+fn running_until_caught_up_stops_at_its_deadline_while_delivery_goes_well() {
+    let dir = TempDir::new("ship-deadline");
+    let path = dir.path("audit.log");
+    write(&path, None, 0, 2000);
+    let destination = Slow::default();
+    let deadline = Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let result = Shipper::builder(&path, destination.clone()).max_batch(5, 1 << 20).run_until_caught_up(deadline);
+    let took = started.elapsed();
+    let error = result.expect_err("400 batches of 5 ms do not fit in 300 ms");
+    assert!(error.to_string().contains("not delivered to its end within"), "{error}");
+    assert!(took < deadline + Duration::from_millis(200), "it returned after {took:?}");
+    let delivered = destination.0.received();
+    assert!(delivered > 0 && delivered < 2000, "{delivered}");
+    // What it delivered is behind its cursor: a second run delivers the rest, none twice.
+    Shipper::builder(&path, destination.clone()).run_until_caught_up(Duration::from_secs(30)).unwrap();
+    assert_same_ids(&destination.0.unique_ids(), &trail_ids(&path));
+    assert_eq!(destination.0.received(), 2000);
+}
+
 mod config {
     use audit_core::AuditConfig;
 

@@ -527,6 +527,11 @@ impl Worker {
                 self.advance(&batch, position);
             }
             batch.clear();
+            // A stop asked for by a deadline holds while delivery goes well too: what was
+            // delivered is behind the cursor, the rest waits for the next run.
+            if self.past_deadline() {
+                return;
+            }
         }
     }
 
