@@ -184,55 +184,138 @@ fn duration(parser: &mut lexopt::Parser, name: &str, zero_allowed: bool) -> Resu
     }
 }
 
-/// Runs the standalone shippers of `settings`: until stopped, or until caught up (`deadline`).
+/// Runs the standalone shippers of `settings` together: until stopped, or until each has caught
+/// up (`deadline`, shared by all: the command returns within it and one batch's delivery). A
+/// shipper whose destination is down at start is tried again every few seconds while the
+/// others deliver; a JSON line of each shipper's stats goes to standard output every
+/// `status_every`.
 fn ship(
     settings: &AuditConfig,
     deadline: Option<std::time::Duration>,
     status_every: std::time::Duration,
 ) -> Result<ExitCode, String> {
-    let shippers = settings.standalone_shippers().map_err(|e| e.to_string())?;
-    if shippers.is_empty() {
+    use std::time::{Duration, Instant};
+    let count = settings.standalone_shippers().map_err(|e| e.to_string())?.len();
+    if count == 0 {
         return Err("no shipper to run: give a \"ship\" entry \"in_process\": false".to_owned());
     }
-    if let Some(deadline) = deadline {
-        let mut all = true;
-        for (at, shipper) in shippers {
-            match shipper.run_until_caught_up(deadline) {
-                Ok(stats) => {
-                    eprintln!("audit: {at}: {} events delivered to {}: caught up", stats.delivered, stats.destination)
+    let until = deadline.map(|deadline| Instant::now() + deadline);
+    let retry_every = Duration::from_secs(5);
+    // Each shipper: running, or not started yet (its last error, and when to try again).
+    let mut slots: Vec<Slot> = (0..count).map(|_| Slot::Waiting { error: None, next: Instant::now() }).collect();
+    let mut next_status = Instant::now() + status_every;
+    loop {
+        let now = Instant::now();
+        if slots.iter().any(|slot| matches!(slot, Slot::Waiting { next, .. } if *next <= now)) {
+            // Builders are made anew for each try (a failed start consumes its builder).
+            let mut builders: Vec<Option<_>> =
+                settings.standalone_shippers().map_err(|e| e.to_string())?.into_iter().map(Some).collect();
+            for (index, slot) in slots.iter_mut().enumerate() {
+                let Slot::Waiting { next, .. } = slot else { continue };
+                if *next > now {
+                    continue;
                 }
-                Err(error) => {
-                    eprintln!("audit: {at}: {error}");
+                let Some((at, builder)) = builders.get_mut(index).and_then(Option::take) else { continue };
+                *slot = match builder.spawn() {
+                    Ok(guard) => {
+                        eprintln!("audit: {at}: shipping to {}", guard.stats().destination);
+                        Slot::Running { at, guard }
+                    }
+                    Err(error) => {
+                        eprintln!("audit: {at}: not started, tried again in {retry_every:?}: {error}");
+                        Slot::Waiting { error: Some((at, error.to_string())), next: now + retry_every }
+                    }
+                };
+            }
+        }
+        let all_caught_up =
+            slots.iter().all(|slot| matches!(slot, Slot::Running { guard, .. } if guard.stats().caught_up));
+        if until.is_some() && all_caught_up {
+            break;
+        }
+        if until.is_some_and(|until| Instant::now() >= until) {
+            break;
+        }
+        if Instant::now() >= next_status {
+            print_status(&slots);
+            next_status += status_every;
+        }
+        let mut wake = next_status.min(Instant::now() + Duration::from_millis(50));
+        if let Some(until) = until {
+            wake = wake.min(until);
+        }
+        std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+    }
+    // The deadline's end, or all caught up: each stops after the batch it is delivering.
+    let mut all = true;
+    for slot in &slots {
+        if let Slot::Running { guard, .. } = slot {
+            guard.begin_shutdown(Duration::ZERO);
+        }
+    }
+    for slot in slots {
+        match slot {
+            Slot::Running { at, guard } => {
+                let stats = guard.shutdown(Duration::ZERO);
+                if stats.caught_up {
+                    eprintln!("audit: {at}: {} events delivered to {}: caught up", stats.delivered, stats.destination);
+                } else {
                     all = false;
+                    let why = stats.last_error.as_deref().unwrap_or("the deadline came first");
+                    eprintln!(
+                        "audit: {at}: {} events delivered to {}: not caught up ({why})",
+                        stats.delivered, stats.destination
+                    );
+                }
+            }
+            Slot::Waiting { error, .. } => {
+                all = false;
+                if let Some((at, error)) = error {
+                    eprintln!("audit: {at}: never started: {error}");
                 }
             }
         }
-        return Ok(if all { ExitCode::SUCCESS } else { ExitCode::from(1) });
     }
-    let mut running = Vec::new();
-    for (at, shipper) in shippers {
-        let guard = shipper.spawn().map_err(|e| format!("{at}: {e}"))?;
-        eprintln!("audit: {at}: shipping to {}", guard.stats().destination);
-        running.push((at, guard));
-    }
-    // Until stopped (the cursors are saved after every batch: a kill loses nothing), with a line
-    // of each shipper's stats on standard output now and then.
-    loop {
-        std::thread::sleep(status_every);
-        for (at, guard) in &running {
-            let stats = guard.stats();
-            let line = serde_json::json!({
-                "shipper": at,
-                "destination": stats.destination,
-                "delivered": stats.delivered,
-                "failed_attempts": stats.failed_attempts,
-                "caught_up": stats.caught_up,
-                "seconds_behind": stats.seconds_behind,
-                "events_behind": stats.events_behind,
-                "last_error": stats.last_error,
-            });
-            println!("{line}");
-        }
+    Ok(if all { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// A shipper of `audit ship`.
+enum Slot {
+    Running {
+        at: String,
+        guard: audit_core::ship::ShipperGuard,
+    },
+    /// Not started: why (with the setting), and when it is tried again.
+    Waiting {
+        error: Option<(String, String)>,
+        next: std::time::Instant,
+    },
+}
+
+/// A JSON line of each shipper's stats on standard output.
+fn print_status(slots: &[Slot]) {
+    for slot in slots {
+        let line = match slot {
+            Slot::Running { at, guard } => {
+                let stats = guard.stats();
+                serde_json::json!({
+                    "shipper": at,
+                    "destination": stats.destination,
+                    "started": true,
+                    "delivered": stats.delivered,
+                    "failed_attempts": stats.failed_attempts,
+                    "caught_up": stats.caught_up,
+                    "seconds_behind": stats.seconds_behind,
+                    "events_behind": stats.events_behind,
+                    "last_error": stats.last_error,
+                })
+            }
+            Slot::Waiting { error, .. } => {
+                let (at, error) = error.clone().unwrap_or_default();
+                serde_json::json!({ "shipper": at, "started": false, "last_error": error })
+            }
+        };
+        println!("{line}");
     }
 }
 

@@ -199,10 +199,55 @@ fn ship_delivers_a_trail_to_the_local_syslog_socket_and_prints_migrations() {
     assert!(sql.contains("CREATE TABLE IF NOT EXISTS shop_audit ("), "{sql}");
     assert!(sql.contains("append-only"), "{sql}");
 
-    // A destination that cannot work stops it before anything is shipped, with exit code 1.
+    // A destination that cannot work is tried again until the deadline, then exit code 1.
     std::fs::remove_file(&socket).unwrap();
-    let (code, _) = audit(&["ship", "--config", config, "--until-caught-up"]);
+    let (code, _) = audit(&["ship", "--config", config, "--until-caught-up", "--deadline", "1s"]);
     assert_eq!(code, 1);
+}
+
+/// Two destinations, one down at start: the other delivers while it is tried again, the
+/// command returns by its deadline, and its status lines say which one never started.
+#[test]
+fn ship_until_caught_up_runs_destinations_together_within_its_deadline() {
+    let dir = Dir::new("ship-together");
+    let trail = dir.0.join("audit.log");
+    write_trail(&trail, 120);
+    let up = dir.0.join("up.sock");
+    let down = dir.0.join("down.sock");
+    let receiver = std::os::unix::net::UnixDatagram::bind(&up).unwrap();
+    receiver.set_read_timeout(Some(std::time::Duration::from_millis(500))).unwrap();
+    let config = dir.0.join("audit.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{ "sinks": [{{ "type": "rolling_file", "path": "{}", "ship": [
+                  {{ "to": "syslog", "transport": "unix", "socket": "{}", "in_process": false }},
+                  {{ "to": "syslog", "transport": "unix", "socket": "{}", "in_process": false }} ] }}] }}"#,
+            trail.display(),
+            down.display(),
+            up.display()
+        ),
+    )
+    .unwrap();
+    let reading = std::thread::spawn(move || {
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut received = 0;
+        while receiver.recv(&mut buffer).is_ok() {
+            received += 1;
+        }
+        received
+    });
+    let started = std::time::Instant::now();
+    let config = config.to_str().unwrap();
+    let (code, status) =
+        audit(&["ship", "--config", config, "--until-caught-up", "--deadline", "2s", "--status-every", "200ms"]);
+    let took = started.elapsed();
+    assert_eq!(code, 1, "one destination never caught up");
+    assert!(took < std::time::Duration::from_secs(4), "returned after {took:?}");
+    assert_eq!(reading.join().unwrap(), 120, "the other delivered everything meanwhile");
+    let lines: Vec<serde_json::Value> = status.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert!(lines.iter().any(|l| l["shipper"] == "sinks[0].ship[0]" && l["started"] == false), "{status}");
+    assert!(lines.iter().any(|l| l["shipper"] == "sinks[0].ship[1]" && l["delivered"] == 120), "{status}");
 }
 
 #[test]
