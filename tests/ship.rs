@@ -217,6 +217,12 @@ fn falling_behind_and_catching_up_are_reported_as_events() {
     assert_eq!(actions.last().map(String::as_str), Some(AUDIT_SHIP_CAUGHT_UP.name()), "{actions:?}");
     let behind = &reports.events()[0];
     assert!(behind.event.reason.as_deref().unwrap().contains("behind collecting; last error: attempt"), "{behind:?}");
+    // The toolkit's own events read as sentences about the shipping, not as a user's action.
+    for line in reports.json() {
+        let message = line["message"].as_str().unwrap();
+        assert!(message.starts_with("Audit trail shipping to collecting "), "{message}");
+        assert!(!message.contains("User") && !message.contains("Failed attempt"), "{message}");
+    }
     assert_same_ids(&destination.unique_ids(), &trail_ids(&path));
 }
 

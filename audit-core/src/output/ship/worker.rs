@@ -642,9 +642,15 @@ impl Worker {
             let stats = self.shared.stats();
             let events = events.map(|n| format!("{n} events, ")).unwrap_or_default();
             let error = stats.last_error.map(|e| format!("; last error: {e}")).unwrap_or_default();
+            let reason = format!("{events}{:.0} s behind {}{error}", seconds.as_secs_f64(), self.name);
             let event = AuditEvent::new(&AUDIT_SHIP_BEHIND)
                 .with_outcome(Outcome::Failure)
-                .with_reason(format!("{events}{:.0} s behind {}{error}", seconds.as_secs_f64(), self.name))
+                .with_message(format!(
+                    "Audit trail shipping to {} is behind: {events}{:.0} s{error}",
+                    self.name,
+                    seconds.as_secs_f64()
+                ))
+                .with_reason(reason)
                 .with_label("destination", self.name.clone());
             self.report(event);
         }
@@ -675,6 +681,7 @@ impl Worker {
         if self.behind_reported.take().is_some() {
             let event = AuditEvent::new(&AUDIT_SHIP_CAUGHT_UP)
                 .with_outcome(Outcome::Success)
+                .with_message(format!("Audit trail shipping to {} has caught up with the trail", self.name))
                 .with_reason(format!("delivered to {} up to the end of the trail", self.name))
                 .with_label("destination", self.name.clone());
             self.report(event);
@@ -701,6 +708,7 @@ impl Worker {
             };
             let event = AuditEvent::new(&AUDIT_SHIP_SKIPPED)
                 .with_outcome(Outcome::Unknown)
+                .with_message(format!("Audit trail shipping to {} skipped lines: {reason}", self.name))
                 .with_reason(reason)
                 .with_label("destination", self.name.clone())
                 .with_label("file", file.clone());
