@@ -368,6 +368,36 @@ fn running_until_caught_up_stops_at_its_deadline_while_delivery_goes_well() {
     assert_eq!(destination.0.received(), 2000);
 }
 
+#[test]
+fn the_stats_stay_current_while_a_failing_destination_is_waited_for() {
+    let dir = TempDir::new("ship-stale");
+    let path = dir.path("audit.log");
+    // A chained trail, half of it delivered by a first shipper.
+    let chained = || FileWriter::builder(&path).chain(audit_core::chain::ChainHash::Sha256);
+    write_events(chained(), (0..100).map(event));
+    let first = Collecting::failing(|attempt| attempt >= 1);
+    let _ = Shipper::builder(&path, first.clone())
+        .max_batch(50, 1 << 20)
+        .backoff(Duration::from_millis(1), Duration::from_millis(1))
+        .run_until_caught_up(Duration::from_millis(100));
+    assert_eq!(first.received(), 50);
+    // A second shipper whose destination is down: before its first batch, the stats know how far
+    // behind it is; while it waits between attempts, the age of what waits goes on growing.
+    let down = Collecting::failing(|_| true);
+    let shipper = Shipper::builder(&path, down)
+        .backoff(Duration::from_secs(3), Duration::from_secs(3))
+        .report_lag_after(Duration::from_secs(3600))
+        .spawn()
+        .unwrap();
+    assert_eq!(shipper.stats().events_behind, Some(50), "{:?}", shipper.stats());
+    std::thread::sleep(Duration::from_millis(300));
+    let early = shipper.stats().seconds_behind;
+    std::thread::sleep(Duration::from_millis(900));
+    let later = shipper.stats().seconds_behind;
+    assert!(later >= early + 0.5, "seconds_behind went from {early} to {later} during one back-off");
+    shipper.shutdown(Duration::ZERO);
+}
+
 mod config {
     use audit_core::AuditConfig;
 

@@ -251,6 +251,7 @@ impl ShipperBuilder {
             stats: Mutex::new(ShipperStats {
                 destination: name.clone(),
                 cursor: cursor.clone(),
+                events_behind: behind_at_start(&self.active, cursor.as_ref()),
                 ..ShipperStats::default()
             }),
             stop: Mutex::new(None),
@@ -273,6 +274,17 @@ impl ShipperBuilder {
         })
     }
 }
+
+/// Events not delivered yet when a shipper starts, in a chained trail whose cursor knows its
+/// sequence: the stats say so before the first batch.
+fn behind_at_start(active: &Path, cursor: Option<&Cursor>) -> Option<u64> {
+    let delivered = cursor?.sequence?;
+    let last = crate::output::writer::read::last_link(active).ok()??.sequence;
+    Some(last.saturating_sub(delivered))
+}
+
+/// How often a shipper waiting between attempts brings its stats up to date.
+const STATS_EVERY: Duration = Duration::from_millis(200);
 
 /// Lowers the calling thread's scheduling priority (nice 10): shipping is background work, and
 /// on a busy machine it should be the one to wait, not the audited calls (a shipper that falls
@@ -578,7 +590,17 @@ impl Worker {
                 return false;
             }
             let jitter = 0.8 + 0.4 * fastrand::f64();
-            self.shared.sleep(backoff.mul_f64(jitter));
+            // In slices, the stats kept current meanwhile (how far behind is not how far
+            // behind it was when the attempt failed).
+            let until = Instant::now() + backoff.mul_f64(jitter);
+            loop {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() || self.shared.stop_deadline().is_some() {
+                    break;
+                }
+                self.shared.sleep(left.min(STATS_EVERY));
+                self.note_lag(batch);
+            }
             if self.past_deadline() {
                 return false;
             }
