@@ -203,6 +203,9 @@ fn ship(
     let retry_every = Duration::from_secs(5);
     // Each shipper: running, or not started yet (its last error, and when to try again).
     let mut slots: Vec<Slot> = (0..count).map(|_| Slot::Waiting { error: None, next: Instant::now() }).collect();
+    // Each start (its destination's check, which may take a while) on a thread of its own: a
+    // slow one holds no other.
+    let (started, starts) = std::sync::mpsc::channel();
     let mut next_status = Instant::now() + status_every;
     loop {
         let now = Instant::now();
@@ -211,22 +214,27 @@ fn ship(
             let mut builders: Vec<Option<_>> =
                 settings.standalone_shippers().map_err(|e| e.to_string())?.into_iter().map(Some).collect();
             for (index, slot) in slots.iter_mut().enumerate() {
-                let Slot::Waiting { next, .. } = slot else { continue };
+                let Slot::Waiting { next, error } = slot else { continue };
                 if *next > now {
                     continue;
                 }
                 let Some((at, builder)) = builders.get_mut(index).and_then(Option::take) else { continue };
-                *slot = match builder.spawn() {
-                    Ok(guard) => {
-                        eprintln!("audit: {at}: shipping to {}", guard.stats().destination);
-                        Slot::Running { at, guard }
-                    }
-                    Err(error) => {
-                        eprintln!("audit: {at}: not started, tried again in {retry_every:?}: {error}");
-                        Slot::Waiting { error: Some((at, error.to_string())), next: now + retry_every }
-                    }
-                };
+                let started = started.clone();
+                std::thread::spawn(move || drop(started.send((index, at, builder.spawn()))));
+                *slot = Slot::Starting { error: error.take() };
             }
+        }
+        while let Ok((index, at, result)) = starts.try_recv() {
+            slots[index] = match result {
+                Ok(guard) => {
+                    eprintln!("audit: {at}: shipping to {}", guard.stats().destination);
+                    Slot::Running { at, guard }
+                }
+                Err(error) => {
+                    eprintln!("audit: {at}: not started, tried again in {retry_every:?}: {error}");
+                    Slot::Waiting { error: Some((at, error.to_string())), next: Instant::now() + retry_every }
+                }
+            };
         }
         let all_caught_up =
             slots.iter().all(|slot| matches!(slot, Slot::Running { guard, .. } if guard.stats().caught_up));
@@ -268,7 +276,7 @@ fn ship(
                     );
                 }
             }
-            Slot::Waiting { error, .. } => {
+            Slot::Waiting { error, .. } | Slot::Starting { error } => {
                 all = false;
                 if let Some((at, error)) = error {
                     eprintln!("audit: {at}: never started: {error}");
@@ -290,6 +298,10 @@ enum Slot {
         error: Option<(String, String)>,
         next: std::time::Instant,
     },
+    /// Being started (its destination checked) on a thread of its own; why the last try failed.
+    Starting {
+        error: Option<(String, String)>,
+    },
 }
 
 /// A JSON line of each shipper's stats on standard output.
@@ -310,7 +322,7 @@ fn print_status(slots: &[Slot]) {
                     "last_error": stats.last_error,
                 })
             }
-            Slot::Waiting { error, .. } => {
+            Slot::Waiting { error, .. } | Slot::Starting { error } => {
                 let (at, error) = error.clone().unwrap_or_default();
                 serde_json::json!({ "shipper": at, "started": false, "last_error": error })
             }

@@ -316,3 +316,48 @@ fn ship_until_stopped_prints_each_shippers_stats_and_resumes_after_a_kill() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), 45, "only the 5 new ones");
 }
+
+/// A destination whose check hangs (a server that accepts and never answers) holds no other:
+/// each shipper starts on a thread of its own.
+#[test]
+fn a_slow_start_up_check_holds_no_other_shipper() {
+    let dir = Dir::new("ship-slow-check");
+    let trail = dir.0.join("audit.log");
+    write_trail(&trail, 120);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let up = dir.0.join("up.sock");
+    let receiver = std::os::unix::net::UnixDatagram::bind(&up).unwrap();
+    receiver.set_read_timeout(Some(std::time::Duration::from_millis(500))).unwrap();
+    let config = dir.0.join("audit.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{ "sinks": [{{ "type": "rolling_file", "path": "{}", "ship": [
+                  {{ "to": "nats", "servers": "nats://127.0.0.1:{silent_port}", "in_process": false }},
+                  {{ "to": "syslog", "transport": "unix", "socket": "{}", "in_process": false }} ] }}] }}"#,
+            trail.display(),
+            up.display()
+        ),
+    )
+    .unwrap();
+    let reading = std::thread::spawn(move || {
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut received = 0;
+        let started = std::time::Instant::now();
+        while receiver.recv(&mut buffer).is_ok() {
+            received += 1;
+            if received == 120 {
+                return (received, started.elapsed());
+            }
+        }
+        (received, started.elapsed())
+    });
+    let config = config.to_str().unwrap();
+    let (code, _) = audit(&["ship", "--config", config, "--until-caught-up", "--deadline", "4s"]);
+    assert_eq!(code, 1, "the silent server's shipper never started");
+    let (received, after) = reading.join().unwrap();
+    assert_eq!(received, 120, "the other shipper delivered everything meanwhile");
+    assert!(after < std::time::Duration::from_secs(3), "without waiting for the other's check: {after:?}");
+    drop(silent);
+}
