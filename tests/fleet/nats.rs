@@ -172,3 +172,21 @@ fn a_tls_only_cluster_is_reached_over_tls_and_a_wrong_certificate_authority_is_r
     let mut wrong = destination().tls(Some(other.ca.clone())).timeouts(Duration::from_secs(3), Duration::from_secs(3));
     assert!(wrong.check().is_err(), "a server certificate from another CA is refused");
 }
+
+/// A stream that is not there: the error says what to set, in the configuration and in code.
+#[test]
+fn a_missing_stream_names_the_setting_that_makes_it() {
+    let cluster = NatsCluster::start(3);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let error = loop {
+        let mut unmanaged = NatsDestination::new(&cluster.urls()).unwrap().origin("host-m").stream("NOT_MADE");
+        match unmanaged.check() {
+            Err(error) if error.to_string().contains("not there") => break error,
+            other => assert!(Instant::now() < deadline, "{other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let text = error.to_string();
+    assert!(text.contains("\"replicas\""), "the configuration's setting: {text}");
+    assert!(text.contains("manage_stream"), "the builder's method: {text}");
+}

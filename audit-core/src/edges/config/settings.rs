@@ -816,6 +816,8 @@ mod tests {
                 "sinks[0].max_sise",
                 Some("max_size"),
             ),
+            (format!(r#"{{"type":"rolling_file","path":"{path}","chian":true}}"#), "sinks[0].chian", Some("chain")),
+            (format!(r#"{{"type":"rolling_file","path":"{path}","shipp":[]}}"#), "sinks[0].shipp", Some("ship")),
             (r#"{"type":"rolling_file","path":"/nonexistent-dir/x/audit.log"}"#.to_owned(), "sinks[0].path", None),
         ];
         for (sink, setting, suggestion) in cases {

@@ -262,7 +262,10 @@ impl Destination for NatsDestination {
                 .map_err(|e| DeliveryError::new(format!("{name}: making the stream: {e}")))?;
             }
             let mut handle = context.get_stream(&stream).await.map_err(|e| {
-                DeliveryError::new(format!("{name}: the stream is not there ({e}); enable manage_stream"))
+                DeliveryError::new(format!(
+                    "{name}: the stream is not there ({e}); have the shipper make it: \"replicas\": N in the \
+                     ship entry (NatsDestination::manage_stream(N) in code), or make it on the servers"
+                ))
             })?;
             let info = handle.info().await.map_err(|e| DeliveryError::new(format!("{name}: {e}")))?;
             let covers = info.config.subjects.iter().any(|pattern| subject_matches(pattern, &subject));
