@@ -79,3 +79,17 @@ fn every_printed_line_is_an_ecs_event_with_allowed_values() {
     assert_eq!(events[8]["error"]["code"], "forbidden");
     assert_eq!(events[9]["error"]["code"], "not_found");
 }
+
+/// The README's commands run from the workspace's root, where the `audit` binary is the
+/// `audit-cli` package's: `cargo run --bin audit` alone finds no such binary there.
+#[test]
+fn the_readme_runs_the_audit_command_from_its_package() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for (number, line) in readme.lines().enumerate() {
+        if line.contains("cargo run") && line.contains("--bin audit") {
+            assert!(line.contains("-p audit-cli"), "README.md:{}: {line}", number + 1);
+        }
+    }
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/audit-cli/Cargo.toml")).unwrap();
+    assert!(manifest.contains("name = \"audit\""), "the binary is named `audit`");
+}

@@ -348,3 +348,25 @@ fn write_results_and_diffs_over_http() {
     assert_eq!(op(results[5], "/share_password")["oldValue"], set["value"]);
     assert_eq!(op(results[6], "/title")["oldValue"], "Ops");
 }
+
+/// A wrong password is answered as what it is, not as a request that needs a login.
+#[test]
+fn a_wrong_password_is_answered_as_one() {
+    let (logger, _trail): (AuditLogger, MemorySink) = AuditLogger::capture();
+    let state = app::AppState::new(logger).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(async move {
+        axum::serve(listener, app::router(state).into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+    });
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut response = agent
+        .post(&format!("{base}/login"))
+        .send_json(json!({"username": "alice", "password": "wrong"}))
+        .expect("the service answers");
+    assert_eq!(response.status().as_u16(), 401);
+    let body: Value = response.body_mut().read_json().unwrap();
+    assert_eq!(body["error"], "invalid username or password");
+    drop(runtime);
+}

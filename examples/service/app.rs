@@ -36,6 +36,8 @@ pub const EXPORT_RUN: Action = Action::new("dashboard_export_run", Category::Dat
 #[derive(Debug, PartialEq, Eq)]
 pub enum ServiceError {
     Unauthenticated,
+    /// A login with an unknown user or a wrong password.
+    BadCredentials,
     Forbidden(&'static str),
     NotFound(String),
     Conflict(String),
@@ -48,6 +50,7 @@ impl std::fmt::Display for ServiceError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ServiceError::Unauthenticated => f.write_str("log in first"),
+            ServiceError::BadCredentials => f.write_str("invalid username or password"),
             ServiceError::Forbidden(why) => write!(f, "forbidden: {why}"),
             ServiceError::NotFound(what) => write!(f, "{what} not found"),
             ServiceError::Conflict(what) => write!(f, "{what} already exists"),
@@ -63,6 +66,7 @@ impl AuditErrorCode for ServiceError {
         Some(
             match self {
                 ServiceError::Unauthenticated => "unauthenticated",
+                ServiceError::BadCredentials => "bad_credentials",
                 ServiceError::Forbidden(_) => "forbidden",
                 ServiceError::NotFound(_) => "not_found",
                 ServiceError::Conflict(_) => "conflict",
@@ -90,7 +94,7 @@ impl From<rusqlite::Error> for ServiceError {
 impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ServiceError::Unauthenticated | ServiceError::BadCredentials => StatusCode::UNAUTHORIZED,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::Conflict(_) => StatusCode::CONFLICT,
@@ -466,7 +470,7 @@ async fn login(State(state): State<Arc<AppState>>, Json(credentials): Json<Crede
     let Some((_, roles)) = known else {
         let event = auth::login_failure(Some(&credentials.username), &state.provider, "invalid username or password");
         let _ = audit_core::dispatch::log(event);
-        return ServiceError::Unauthenticated.into_response();
+        return ServiceError::BadCredentials.into_response();
     };
     // The cookie's token is a credential, kept out of the trail; the trail knows the session by
     // an id of its own.
