@@ -10,8 +10,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use audit_core::logger::LogError;
-use audit_core::sink::{BestEffortLimits, FailurePolicy, Record, SinkError, WithDeadline};
-use audit_core::{kibana, AuditEvent, AuditLogger, AuditSink, MemorySink, Outcome};
+use audit_core::sink::{AuditSink, BestEffortLimits, FailurePolicy, Record, SinkError, WithDeadline};
+use audit_core::{kibana, AuditEvent, AuditLogger, MemorySink, Outcome};
 
 fn event() -> AuditEvent {
     AuditEvent::new(&kibana::SPACE_GET).with_outcome(Outcome::Success)

@@ -52,6 +52,18 @@ impl Client {
     }
 }
 
+/// The example service on a loopback port: its runtime (dropping it stops the service), its
+/// address, and a client for it.
+fn serve(state: Arc<app::AppState>) -> (tokio::runtime::Runtime, Client) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(async move {
+        axum::serve(listener, app::router(state).into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+    });
+    (runtime, Client { agent: ureq::Agent::config_builder().http_status_as_error(false).build().into(), base })
+}
+
 fn kibana_events() -> BTreeMap<String, Value> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/audit-schema/data/kibana_audit_events.json");
     let events: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -69,14 +81,7 @@ fn a_realistic_session_leaves_the_exact_audit_trail() {
             .with_effect_hook(move |what| effects.lock().unwrap().push((what.to_owned(), trail.len())))
     };
     let store_state = Arc::clone(&state);
-
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    runtime.spawn(async move {
-        axum::serve(listener, app::router(state).into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    let client = Client { agent: ureq::Agent::config_builder().http_status_as_error(false).build().into(), base };
+    let (runtime, client) = serve(state);
 
     // alice (editor) logs in, creates a space and three dashboards, reads one.
     let (status, alice) =
@@ -269,14 +274,7 @@ fn a_realistic_session_leaves_the_exact_audit_trail() {
 #[test]
 fn write_results_and_diffs_over_http() {
     let (logger, trail): (AuditLogger, MemorySink) = AuditLogger::capture();
-    let state = app::AppState::new(logger).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    runtime.spawn(async move {
-        axum::serve(listener, app::router(state).into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    let client = Client { agent: ureq::Agent::config_builder().http_status_as_error(false).build().into(), base };
+    let (runtime, client) = serve(app::AppState::new(logger).unwrap());
     let (_, alice) =
         client.send("POST", "/login", None, Some(json!({"username": "alice", "password": "alice-password"})), &[]);
     let alice = alice.expect("a session cookie");
@@ -353,16 +351,10 @@ fn write_results_and_diffs_over_http() {
 #[test]
 fn a_wrong_password_is_answered_as_one() {
     let (logger, _trail): (AuditLogger, MemorySink) = AuditLogger::capture();
-    let state = app::AppState::new(logger).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    runtime.spawn(async move {
-        axum::serve(listener, app::router(state).into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut response = agent
-        .post(&format!("{base}/login"))
+    let (runtime, client) = serve(app::AppState::new(logger).unwrap());
+    let mut response = client
+        .agent
+        .post(&format!("{}/login", client.base))
         .send_json(json!({"username": "alice", "password": "wrong"}))
         .expect("the service answers");
     assert_eq!(response.status().as_u16(), 401);

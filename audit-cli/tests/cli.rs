@@ -205,38 +205,46 @@ fn ship_delivers_a_trail_to_the_local_syslog_socket_and_prints_migrations() {
     assert_eq!(code, 1);
 }
 
-/// Two destinations, one down at start: the other delivers while it is tried again, the
-/// command returns by its deadline, and its status lines say which one never started.
-#[test]
-fn ship_until_caught_up_runs_destinations_together_within_its_deadline() {
-    let dir = Dir::new("ship-together");
+/// A trail of 120 events in `dir`, a configuration shipping it to `first` (a ship entry, as JSON)
+/// and to a local syslog socket this test reads, and the thread that counts what the socket
+/// receives (until 120, or half a second of quiet).
+fn two_destinations(dir: &Dir, first: &str) -> (PathBuf, std::thread::JoinHandle<(usize, std::time::Duration)>) {
     let trail = dir.0.join("audit.log");
     write_trail(&trail, 120);
     let up = dir.0.join("up.sock");
-    let down = dir.0.join("down.sock");
     let receiver = std::os::unix::net::UnixDatagram::bind(&up).unwrap();
     receiver.set_read_timeout(Some(std::time::Duration::from_millis(500))).unwrap();
     let config = dir.0.join("audit.json");
     std::fs::write(
         &config,
         format!(
-            r#"{{ "sinks": [{{ "type": "rolling_file", "path": "{}", "ship": [
-                  {{ "to": "syslog", "transport": "unix", "socket": "{}", "in_process": false }},
+            r#"{{ "sinks": [{{ "type": "rolling_file", "path": "{}", "ship": [ {first},
                   {{ "to": "syslog", "transport": "unix", "socket": "{}", "in_process": false }} ] }}] }}"#,
             trail.display(),
-            down.display(),
             up.display()
         ),
     )
     .unwrap();
     let reading = std::thread::spawn(move || {
         let mut buffer = vec![0u8; 1 << 20];
-        let mut received = 0;
-        while receiver.recv(&mut buffer).is_ok() {
+        let (mut received, started) = (0, std::time::Instant::now());
+        while received < 120 && receiver.recv(&mut buffer).is_ok() {
             received += 1;
         }
-        received
+        (received, started.elapsed())
     });
+    (config, reading)
+}
+
+/// Two destinations, one down at start: the other delivers while it is tried again, the
+/// command returns by its deadline, and its status lines say which one never started.
+#[test]
+fn ship_until_caught_up_runs_destinations_together_within_its_deadline() {
+    let dir = Dir::new("ship-together");
+    let down = dir.0.join("down.sock");
+    let first =
+        format!(r#"{{ "to": "syslog", "transport": "unix", "socket": "{}", "in_process": false }}"#, down.display());
+    let (config, reading) = two_destinations(&dir, &first);
     let started = std::time::Instant::now();
     let config = config.to_str().unwrap();
     let (code, status) =
@@ -244,7 +252,7 @@ fn ship_until_caught_up_runs_destinations_together_within_its_deadline() {
     let took = started.elapsed();
     assert_eq!(code, 1, "one destination never caught up");
     assert!(took < std::time::Duration::from_secs(4), "returned after {took:?}");
-    assert_eq!(reading.join().unwrap(), 120, "the other delivered everything meanwhile");
+    assert_eq!(reading.join().unwrap().0, 120, "the other delivered everything meanwhile");
     let lines: Vec<serde_json::Value> = status.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
     assert!(lines.iter().any(|l| l["shipper"] == "sinks[0].ship[0]" && l["started"] == false), "{status}");
     assert!(lines.iter().any(|l| l["shipper"] == "sinks[0].ship[1]" && l["delivered"] == 120), "{status}");
@@ -322,37 +330,10 @@ fn ship_until_stopped_prints_each_shippers_stats_and_resumes_after_a_kill() {
 #[test]
 fn a_slow_start_up_check_holds_no_other_shipper() {
     let dir = Dir::new("ship-slow-check");
-    let trail = dir.0.join("audit.log");
-    write_trail(&trail, 120);
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_port = silent.local_addr().unwrap().port();
-    let up = dir.0.join("up.sock");
-    let receiver = std::os::unix::net::UnixDatagram::bind(&up).unwrap();
-    receiver.set_read_timeout(Some(std::time::Duration::from_millis(500))).unwrap();
-    let config = dir.0.join("audit.json");
-    std::fs::write(
-        &config,
-        format!(
-            r#"{{ "sinks": [{{ "type": "rolling_file", "path": "{}", "ship": [
-                  {{ "to": "nats", "servers": "nats://127.0.0.1:{silent_port}", "in_process": false }},
-                  {{ "to": "syslog", "transport": "unix", "socket": "{}", "in_process": false }} ] }}] }}"#,
-            trail.display(),
-            up.display()
-        ),
-    )
-    .unwrap();
-    let reading = std::thread::spawn(move || {
-        let mut buffer = vec![0u8; 1 << 20];
-        let mut received = 0;
-        let started = std::time::Instant::now();
-        while receiver.recv(&mut buffer).is_ok() {
-            received += 1;
-            if received == 120 {
-                return (received, started.elapsed());
-            }
-        }
-        (received, started.elapsed())
-    });
+    let first = format!(r#"{{ "to": "nats", "servers": "nats://127.0.0.1:{silent_port}", "in_process": false }}"#);
+    let (config, reading) = two_destinations(&dir, &first);
     let config = config.to_str().unwrap();
     let (code, _) = audit(&["ship", "--config", config, "--until-caught-up", "--deadline", "4s"]);
     assert_eq!(code, 1, "the silent server's shipper never started");

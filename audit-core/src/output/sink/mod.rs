@@ -21,7 +21,7 @@ pub(crate) mod sync_file;
 pub(crate) mod tracing_sink;
 
 pub(crate) use console::ConsoleSink;
-pub(crate) use contract::AuditSink;
+pub use contract::AuditSink;
 pub use contract::Submission;
 pub use memory::CapturedEvent;
 pub(crate) use memory::MemorySink;
