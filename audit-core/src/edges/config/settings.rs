@@ -76,7 +76,7 @@ pub struct AuditConfig {
 
 /// The `diff` settings: Kibana's `savedObjectDiff` (`enabled`, `typesToInclude`,
 /// `fieldSizeLimit`), and a cap on operations per event. See
-/// [`DiffSettings`](crate::changes::DiffSettings).
+/// [`DiffSettings`](crate::policy::diffs::DiffSettings).
 ///
 /// ```
 /// use audit_core::AuditConfig;
@@ -115,8 +115,8 @@ impl Default for DiffConfig {
 
 impl DiffConfig {
     /// The settings these describe.
-    pub fn settings(&self) -> Result<crate::changes::DiffSettings, ConfigError> {
-        let mut settings = crate::changes::DiffSettings::new().enabled(self.enabled).no_ops(self.no_ops);
+    pub fn settings(&self) -> Result<crate::policy::diffs::DiffSettings, ConfigError> {
+        let mut settings = crate::policy::diffs::DiffSettings::new().enabled(self.enabled).no_ops(self.no_ops);
         if let Some(types) = &self.types {
             settings = settings.types(types.iter().cloned());
         }

@@ -99,7 +99,7 @@ pub trait AuditSink: Send + Sync + 'static {
     /// wait for beside other sinks' (a call waits for its quorum, not for every sink). Only
     /// `WithDeadline` (and what wraps one, like `Arc`) answers `Some`.
     #[doc(hidden)]
-    fn with_deadline(&self) -> Option<&crate::sink::WithDeadline> {
+    fn with_deadline(&self) -> Option<&super::offload::WithDeadline> {
         None
     }
 
@@ -128,7 +128,7 @@ impl<S: AuditSink + ?Sized> AuditSink for Arc<S> {
     fn describe(&self) -> String {
         (**self).describe()
     }
-    fn with_deadline(&self) -> Option<&crate::sink::WithDeadline> {
+    fn with_deadline(&self) -> Option<&super::offload::WithDeadline> {
         (**self).with_deadline()
     }
     fn check(&self) -> io::Result<()> {
