@@ -88,6 +88,8 @@
 //! runtime of `#[audited]`). One loop is there by design: a context may carry its own logger.
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+// On docs.rs (`--cfg docsrs`, a nightly rustdoc): each feature-gated item says which feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod edges;
 mod leaf;
