@@ -43,7 +43,6 @@ pub(crate) struct VerbsArg {
 
 /// `results`, `results = true|false`, or `results(secret = ["password", "/credentials/key"])`.
 pub(crate) struct ResultsArg {
-    pub(crate) span: Span,
     pub(crate) on: bool,
     /// The secret fields of the diffs, as written.
     pub(crate) secret: Vec<LitStr>,
@@ -237,15 +236,15 @@ fn parse_str_list(input: ParseStream<'_>) -> syn::Result<StrList> {
     Ok(StrList { span, items })
 }
 
-fn parse_results(input: ParseStream<'_>, span: Span, errors: &mut Errors) -> syn::Result<ResultsArg> {
+fn parse_results(input: ParseStream<'_>, _: Span, errors: &mut Errors) -> syn::Result<ResultsArg> {
     if input.is_empty() || input.peek(Token![,]) {
-        return Ok(ResultsArg { span, on: true, secret: Vec::new() });
+        return Ok(ResultsArg { on: true, secret: Vec::new() });
     }
     if input.peek(Token![=]) {
         input.parse::<Token![=]>()?;
         let expr: Expr = ungroup(input.parse()?);
         return match expr {
-            Expr::Lit(ExprLit { lit: Lit::Bool(on), .. }) => Ok(ResultsArg { span, on: on.value, secret: Vec::new() }),
+            Expr::Lit(ExprLit { lit: Lit::Bool(on), .. }) => Ok(ResultsArg { on: on.value, secret: Vec::new() }),
             other => Err(syn::Error::new(
                 other.span(),
                 "`results` is `results`, `results = true`, `results = false`, or `results(secret = [\"password\"])`",
@@ -275,7 +274,7 @@ fn parse_results(input: ParseStream<'_>, span: Span, errors: &mut Errors) -> syn
         }
         content.parse::<Token![,]>()?;
     }
-    Ok(ResultsArg { span, on: true, secret })
+    Ok(ResultsArg { on: true, secret })
 }
 
 fn parse_verbs(input: ParseStream<'_>, span: Span) -> syn::Result<VerbsArg> {

@@ -208,7 +208,6 @@ pub(crate) fn plan(mut args: Args, shape: &FnShape<'_>, errors: &mut Errors) -> 
                 format!("{reason}, where its result cannot be seen: remove `results`, or what keeps the body in place"),
             );
         }
-        let _ = arg.span;
         ResultsPlan { on: arg.on, secret: arg.secret }
     });
     // A change recorded in the body, where the macro can see it, needs a write that logs results.

@@ -72,13 +72,6 @@ impl<T, E> AuthorizeResult for Result<T, E> {
     }
 }
 
-/// Runs a read's body, given as a `FnOnce` closure (so that it may return borrows of what it
-/// captured).
-#[inline(always)]
-pub fn once<R>(body: impl FnOnce() -> R) -> R {
-    body()
-}
-
 /// Calls `f` on `item`; the closure's parameter type is inferred from `item` (an immediately
 /// called closure literal would not infer it).
 #[inline]
