@@ -99,6 +99,24 @@ struct Open {
     draining: bool,
 }
 
+/// A file listed to be read: by its key, or (a rotated file not opened yet) by its path alone.
+enum Listed {
+    Key(String),
+    Unknown,
+}
+
+/// A rotated file opened to learn its key.
+enum Unknown {
+    /// Not read yet: open, at its start.
+    Open(Open),
+    /// Read already (under another name: it was the active file).
+    Done,
+    /// No whole line (not a file of the trail yet).
+    NoLine,
+    /// Gone since it was listed.
+    Gone,
+}
+
 /// What reading found that a person should hear about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Doubt {
@@ -118,7 +136,7 @@ pub(crate) struct Follower {
     done: HashSet<String>,
     /// Files listed and not read yet, oldest first: the listing is taken again only once they
     /// are read (rotation only adds files after them; retention only removes older ones).
-    queue: VecDeque<(PathBuf, Option<String>)>,
+    queue: VecDeque<(PathBuf, Listed)>,
     /// Keys of rotated files, which never change.
     keys: HashMap<PathBuf, Option<String>>,
     pub(crate) doubts: Vec<Doubt>,
@@ -155,7 +173,10 @@ impl Follower {
         }
         // The files after the cursor's (and the cursor's own, when it is not open), in order.
         let from = if follower.current.is_some() { at + 1 } else { at };
-        follower.queue = files[from..].iter().cloned().collect();
+        follower.queue = files[from..]
+            .iter()
+            .filter_map(|(path, key)| key.clone().map(|key| (path.clone(), Listed::Key(key))))
+            .collect();
         Ok(follower)
     }
 
@@ -227,60 +248,119 @@ impl Follower {
         // would find nothing to read meanwhile and could be taken for the end of the trail).
         let mut listings = 0;
         loop {
-            let (path, key) = match self.queue.pop_front() {
+            let (path, listed) = match self.queue.pop_front() {
                 Some(next) => next,
                 None => {
                     if listings == STALE_LISTINGS {
                         return Ok(false);
                     }
                     listings += 1;
-                    let files = self.listing()?;
-                    let keys: HashSet<&str> = files.iter().filter_map(|(_, key)| key.as_deref()).collect();
-                    self.done.retain(|key| keys.contains(key.as_str()));
-                    let done = &self.done;
-                    // A file without a whole line yet: only ever the newest (the active file).
-                    self.queue = files
-                        .into_iter()
-                        .filter(|(_, key)| key.as_ref().is_some_and(|key| !done.contains(key)))
-                        .collect();
+                    self.queue = self.unread()?;
                     match self.queue.pop_front() {
                         Some(next) => next,
                         None => return Ok(false),
                     }
                 }
             };
-            let Some(key) = key else { continue };
-            if self.done.contains(&key) {
-                continue;
-            }
-            return match self.open(&path, key)? {
+            let opened = match listed {
+                Listed::Key(key) if self.done.contains(&key) => continue,
+                Listed::Key(key) => self.open(&path, key)?,
+                Listed::Unknown => match self.open_unknown(&path)? {
+                    Unknown::Open(open) => Some(open),
+                    Unknown::Done | Unknown::NoLine => continue,
+                    Unknown::Gone => None,
+                },
+            };
+            match opened {
                 Some(open) => {
                     self.current = Some(open);
-                    Ok(true)
+                    return Ok(true);
                 }
                 // Rotated or compressed since it was listed: list again.
-                None => {
-                    self.queue.clear();
-                    continue;
-                }
-            };
+                None => self.queue.clear(),
+            }
         }
     }
 
-    /// The trail's files, oldest first, with their keys (`None`: no whole line yet).
-    fn listing(&mut self) -> io::Result<Vec<(PathBuf, Option<String>)>> {
-        // The active file's key is read between two listings that agree: had it rotated in
-        // between, its key would be that of a file after one the first listing missed.
+    /// The files not read yet, oldest first. A rotated file whose key is not known yet is
+    /// listed as such, and its key read when it is opened to be read (once, not twice); the
+    /// files read are forgotten only once they are many more than the trail's files (keys are
+    /// then read for all).
+    fn unread(&mut self) -> io::Result<VecDeque<(PathBuf, Listed)>> {
+        let (rotated, active_key) = self.listed_paths()?;
+        if self.done.len() > 2 * (rotated.len() + 8) {
+            let files = self.listing()?;
+            let keys: HashSet<&str> = files.iter().filter_map(|(_, key)| key.as_deref()).collect();
+            self.done.retain(|key| keys.contains(key.as_str()));
+        }
+        let listed: HashSet<&PathBuf> = rotated.iter().collect();
+        self.keys.retain(|path, _| listed.contains(path));
+        let mut unread = VecDeque::with_capacity(rotated.len() + 1);
+        for path in rotated {
+            match self.keys.get(&path) {
+                Some(Some(key)) if self.done.contains(key) => {}
+                Some(Some(key)) => unread.push_back((path.clone(), Listed::Key(key.clone()))),
+                // No whole line: only ever the newest.
+                Some(None) => {}
+                None => unread.push_back((path, Listed::Unknown)),
+            }
+        }
+        if let Some(key) = active_key.filter(|key| !self.done.contains(key)) {
+            unread.push_back((self.active.clone(), Listed::Key(key)));
+        }
+        Ok(unread)
+    }
+
+    /// Opens a rotated file whose key is not known yet, and reads its key from it.
+    fn open_unknown(&mut self, listed: &Path) -> io::Result<Unknown> {
+        let Some((path, file)) = open_rotated(listed)? else { return Ok(Unknown::Gone) };
+        let meta = file.metadata()?;
+        let mut source = Source::open(&path, file)?;
+        let mut first = Vec::new();
+        source.reader().take(MAX_KEY_LINE).read_until(b'\n', &mut first)?;
+        if first.last() != Some(&b'\n') {
+            self.keys.insert(listed.to_path_buf(), None);
+            return Ok(Unknown::NoLine);
+        }
+        let key = hex_digest(&first);
+        self.keys.insert(listed.to_path_buf(), Some(key.clone()));
+        if self.done.contains(&key) {
+            return Ok(Unknown::Done);
+        }
+        // From its start again: a plain file is sought back, a compressed one opened anew.
+        let source = match source {
+            Source::Plain(mut reader) => {
+                reader.seek(SeekFrom::Start(0))?;
+                Source::Plain(reader)
+            }
+            #[cfg(feature = "compression")]
+            Source::Gz(_) => match open_rotated(listed)? {
+                Some((path, file)) => Source::open(&path, file)?,
+                None => return Ok(Unknown::Gone),
+            },
+        };
+        Ok(Unknown::Open(Open { path, key, source, offset: 0, pending: Vec::new(), meta, draining: true }))
+    }
+
+    /// The rotated files' paths, oldest first, and the active file's key (`None`: no whole line
+    /// yet), read between two listings that agree: had it rotated in between, its key would be
+    /// that of a file after one the first listing missed.
+    fn listed_paths(&self) -> io::Result<(Vec<PathBuf>, Option<String>)> {
         let mut attempts = 0;
-        let (rotated, active_key) = loop {
+        loop {
             let before = rotated_files(&self.active)?;
             let active_key = key_of(&self.active)?;
             let after = rotated_files(&self.active)?;
             attempts += 1;
             if same_listing(&before, &after) || attempts >= 50 {
-                break (after, active_key);
+                return Ok((after, active_key));
             }
-        };
+        }
+    }
+
+    /// The trail's files, oldest first, with their keys (`None`: no whole line yet).
+    fn listing(&mut self) -> io::Result<Vec<(PathBuf, Option<String>)>> {
+        let (rotated, active_key) = self.listed_paths()?;
         let listed: HashSet<&PathBuf> = rotated.iter().collect();
         self.keys.retain(|path, _| listed.contains(path));
         let mut files = Vec::with_capacity(rotated.len() + 1);
