@@ -108,7 +108,7 @@ enum Listed {
 /// A rotated file opened to learn its key.
 enum Unknown {
     /// Not read yet: open, at its start.
-    Open(Open),
+    Open(Box<Open>),
     /// Read already (under another name: it was the active file).
     Done,
     /// No whole line (not a file of the trail yet).
@@ -266,7 +266,7 @@ impl Follower {
                 Listed::Key(key) if self.done.contains(&key) => continue,
                 Listed::Key(key) => self.open(&path, key)?,
                 Listed::Unknown => match self.open_unknown(&path)? {
-                    Unknown::Open(open) => Some(open),
+                    Unknown::Open(open) => Some(*open),
                     Unknown::Done | Unknown::NoLine => continue,
                     Unknown::Gone => None,
                 },
@@ -339,7 +339,7 @@ impl Follower {
                 None => return Ok(Unknown::Gone),
             },
         };
-        Ok(Unknown::Open(Open { path, key, source, offset: 0, pending: Vec::new(), meta, draining: true }))
+        Ok(Unknown::Open(Box::new(Open { path, key, source, offset: 0, pending: Vec::new(), meta, draining: true })))
     }
 
     /// The rotated files' paths, oldest first, and the active file's key (`None`: no whole line
