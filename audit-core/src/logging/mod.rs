@@ -15,8 +15,8 @@ use crate::model::AuditEvent;
 use crate::output::format::EcsFormat;
 use crate::output::sink::offload::Reply;
 use crate::output::sink::{
-    guarded, guarded_write, report_sink_failure, AuditSink, BestEffort, BestEffortLimits, FailurePolicy, MemorySink,
-    Record, SinkError, Submission,
+    guarded, guarded_submit, guarded_write, report_sink_failure, AuditSink, BestEffort, BestEffortLimits,
+    FailurePolicy, MemorySink, Record, SinkError, Submission,
 };
 use crate::policy::diffs::DiffSettings;
 use crate::policy::filter::{FilterSubject, IgnoreFilter};
@@ -470,7 +470,7 @@ impl AuditLogger {
         }
         if let [sink] = self.inner.sinks.as_slice() {
             // One sink, the common case: no bookkeeping.
-            let submission = submit_guarded(&**sink, &Record::new(&event, &self.inner.format, durability));
+            let submission = guarded_submit(&**sink, &Record::new(&event, &self.inner.format, durability), PANICKED);
             let result = match submission {
                 Submission::Done(result) => result,
                 Submission::Pending(acknowledgement) => acknowledgement.await,
@@ -482,7 +482,7 @@ impl AuditLogger {
         {
             let record = Record::new(&event, &self.inner.format, durability);
             for (index, sink) in self.inner.sinks.iter().enumerate() {
-                match submit_guarded(&**sink, &record) {
+                match guarded_submit(&**sink, &record, PANICKED) {
                     Submission::Done(result) => results.push((index, result)),
                     Submission::Pending(acknowledgement) => pending.push((index, acknowledgement)),
                 }
@@ -562,14 +562,6 @@ impl AuditLogger {
 /// How a required sink that panics fails the event: closed (it is not known to be recorded).
 /// With a quorum, the others may still carry the call.
 const PANICKED: FailurePolicy = FailurePolicy::FailClosed;
-
-/// A sink's `submit`, with a panic of its code turned into a refusal.
-fn submit_guarded(sink: &dyn AuditSink, record: &Record<'_>) -> Submission {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.submit(record))) {
-        Ok(submission) => submission,
-        Err(_) => Submission::Done(Err(PANICKED.failure(io::Error::other(format!("{} panicked", sink.describe()))))),
-    }
-}
 
 /// The event with every label whose name is always masked (`password`, `api_key`, …: see
 /// [`MASKED_FIELDS`](crate::secret::MASKED_FIELDS)) written as `[redacted]`, unless it already

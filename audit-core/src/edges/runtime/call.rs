@@ -84,7 +84,16 @@ impl Call {
     #[cold]
     fn override_results(&mut self, results: ResultsArg) {
         let is_write = self.timing == Timing::Before && matches!(self.destination, Destination::Logger(_));
-        self.recorder = (is_write && results.on).then(|| Recorder::shared(results.secret_fields));
+        let wanted = is_write && results.on;
+        // A literal action carries the attribute's choice already: nothing to make again.
+        let as_asked = match &self.recorder {
+            Some(recorder) => wanted && recorder.secret_fields == results.secret_fields,
+            None => !wanted,
+        };
+        if as_asked {
+            return;
+        }
+        self.recorder = wanted.then(|| Recorder::shared(results.secret_fields));
         if self.recorder.is_some() && self.started.is_none() {
             self.started = Some(SystemTime::now());
         }
@@ -389,7 +398,7 @@ impl Call {
                 self.settle_failure(batch.logger, &mut refusal, error, intent);
             }
         }
-        if let (true, Some(recorder)) = (is_intent, &self.recorder) {
+        if let (true, Some(recorder)) = (keep_ids, &self.recorder) {
             let _ = recorder.intents.set(ids);
         }
         refusal.map_or(Ok(()), Err)
@@ -414,7 +423,7 @@ impl Call {
                 self.settle_failure(batch.logger, &mut refusal, error, intent);
             }
         }
-        if let (true, Some(recorder)) = (is_intent, &self.recorder) {
+        if let (true, Some(recorder)) = (keep_ids, &self.recorder) {
             let _ = recorder.intents.set(ids);
         }
         refusal.map_or(Ok(()), Err)

@@ -15,7 +15,7 @@ use serde_json::Value;
 /// such writes): the intents' ids, the secret fields of its diffs, and the changes its body
 /// recorded, per resource: the first state before and the last state after (a body that
 /// writes twice records one change, from where it started to where it ended).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Recorder {
     changes: Mutex<Vec<Recorded>>,
     /// The `event.id`s of the intent events, by target.
@@ -31,18 +31,7 @@ impl Recorder {
     pub(crate) fn shared(secret_fields: &'static [&'static str]) -> Arc<Recorder> {
         Arc::new(Recorder { changes: Mutex::default(), intents: std::sync::OnceLock::new(), secret_fields })
     }
-}
 
-/// One resource's change.
-#[derive(Debug)]
-pub(crate) struct Recorded {
-    /// The resource's id, as given to `changes::of`; `None` for the call's one resource.
-    pub(crate) resource: Option<String>,
-    pub(crate) before: Option<Value>,
-    pub(crate) after: Option<Value>,
-}
-
-impl Recorder {
     fn record(&self, resource: Option<String>, before: Option<Value>, after: Option<Value>) {
         let mut changes = self.changes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match changes.iter_mut().find(|change| change.resource == resource) {
@@ -55,6 +44,15 @@ impl Recorder {
     pub(crate) fn take(&self) -> Vec<Recorded> {
         std::mem::take(&mut *self.changes.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
+}
+
+/// One resource's change.
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    /// The resource's id, as given to `changes::of`; `None` for the call's one resource.
+    pub(crate) resource: Option<String>,
+    pub(crate) before: Option<Value>,
+    pub(crate) after: Option<Value>,
 }
 
 /// What a change recorded now goes to: copied into the thread's slot at every entry, so that a

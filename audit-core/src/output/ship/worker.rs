@@ -328,21 +328,27 @@ fn default_cursor_path(active: &Path, destination: &str, identity: &str) -> Path
     if identity == destination && plain(destination) && !destination.is_empty() {
         return legacy_cursor_path(active, destination);
     }
-    let file = active.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "audit".into());
-    let slug: String =
-        destination.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(40).collect();
     let digest: [u8; 32] = sha2::Sha256::digest(identity.as_bytes()).into();
     let hash = &crate::leaf::chain::hex(&digest)[..16];
-    crate::output::storage::parent_dir(active).join(format!(".{file}.{slug}-{hash}.cursor"))
+    cursor_beside(active, &format!("{}-{hash}", slug(destination, 40)))
 }
 
 /// The cursor's path before the identity was hashed into it: the destination's name, cut at
 /// 80 characters.
 fn legacy_cursor_path(active: &Path, destination: &str) -> PathBuf {
+    cursor_beside(active, &slug(destination, 80))
+}
+
+/// `.<trail's file>.<name>.cursor` beside the trail.
+fn cursor_beside(active: &Path, name: &str) -> PathBuf {
     let file = active.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "audit".into());
-    let slug: String =
-        destination.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(80).collect();
-    crate::output::storage::parent_dir(active).join(format!(".{file}.{slug}.cursor"))
+    crate::output::storage::parent_dir(active).join(format!(".{file}.{name}.cursor"))
+}
+
+/// A destination's name as a file name's part: its first `chars` characters, each letter, digit
+/// or `-`, anything else written `_`.
+fn slug(destination: &str, chars: usize) -> String {
+    destination.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(chars).collect()
 }
 
 /// A cursor left at the former default path by an earlier version is moved to the new one

@@ -25,7 +25,7 @@ pub use contract::AuditSink;
 pub use contract::Submission;
 pub use memory::CapturedEvent;
 pub(crate) use memory::MemorySink;
-pub(crate) use offload::{guarded, guarded_write};
+pub(crate) use offload::{guarded, guarded_submit, guarded_write};
 pub use offload::{BestEffort, BestEffortLimits, WithDeadline};
 pub use record::Record;
 pub use sync_file::SyncFileSink;

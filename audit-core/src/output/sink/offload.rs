@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::contract::AuditSink;
+use super::contract::{AuditSink, Submission};
 use super::record::Record;
 use super::{report_failure, FailurePolicy, SinkError};
 use crate::model::AuditEvent;
@@ -59,13 +59,19 @@ pub(crate) fn guarded<T>(name: &dyn std::fmt::Display, f: impl FnOnce() -> io::R
 /// A sink's write with a panic turned into a failure by `policy`.
 #[inline]
 pub(crate) fn guarded_write(sink: &dyn AuditSink, record: &Record<'_>, policy: FailurePolicy) -> Result<(), SinkError> {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| sink.write(record))) {
-        Ok(result) => result,
-        Err(payload) => {
-            let error = io::Error::other(format!("{} panicked: {}", sink.describe(), panic_text(&*payload)));
-            Err(policy.failure(error))
-        }
-    }
+    std::panic::catch_unwind(AssertUnwindSafe(|| sink.write(record)))
+        .unwrap_or_else(|payload| Err(panicked(sink, &*payload, policy)))
+}
+
+/// A sink's `submit` with a panic turned into a failure by `policy`.
+pub(crate) fn guarded_submit(sink: &dyn AuditSink, record: &Record<'_>, policy: FailurePolicy) -> Submission {
+    std::panic::catch_unwind(AssertUnwindSafe(|| sink.submit(record)))
+        .unwrap_or_else(|payload| Submission::Done(Err(panicked(sink, &*payload, policy))))
+}
+
+/// The failure, by `policy`, of the sink whose code panicked with `payload`.
+fn panicked(sink: &dyn AuditSink, payload: &(dyn std::any::Any + Send), policy: FailurePolicy) -> SinkError {
+    policy.failure(io::Error::other(format!("{} panicked: {}", sink.describe(), panic_text(payload))))
 }
 
 impl Offloaded {

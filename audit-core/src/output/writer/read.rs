@@ -337,11 +337,7 @@ pub(crate) fn open_rotated(path: &Path) -> io::Result<Option<(PathBuf, fs::File)
 
 /// Whether two names are of the same rotated file (its `.log` and, once compressed, `.log.gz`).
 pub(crate) fn same_rotated(a: &Path, b: &Path) -> bool {
-    let strip_gz = |path: &Path| match path.extension() {
-        Some(ext) if ext == "gz" => path.with_extension(""),
-        _ => path.to_path_buf(),
-    };
-    strip_gz(a) == strip_gz(b)
+    plain_name(a) == plain_name(b)
 }
 
 pub(crate) fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
