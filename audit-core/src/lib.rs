@@ -97,6 +97,8 @@ mod logging;
 mod model;
 mod output;
 mod policy;
+pub mod ship;
+pub mod trail;
 
 #[doc = include_str!("audited.md")]
 pub use audit_macros::audited;
@@ -129,27 +131,31 @@ pub mod context {
 pub mod logger {
     //! Building an [`AuditLogger`](crate::AuditLogger) ([`AuditLoggerBuilder`]), what it counts
     //! ([`LoggerStats`]), and why an event was not recorded everywhere ([`LogError`]).
-    pub use crate::logging::{AuditLoggerBuilder, LogError, LoggerStats, AUDIT_RESULTS_LOST};
+    pub use crate::logging::{AuditLoggerBuilder, LogError, LoggerStats};
+    pub use crate::model::catalog::AUDIT_RESULTS_LOST;
 }
 
 pub use logging::dispatch;
 
-pub use output::{ship, sink, writer};
-
-pub mod trail {
-    //! Reading a trail back: every rotated file in the order written, then the active file, with
-    //! lines torn by a crash reported rather than failing the read; whole ([`read_audit_trail`])
-    //! or streamed, one file open at a time ([`TrailReader`]).
-    pub use crate::output::writer::read::{read_audit_trail, AuditTrail, TornLine, TrailItem, TrailReader};
-    pub use crate::output::writer::rolling::rotated_files;
-}
+pub use output::{sink, writer};
 
 pub use edges::config;
+
+pub mod own {
+    //! The toolkit's own events, declared in one catalog: what the logger, the writer and the
+    //! shipper write into the trail about themselves. Each reads as a sentence about the trail
+    //! ("Audit trail shipping to pg is behind: 1200 events, 31 s"), and every action is named
+    //! `audit_…`, in the `process` category.
+    pub use crate::model::catalog::{
+        AUDIT_CHECKPOINT, AUDIT_EVENTS_DROPPED, AUDIT_RESULTS_LOST, AUDIT_SHIP_BEHIND, AUDIT_SHIP_CAUGHT_UP,
+        AUDIT_SHIP_SKIPPED, AUDIT_TRAIL_RESUMED, OWN_ACTIONS,
+    };
+}
 
 pub mod verify {
     //! Checking a chained trail ([`FileWriterBuilder::chain`](crate::writer::FileWriterBuilder::chain)):
     //! every line, file and link, streamed. The `audit verify` command is this, on the command line.
-    pub use crate::output::writer::verify::{verify_files, verify_trail, Finding, FindingKind, Options, Report};
+    pub use crate::trail::verify::{verify_files, verify_trail, Finding, FindingKind, Options, Report};
 }
 
 pub mod schema {
@@ -160,11 +166,11 @@ pub mod schema {
     pub use audit_schema::{Timing, UnknownValue, Verbs, ECS_VERSION};
 }
 
-pub use leaf::chain;
-#[cfg(feature = "signing")]
-pub use leaf::checkpoint;
 pub use leaf::secret;
 pub use leaf::trace;
+pub use trail::chain;
+#[cfg(feature = "signing")]
+pub use trail::checkpoint;
 
 pub use edges::auth;
 pub use edges::changes;

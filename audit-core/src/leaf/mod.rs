@@ -2,9 +2,6 @@
 //! secrets. Depends on nothing
 //! of the crate (and, with `audit-schema`, forms the ground every other layer stands on).
 
-pub mod chain;
-#[cfg(feature = "signing")]
-pub mod checkpoint;
 pub(crate) mod event_id;
 pub(crate) mod json;
 pub(crate) mod patch;

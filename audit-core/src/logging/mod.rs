@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::leaf::event_id::EventId;
 use crate::leaf::secret::{is_masked_name, Concealer, HMAC_PREFIX, REDACTED};
+use crate::model::catalog;
 use crate::model::AuditEvent;
 use crate::output::format::EcsFormat;
 use crate::output::sink::offload::Reply;
@@ -21,14 +22,7 @@ use crate::output::sink::{
 use crate::policy::diffs::DiffSettings;
 use crate::policy::filter::{FilterSubject, IgnoreFilter};
 use crate::policy::verdict::{Verdict, VerdictCache};
-use audit_schema::{Action, Category, Durability, EventType, Outcome};
-
-/// The logger's own report of write results its required sinks refused: their writes happened,
-/// and the trail says so, naming the intent events whose results are missing. Logged with the
-/// next event the sinks accept.
-pub const AUDIT_RESULTS_LOST: Action = Action::new("audit_results_lost", Category::Process, EventType::Info)
-    .with_verbs("lose", "losing", "lost")
-    .with_object("write results");
+use audit_schema::Durability;
 
 /// The most intent ids one [`AUDIT_RESULTS_LOST`] report names (the rest are counted).
 const LOST_IDS_NAMED: usize = 100;
@@ -288,13 +282,7 @@ impl AuditLogger {
         if more > 0 {
             list.push_str(&format!(",…[{more} more]"));
         }
-        let event = AuditEvent::new(&AUDIT_RESULTS_LOST)
-            .with_outcome(Outcome::Unknown)
-            .with_message(format!(
-                "{count} write result(s) could not be written after their writes happened; their intent events are on record"
-            ))
-            .with_label("lost_results", count.to_string())
-            .with_label("intent_event_ids", list);
+        let event = catalog::results_lost(count, list);
         if self.log(event).is_err() {
             // Not taken after all: kept for the next accepted event.
             let mut lost = self.inner.lost.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

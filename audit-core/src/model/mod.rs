@@ -11,6 +11,7 @@
 //! - `context`: [`AuditContext`], ambient per thread or per future;
 //! - `error_code` and `refused`: how errors meet the trail.
 
+pub(crate) mod catalog;
 pub(crate) mod context;
 pub(crate) mod error_code;
 pub(crate) mod event;

@@ -5,7 +5,5 @@
 //! hardened. Depends on the model and leaf layers.
 
 pub(crate) mod format;
-pub mod ship;
 pub mod sink;
-pub(crate) mod storage;
 pub mod writer;

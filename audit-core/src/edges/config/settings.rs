@@ -10,13 +10,13 @@ use serde::Deserialize;
 use super::error::{foreign_setting, ConfigError};
 use super::shipping::ShipConfig;
 use super::units::{ByteSize, Interval};
-use crate::leaf::chain::ChainHash;
 use crate::logging::AuditLogger;
 use crate::output::format::EcsFormat;
-use crate::output::ship::{ShipperBuilder, ShipperGuard};
 use crate::output::sink::{ConsoleSink, FailurePolicy, SyncFileSink, TracingSink};
 use crate::output::writer::{Backpressure, FileWriter, Rotation, WriterGuard};
 use crate::policy::IgnoreFilter;
+use crate::ship::{ShipperBuilder, ShipperGuard};
+use crate::trail::chain::ChainHash;
 use audit_schema::Durability;
 
 /// Audit logging settings, mirroring Kibana's `xpack.security.audit.*`.
@@ -456,7 +456,7 @@ impl RollingFileConfig {
     ) -> Result<crate::output::writer::FileWriterBuilder, ConfigError> {
         let mut builder = builder;
         if let Some(path) = &self.seal_key_file {
-            let key = crate::leaf::checkpoint::SigningKey::from_file(path)
+            let key = crate::trail::checkpoint::SigningKey::from_file(path)
                 .map_err(|problem| ConfigError::new(format!("{at}.seal_key_file"), problem))?;
             builder = builder.seals(key);
         }
@@ -473,7 +473,7 @@ impl RollingFileConfig {
                     "checkpoints need a signing key (`audit keygen`)",
                 ));
             };
-            let key = crate::leaf::checkpoint::SigningKey::from_file(key_file)
+            let key = crate::trail::checkpoint::SigningKey::from_file(key_file)
                 .map_err(|problem| ConfigError::new(format!("{at}.checkpoint_key_file"), problem))?;
             let origin = self.checkpoint_origin.clone().unwrap_or_else(|| key.name().to_owned());
             return Ok(builder.checkpoints(self.timed(crate::output::writer::CheckpointPolicy::in_trail(origin, key))));
@@ -491,7 +491,7 @@ impl RollingFileConfig {
                 )),
             };
         };
-        let key = crate::leaf::checkpoint::SigningKey::from_file(key_file)
+        let key = crate::trail::checkpoint::SigningKey::from_file(key_file)
             .map_err(|problem| ConfigError::new(format!("{at}.checkpoint_key_file"), problem))?;
         let origin = self.checkpoint_origin.clone().unwrap_or_else(|| key.name().to_owned());
         Ok(builder.checkpoints(self.timed(crate::output::writer::CheckpointPolicy::new(origin, key, file))))
@@ -605,7 +605,7 @@ impl WriterGuards {
     }
 
     /// The in-process shippers' stats, in the order of the configuration.
-    pub fn shippers(&self) -> Vec<crate::output::ship::ShipperStats> {
+    pub fn shippers(&self) -> Vec<crate::ship::ShipperStats> {
         self.1.iter().map(ShipperGuard::stats).collect()
     }
 }
@@ -847,7 +847,7 @@ mod tests {
     #[cfg(feature = "signing")]
     #[test]
     fn checkpoints_from_the_config_are_signed_and_verify() {
-        use crate::leaf::checkpoint::{Checkpoint, SigningKey};
+        use crate::trail::checkpoint::{Checkpoint, SigningKey};
         let dir = std::env::temp_dir().join(format!("audit-config-checkpoint-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let key = SigningKey::generate("config.example/audit").unwrap();

@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use super::error::{foreign_setting, ConfigError};
 use super::units::{ByteSize, Interval};
-use crate::output::ship::ShipperBuilder;
+use crate::ship::ShipperBuilder;
 
 /// One shipper of a trail (`"ship": [...]` in a `rolling_file` sink), told apart by `to`.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -192,10 +192,10 @@ impl ShipConfig {
     }
 
     #[cfg(feature = "tls")]
-    fn tls_config(&self) -> crate::output::ship::TlsConfig {
+    fn tls_config(&self) -> crate::ship::TlsConfig {
         let mut tls = match &self.tls_ca_file {
-            Some(ca) => crate::output::ship::TlsConfig::ca_file(ca),
-            None => crate::output::ship::TlsConfig::system_roots(),
+            Some(ca) => crate::ship::TlsConfig::ca_file(ca),
+            None => crate::ship::TlsConfig::system_roots(),
         };
         if let (Some(cert), Some(key)) = (&self.tls_client_cert, &self.tls_client_key) {
             tls = tls.client_certificate(cert, key);
@@ -205,7 +205,7 @@ impl ShipConfig {
 
     #[cfg(feature = "postgres")]
     fn postgres(&self, active: &Path, namespace: &str, at: &str) -> Result<ShipperBuilder, ConfigError> {
-        use crate::output::ship::postgres::PostgresDestination;
+        use crate::ship::postgres::PostgresDestination;
         let url = self
             .url
             .as_deref()
@@ -233,7 +233,7 @@ impl ShipConfig {
         if self.tls.unwrap_or(false) || self.tls_ca_file.is_some() {
             destination = destination.tls(self.tls_config());
         }
-        Ok(crate::output::ship::Shipper::builder(active, destination))
+        Ok(crate::ship::Shipper::builder(active, destination))
     }
 
     #[cfg(not(feature = "postgres"))]
@@ -243,7 +243,7 @@ impl ShipConfig {
 
     #[cfg(feature = "nats")]
     fn nats(&self, active: &Path, at: &str) -> Result<ShipperBuilder, ConfigError> {
-        use crate::output::ship::nats::NatsDestination;
+        use crate::ship::nats::NatsDestination;
         let servers = self
             .servers
             .as_deref()
@@ -274,7 +274,7 @@ impl ShipConfig {
         if let (Some(cert), Some(key)) = (&self.tls_client_cert, &self.tls_client_key) {
             destination = destination.client_certificate(cert.clone(), key.clone());
         }
-        Ok(crate::output::ship::Shipper::builder(active, destination))
+        Ok(crate::ship::Shipper::builder(active, destination))
     }
 
     #[cfg(not(feature = "nats"))]
@@ -284,7 +284,7 @@ impl ShipConfig {
 
     #[cfg(feature = "syslog")]
     fn syslog(&self, active: &Path, at: &str) -> Result<ShipperBuilder, ConfigError> {
-        use crate::output::ship::syslog::SyslogDestination;
+        use crate::ship::syslog::SyslogDestination;
         let address = || {
             self.address.clone().ok_or_else(|| {
                 ConfigError::new(
@@ -315,7 +315,7 @@ impl ShipConfig {
         if let Some(origin) = &self.origin {
             destination = destination.hostname(origin);
         }
-        Ok(crate::output::ship::Shipper::builder(active, destination))
+        Ok(crate::ship::Shipper::builder(active, destination))
     }
 
     #[cfg(not(feature = "syslog"))]

@@ -4,7 +4,7 @@ use std::sync::Mutex;
 
 use super::contract::AuditSink;
 use super::{FailurePolicy, Record, SinkError};
-use crate::output::storage::{FsStorage, Storage, StorageFile};
+use crate::trail::storage::{FsStorage, Storage, StorageFile};
 use audit_schema::Durability;
 
 /// Appends each event as one JSON line to a file, synchronously: the caller's thread writes.

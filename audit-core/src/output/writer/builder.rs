@@ -14,14 +14,14 @@ use super::lock;
 use super::notify::Notifier;
 use super::policy::{Backpressure, Config};
 use super::queue::CallerQueue;
-use super::read::last_link;
 use super::rolling::{Files, Rotation};
 use super::shared::Shared;
 use super::stats::Counters;
 use super::worker::{self, AfterSync, Resumed};
-use crate::leaf::chain::{ChainHash, LineChain, Link};
 use crate::output::sink::{report_sink_failure, FailurePolicy};
-use crate::output::storage::{FsStorage, Storage};
+use crate::trail::chain::{ChainHash, LineChain, Link};
+use crate::trail::read::last_link;
+use crate::trail::storage::{FsStorage, Storage};
 use audit_schema::Durability;
 
 impl FileWriter {
@@ -42,7 +42,7 @@ pub struct FileWriterBuilder {
     chain: Option<ChainHash>,
     after_sync: Option<Box<dyn AfterSync>>,
     #[cfg(feature = "signing")]
-    seals: Option<crate::leaf::checkpoint::SigningKey>,
+    seals: Option<crate::trail::checkpoint::SigningKey>,
 }
 
 impl std::fmt::Debug for FileWriterBuilder {
@@ -148,7 +148,7 @@ impl FileWriterBuilder {
     /// [`chain`](FileWriterBuilder::chain) and a [`rotation`](FileWriterBuilder::rotation);
     /// feature `signing`.
     #[cfg(feature = "signing")]
-    pub fn seals(mut self, key: crate::leaf::checkpoint::SigningKey) -> Self {
+    pub fn seals(mut self, key: crate::trail::checkpoint::SigningKey) -> Self {
         self.seals = Some(key);
         self
     }
@@ -189,7 +189,7 @@ impl FileWriterBuilder {
             .map_err(|e| io::Error::new(e.kind(), format!("cannot open audit file {}: {e}", self.path.display())))?;
         #[cfg(feature = "signing")]
         if let Some(key) = self.seals {
-            let sealer = std::sync::Arc::new(super::seals::Sealer::open(&self.path, key)?);
+            let sealer = std::sync::Arc::new(crate::trail::seals::Sealer::open(&self.path, key)?);
             files.seal_with(std::sync::Arc::new(move |stored: &std::path::Path, stats| {
                 if let Err(error) = sealer.seal(stored, stats) {
                     report_sink_failure(

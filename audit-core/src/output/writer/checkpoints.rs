@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use super::worker::AfterSync;
-use crate::leaf::chain::Link;
-use crate::leaf::checkpoint::{Checkpoint, SigningKey};
+use crate::model::catalog;
 use crate::model::AuditEvent;
 use crate::output::format::EcsFormat;
 use crate::output::sink::{report_sink_failure, AuditSink, Record};
-use audit_schema::{Action, Category, Durability, EventType, Outcome};
+use crate::trail::chain::hex;
+use crate::trail::chain::Link;
+use crate::trail::checkpoint::{Checkpoint, SigningKey};
+use audit_schema::Durability;
 
 /// When and where a chained writer writes signed checkpoints.
 ///
@@ -65,12 +67,6 @@ impl std::fmt::Debug for Target {
         }
     }
 }
-
-/// The event a checkpoint travels in when it goes to an [`AuditSink`]: `labels.checkpoint` holds
-/// the signed note, `labels.size` and `labels.head` what it says.
-pub const AUDIT_CHECKPOINT: Action = Action::new("audit_checkpoint", Category::Process, EventType::Info)
-    .with_verbs("checkpoint", "checkpointing", "checkpointed")
-    .with_object("audit trail");
 
 impl CheckpointPolicy {
     /// Checkpoints of the trail named `origin`, signed by `key`, written to `path` (keep it, or a
@@ -133,18 +129,7 @@ impl Checkpointer {
     fn write(&mut self, link: Link) -> Option<AuditEvent> {
         let checkpoint = Checkpoint::new(self.policy.origin.clone(), link);
         let note = checkpoint.sign(&self.policy.key);
-        let event = || {
-            AuditEvent::new(&AUDIT_CHECKPOINT)
-                .with_outcome(Outcome::Success)
-                .with_message(format!(
-                    "Checkpoint of audit trail [{}] at event.sequence {}",
-                    checkpoint.origin, checkpoint.size
-                ))
-                .with_label("origin", checkpoint.origin.clone())
-                .with_label("size", checkpoint.size.to_string())
-                .with_label("head", crate::leaf::chain::hex(&checkpoint.head))
-                .with_label("checkpoint", note.clone())
-        };
+        let event = || catalog::checkpoint(&checkpoint.origin, checkpoint.size, hex(&checkpoint.head), note.clone());
         let (result, target) = match &self.policy.target {
             Target::Trail => {
                 self.last_at = Instant::now();
@@ -153,7 +138,7 @@ impl Checkpointer {
                 return Some(event());
             }
             Target::File(path) => {
-                (crate::output::storage::replace_file(path, note.as_bytes()), format!("checkpoint:{}", path.display()))
+                (crate::trail::storage::replace_file(path, note.as_bytes()), format!("checkpoint:{}", path.display()))
             }
             Target::Stderr => (io::stderr().lock().write_all(note.as_bytes()), "checkpoint:stderr".to_owned()),
             Target::Sink(sink) => {

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::sync::mpsc::{self, Receiver, Sender};
 
-use crate::leaf::chain::{LineChain, Link};
+use crate::trail::chain::{LineChain, Link};
 use audit_schema::Durability;
 
 /// Lines formatted and not chained yet, each without its newline.

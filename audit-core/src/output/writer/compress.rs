@@ -3,7 +3,7 @@
 //! audited call would wait once the queue filled.
 //!
 //! A rotated file is readable all along: `audit-…log` stays until its `.gz` is complete and
-//! synced, and while both exist readers take the `.log` (see [`super::rolling::rotated_files`]).
+//! synced, and while both exist readers take the `.log` (see [`rotated_files`](crate::trail::names::rotated_files)).
 //! A compression cut short by a crash is redone when the writer next starts.
 
 use std::fs;
@@ -11,6 +11,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Sender};
 use std::thread::JoinHandle;
+
+use crate::trail::names::gz_path;
 
 /// What is done with a rotated file once it is stored for good (its seal is written), given
 /// the path it is stored under.
@@ -107,7 +109,7 @@ fn compress_file(path: &Path) -> io::Result<()> {
     // whole): start over.
     remove_if_present(&target)?;
     // Never through a link planted under a rotated file's name.
-    let mut input = match crate::output::storage::open_read_hardened(path) {
+    let mut input = match crate::trail::storage::open_read_hardened(path) {
         Ok(input) => input,
         // Retention deleted it before its turn came.
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -123,19 +125,12 @@ fn compress_file(path: &Path) -> io::Result<()> {
         Err(error) if error.kind() == io::ErrorKind::NotFound => remove_if_present(&target)?,
         Err(error) => return Err(error),
     }
-    crate::output::storage::sync_dir(crate::output::storage::parent_dir(path))
+    crate::trail::storage::sync_dir(crate::trail::storage::parent_dir(path))
 }
 
 #[cfg(not(feature = "compression"))]
 fn compress_file(_: &Path) -> io::Result<()> {
     unreachable!("Files::open rejects compression without the feature")
-}
-
-/// `path` with `.gz` appended.
-pub(crate) fn gz_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".gz");
-    PathBuf::from(name)
 }
 
 pub(crate) fn remove_if_present(path: &Path) -> io::Result<()> {

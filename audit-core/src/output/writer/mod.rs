@@ -34,28 +34,26 @@ mod file_writer;
 mod notify;
 mod policy;
 mod queue;
-pub(crate) mod read;
 pub(crate) mod rolling;
-#[cfg(feature = "signing")]
-pub(crate) mod seals;
 mod shared;
 mod stats;
-pub(crate) mod verify;
 mod worker;
 
+#[cfg(feature = "signing")]
+pub use crate::model::catalog::AUDIT_CHECKPOINT;
+pub use crate::model::catalog::{AUDIT_EVENTS_DROPPED, AUDIT_TRAIL_RESUMED};
 pub use builder::{FileWriterBuilder, WriterGuard};
 #[cfg(feature = "signing")]
-pub use checkpoints::{CheckpointPolicy, AUDIT_CHECKPOINT};
+pub use checkpoints::CheckpointPolicy;
 pub use file_writer::{Acknowledgement, FileWriter};
 pub use policy::Backpressure;
 pub use rolling::Rotation;
 pub use stats::WriterStats;
-pub use worker::{AUDIT_EVENTS_DROPPED, AUDIT_TRAIL_RESUMED};
 
 /// Fault injection: where a writer's bytes go. Not a stable API; for the toolkit's own tests.
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::output::storage::{FileIdentity, FsStorage, Storage, StorageFile};
+    pub use crate::trail::storage::{FileIdentity, FsStorage, Storage, StorageFile};
 }
 
 use std::sync::{Mutex, MutexGuard};

@@ -12,8 +12,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::compress::{gz_path, remove_if_present, Compressor};
-use crate::output::storage::{parent_dir, rename_no_replace, sync_dir, FileIdentity, Storage, StorageFile};
+use super::compress::{remove_if_present, Compressor};
+use crate::trail::chain::{file_stats, FileStats};
+use crate::trail::names::{gz_path, index_of, is_gz, rotated_files, rotated_name, seal_path, writer_lock_path};
+use crate::trail::storage::try_lock_private;
+use crate::trail::storage::{parent_dir, rename_no_replace, sync_dir, FileIdentity, Storage, StorageFile};
 
 /// When the active file is rotated and what is kept.
 ///
@@ -76,52 +79,9 @@ impl Rotation {
 /// [`Files::retained`]); past it, writes wait for the sync to succeed.
 const MAX_RETAINED: usize = 64 << 20;
 
-/// What the writer knows of a file's lines when it rotates it (for its seal).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct FileStats {
-    pub(crate) lines: u64,
-    pub(crate) first: Option<crate::leaf::chain::Link>,
-    pub(crate) last: Option<crate::leaf::chain::Link>,
-}
-
-impl FileStats {
-    pub(crate) fn note(&mut self, link: Option<crate::leaf::chain::Link>) {
-        self.lines += 1;
-        if let Some(link) = link {
-            self.first.get_or_insert(link);
-            self.last = Some(link);
-        }
-    }
-}
-
-/// The lines of a file, and its first and last chained line (for the seal of a file the writer
-/// goes on appending to after a restart).
-#[cfg_attr(not(feature = "signing"), allow(dead_code))]
-pub(crate) fn file_stats(path: &Path) -> io::Result<FileStats> {
-    let mut stats = FileStats::default();
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(stats),
-        Err(error) => return Err(error),
-    };
-    for line in bytes.split(|b| *b == b'\n').filter(|line| !line.is_empty()) {
-        let link = crate::leaf::chain::parse_link(line)
-            .map(|l| crate::leaf::chain::Link { sequence: l.sequence, hash: l.hash });
-        stats.note(link);
-    }
-    Ok(stats)
-}
-
 /// Called once a rotated file is stored for good (after its compression), with its stored path
 /// and what it holds: writes its seal.
 pub(crate) type OnStored = Arc<dyn Fn(&Path, FileStats) + Send + Sync>;
-
-/// The seal of the file stored at `stored`: `<stored>.seal`.
-pub(crate) fn seal_path(stored: &Path) -> PathBuf {
-    let mut name = stored.as_os_str().to_owned();
-    name.push(".seal");
-    PathBuf::from(name)
-}
 
 /// The active file and its rotation.
 ///
@@ -261,7 +221,7 @@ impl Files {
     }
 
     /// Counts a line written to the active file.
-    pub(crate) fn note_line(&mut self, link: Option<crate::leaf::chain::Link>) {
+    pub(crate) fn note_line(&mut self, link: Option<crate::trail::chain::Link>) {
         self.stats.note(link);
     }
 
@@ -501,18 +461,13 @@ impl Files {
 /// writer lives, so a second writer on the same path, in this process or another, is refused
 /// instead of colliding on rotation names.
 fn lock_path(active: &Path) -> io::Result<fs::File> {
-    let name = active.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let lock = parent_dir(active).join(format!(".{name}.lock"));
-    // Private and never through a link, as the trail's own files are.
-    let file = crate::output::storage::open_append_hardened(&lock)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
+    let lock = writer_lock_path(active);
+    try_lock_private(&lock)?.ok_or_else(|| {
+        io::Error::new(
             io::ErrorKind::AlreadyExists,
             format!("another audit writer holds {} (its lock is {})", active.display(), lock.display()),
-        )),
-        Err(fs::TryLockError::Error(error)) => Err(error),
-    }
+        )
+    })
 }
 
 fn last_byte(path: &Path) -> io::Result<Option<u8>> {
@@ -527,59 +482,12 @@ fn last_byte(path: &Path) -> io::Result<Option<u8>> {
     Ok(Some(byte[0]))
 }
 
-fn is_gz(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "gz")
-}
-
 /// The end of the rotation period `now` falls in.
 fn period_end(now: SystemTime, every: Duration) -> SystemTime {
     let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
     let every = every.as_nanos().max(1);
     let end = (since_epoch / every + 1) * every;
     UNIX_EPOCH + Duration::from_nanos(u64::try_from(end).unwrap_or(u64::MAX))
-}
-
-/// `audit.log` → (`audit-`, `.log`).
-fn name_parts(active: &Path) -> (String, String) {
-    let stem = active.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = active.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
-    (format!("{stem}-"), ext)
-}
-
-fn rotated_name(active: &Path, index: u64, now: SystemTime) -> PathBuf {
-    let (prefix, ext) = name_parts(active);
-    // RFC 3339 to seconds, without separators: 20261125T020700Z.
-    let stamp = crate::leaf::timestamp::compact_seconds(now);
-    parent_dir(active).join(format!("{prefix}{index:08}-{stamp}{ext}"))
-}
-
-/// The rotation index of `candidate` if it is a rotated file of `active`.
-fn index_of(active: &Path, candidate: &Path) -> Option<u64> {
-    let (prefix, ext) = name_parts(active);
-    let name = candidate.file_name()?.to_str()?;
-    let name = name.strip_suffix(".gz").unwrap_or(name);
-    let rest = name.strip_prefix(&prefix)?.strip_suffix(&ext)?;
-    let (index, stamp) = rest.split_once('-')?;
-    let is_stamp = stamp.len() == 16 && stamp.ends_with('Z') && stamp.as_bytes()[8] == b'T';
-    (index.len() == 8 && is_stamp).then(|| index.parse().ok()).flatten()
-}
-
-/// The rotated files of `active`, oldest first. A file being compressed exists twice for a while
-/// (`.log` and an unfinished `.log.gz`): it is listed once, as the `.log`.
-pub fn rotated_files(active: &Path) -> io::Result<Vec<PathBuf>> {
-    let dir = parent_dir(active);
-    let mut found: Vec<(u64, PathBuf)> = match fs::read_dir(dir) {
-        Ok(entries) => entries
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter_map(|path| index_of(active, &path).map(|index| (index, path)))
-            .collect(),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(error) => return Err(error),
-    };
-    // By index, the `.log` before the `.log.gz` (shorter name first); then one per index.
-    found.sort();
-    found.dedup_by_key(|(index, _)| *index);
-    Ok(found.into_iter().map(|(_, path)| path).collect())
 }
 
 #[cfg(test)]
@@ -590,7 +498,7 @@ mod tests {
     fn an_active_file_named_gz_without_compression_is_refused() {
         let dir = std::env::temp_dir().join(format!("audit-gz-name-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
-        let storage: Arc<dyn Storage> = Arc::new(crate::output::storage::FsStorage);
+        let storage: Arc<dyn Storage> = Arc::new(crate::trail::storage::FsStorage);
         let Err(error) = Files::open(Arc::clone(&storage), dir.join("audit.log.gz"), Some(Rotation::by_size(100)))
         else {
             panic!("accepted")
@@ -614,20 +522,6 @@ mod tests {
         rename_no_replace(&from, &to).unwrap();
         assert_eq!(fs::read_to_string(&to).unwrap(), "new");
         fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn rotated_names_sort_by_index_and_are_recognized() {
-        let active = Path::new("/var/log/app/audit.log");
-        let t = UNIX_EPOCH + Duration::from_secs(1_764_036_420);
-        let a = rotated_name(active, 9, t);
-        let b = rotated_name(active, 10, t - Duration::from_secs(3600));
-        assert_eq!(a, Path::new("/var/log/app/audit-00000009-20251125T020700Z.log"));
-        assert!(a < b, "the index decides the order, not the clock");
-        assert_eq!(index_of(active, &a), Some(9));
-        assert_eq!(index_of(active, Path::new("/var/log/app/audit-00000009-20251125T020700Z.log.gz")), Some(9));
-        assert_eq!(index_of(active, Path::new("/var/log/app/audit-notes.log")), None);
-        assert_eq!(index_of(active, Path::new("/var/log/app/other-00000009-20251125T020700Z.log")), None);
     }
 
     #[test]

@@ -15,21 +15,12 @@ use super::chunk::{chain_into, Chainer, Lines, Staged};
 use super::queue::{Body, Pending};
 use super::rolling::Files;
 use super::shared::Shared;
-use crate::leaf::chain::{LineChain, Link};
+use crate::model::catalog;
 use crate::model::AuditEvent;
 use crate::output::format::EcsFormat;
 use crate::output::sink::report_sink_failure;
-use audit_schema::{Action, Category, Durability, EventType, Outcome};
-
-/// The event written when a chained trail resumes after a torn line.
-pub const AUDIT_TRAIL_RESUMED: Action = Action::new("audit_trail_resumed", Category::Process, EventType::Info)
-    .with_verbs("resume", "resuming", "resumed")
-    .with_object("audit trail");
-
-/// The event written after events were dropped, saying how many.
-pub const AUDIT_EVENTS_DROPPED: Action = Action::new("audit_events_dropped", Category::Process, EventType::Info)
-    .with_verbs("drop", "dropping", "dropped")
-    .with_object("audit events");
+use crate::trail::chain::{LineChain, Link};
+use audit_schema::Durability;
 
 const FIRST_RETRY: Duration = Duration::from_millis(10);
 /// Lines are formatted and written in chunks of about this size: big enough that the `write`
@@ -415,15 +406,7 @@ impl Worker {
     /// The event that says the chain goes on after a torn line: a verifier then reports the torn
     /// line as a crash, not as tampering.
     fn stage_resumed_after_torn(&mut self, last: Link) {
-        let event = AuditEvent::new(&AUDIT_TRAIL_RESUMED)
-            .with_outcome(Outcome::Unknown)
-            .with_message(format!(
-                "The audit trail was resumed after a torn line (a crash mid-write); the chain goes on from \
-                     event.sequence {}",
-                last.sequence
-            ))
-            .with_reason("torn line at the end of the trail")
-            .with_label("resumed_after_sequence", last.sequence.to_string());
+        let event = catalog::trail_resumed(last.sequence);
         self.stage_report(event);
     }
 
@@ -435,13 +418,7 @@ impl Worker {
 
     /// The event that says how many events were dropped.
     fn drop_report(&self, dropped: u64) -> Pending {
-        let event = AuditEvent::new(&AUDIT_EVENTS_DROPPED)
-            .with_outcome(Outcome::Failure)
-            .with_message(format!(
-                "{dropped} audit events were lost: the audit queue was full or the audit file was failing"
-            ))
-            .with_reason("audit queue full or audit file failing")
-            .with_label("dropped", dropped.to_string());
+        let event = catalog::events_dropped(dropped);
         own_event(event)
     }
 

@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 
 use super::destination::{DeliveryError, Destination};
 use super::host::host_name;
-use super::record::ShipRecord;
 use super::tls::TlsConfig;
+use crate::trail::record::ShipRecord;
 
 /// The facility `log audit` (RFC 5424, 13).
 pub const FACILITY_LOG_AUDIT: u8 = 13;

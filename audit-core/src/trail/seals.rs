@@ -11,9 +11,10 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
-use super::rolling::{rotated_files, seal_path, FileStats};
-use crate::leaf::chain::hex;
-use crate::leaf::checkpoint::{sign_note, SigningKey};
+use super::chain::hex;
+use super::chain::FileStats;
+use super::checkpoint::{sign_note, SigningKey};
+use super::names::{gz_path, rotated_files, seal_path};
 
 /// Signs seals, chaining each to the one before.
 pub(crate) struct Sealer {
@@ -49,7 +50,7 @@ impl Sealer {
     pub(crate) fn open(active: &Path, key: SigningKey) -> io::Result<Sealer> {
         let mut previous = [0u8; 32];
         for rotated in rotated_files(active)?.iter().rev() {
-            let candidates = [seal_path(rotated), seal_path(&super::compress::gz_path(rotated))];
+            let candidates = [seal_path(rotated), seal_path(&gz_path(rotated))];
             if let Some(seal) = candidates.iter().find(|seal| seal.exists()) {
                 previous = file_digest(seal)?.0;
                 break;
@@ -76,7 +77,7 @@ impl Sealer {
         let note = sign_note(&format!("{body}\n"), &self.key);
         let path = seal_path(stored);
         // Atomically: a crash mid-write leaves no half seal to be taken for a forged one.
-        crate::output::storage::replace_file(&path, note.as_bytes())?;
+        super::storage::replace_file(&path, note.as_bytes())?;
         *previous = Sha256::digest(note.as_bytes()).into();
         Ok(())
     }

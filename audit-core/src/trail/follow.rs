@@ -3,23 +3,25 @@
 //! compressed after it, is recognized as the one already being read.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::chain::hex;
 use super::cursor::Cursor;
+use super::names::{rotated_files, same_rotated};
+use super::open::{open_listed, open_rotated, same_file, Source};
 use super::record::ShipRecord;
-use crate::leaf::chain::hex;
-use crate::output::writer::read::{open_rotated, same_file, same_rotated};
-use crate::output::writer::rolling::rotated_files;
 
 /// The longest first line read to know a file (far above any format's event limit).
 const MAX_KEY_LINE: u64 = 64 << 20;
 
 /// How many times one call lists a trail that keeps rotating under it before it lets the
 /// next call try again.
+/// The largest read buffer of a file being followed.
+const READ_BUFFER: usize = 256 << 10;
+
 const STALE_LISTINGS: usize = 50;
 
 /// Where the line just read ends.
@@ -28,60 +30,6 @@ pub(crate) struct Position {
     pub(crate) file: String,
     pub(crate) file_key: String,
     pub(crate) offset: u64,
-}
-
-enum Source {
-    Plain(BufReader<File>),
-    #[cfg(feature = "compression")]
-    Gz(BufReader<flate2::read::GzDecoder<File>>),
-}
-
-impl Source {
-    fn open(path: &Path, file: File) -> io::Result<Source> {
-        if path.extension().is_some_and(|e| e == "gz") {
-            #[cfg(feature = "compression")]
-            return Ok(Source::Gz(BufReader::with_capacity(256 << 10, flate2::read::GzDecoder::new(file))));
-            #[cfg(not(feature = "compression"))]
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                format!("{} is compressed: shipping it needs audit-core's `compression` feature", path.display()),
-            ));
-        }
-        // No larger than the file (a small rotated file, of thousands, is not worth a large
-        // buffer's allocation, which the allocator maps and unmaps each time).
-        let size = file.metadata().map_or(u64::MAX, |meta| meta.len());
-        let capacity = usize::try_from(size.clamp(8 << 10, 256 << 10)).unwrap_or(256 << 10);
-        Ok(Source::Plain(BufReader::with_capacity(capacity, file)))
-    }
-
-    fn reader(&mut self) -> &mut dyn BufRead {
-        match self {
-            Source::Plain(reader) => reader,
-            #[cfg(feature = "compression")]
-            Source::Gz(reader) => reader,
-        }
-    }
-
-    /// Skips the first `offset` bytes; whether the last of them is a newline (the end of a line).
-    fn skip(&mut self, offset: u64) -> io::Result<bool> {
-        if offset == 0 {
-            return Ok(true);
-        }
-        match self {
-            Source::Plain(reader) => {
-                reader.seek(SeekFrom::Start(offset - 1))?;
-            }
-            #[cfg(feature = "compression")]
-            Source::Gz(reader) => {
-                let skipped = io::copy(&mut reader.by_ref().take(offset - 1), &mut io::sink())?;
-                if skipped < offset - 1 {
-                    return Ok(false);
-                }
-            }
-        }
-        let mut last = [0u8; 1];
-        Ok(self.reader().read(&mut last)? == 1 && last[0] == b'\n')
-    }
 }
 
 /// The file being read.
@@ -315,7 +263,7 @@ impl Follower {
     fn open_unknown(&mut self, listed: &Path) -> io::Result<Unknown> {
         let Some((path, file)) = open_rotated(listed)? else { return Ok(Unknown::Gone) };
         let meta = file.metadata()?;
-        let mut source = Source::open(&path, file)?;
+        let mut source = Source::open(&path, file, READ_BUFFER)?;
         let mut first = Vec::new();
         source.reader().take(MAX_KEY_LINE).read_until(b'\n', &mut first)?;
         if first.last() != Some(&b'\n') {
@@ -327,18 +275,8 @@ impl Follower {
         if self.done.contains(&key) {
             return Ok(Unknown::Done);
         }
-        // From its start again: a plain file is sought back, a compressed one opened anew.
-        let source = match source {
-            Source::Plain(mut reader) => {
-                reader.seek(SeekFrom::Start(0))?;
-                Source::Plain(reader)
-            }
-            #[cfg(feature = "compression")]
-            Source::Gz(_) => match open_rotated(listed)? {
-                Some((path, file)) => Source::open(&path, file)?,
-                None => return Ok(Unknown::Gone),
-            },
-        };
+        // From its start again.
+        let Some(source) = source.rewind(listed, READ_BUFFER)? else { return Ok(Unknown::Gone) };
         Ok(Unknown::Open(Box::new(Open { path, key, source, offset: 0, pending: Vec::new(), meta, draining: true })))
     }
 
@@ -382,7 +320,7 @@ impl Follower {
     /// Opens the file listed as `path` with `key`; `None` when it is gone, or when the active
     /// path names another file by now (it rotated: the next listing has it under its new name).
     fn open(&self, path: &Path, key: String) -> io::Result<Option<Open>> {
-        let Some((path, mut file)) = open_any(path, &self.active)? else { return Ok(None) };
+        let Some((path, mut file)) = open_listed(path, &self.active)? else { return Ok(None) };
         if path == self.active {
             let mut first = Vec::new();
             BufReader::new(&file).take(MAX_KEY_LINE).read_until(b'\n', &mut first)?;
@@ -393,21 +331,9 @@ impl Follower {
         }
         let meta = file.metadata()?;
         let draining = path != self.active;
-        let source = Source::open(&path, file)?;
+        let source = Source::open(&path, file, READ_BUFFER)?;
         Ok(Some(Open { path, key, source, offset: 0, pending: Vec::new(), meta, draining }))
     }
-}
-
-/// Opens the active file, or a rotated one (its `.gz` if it was compressed since it was listed).
-fn open_any(path: &Path, active: &Path) -> io::Result<Option<(PathBuf, File)>> {
-    if path == active {
-        return match File::open(path) {
-            Ok(file) => Ok(Some((path.to_path_buf(), file))),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error),
-        };
-    }
-    open_rotated(path)
 }
 
 /// A file's key: the SHA-256 of its first line, newline included; `None` when it has no whole
@@ -415,7 +341,7 @@ fn open_any(path: &Path, active: &Path) -> io::Result<Option<(PathBuf, File)>> {
 fn key_of(path: &Path) -> io::Result<Option<String>> {
     // The path, or its `.gz` if it was compressed since it was listed.
     let Some((path, file)) = open_rotated(path)? else { return Ok(None) };
-    let mut source = Source::open(&path, file)?;
+    let mut source = Source::open(&path, file, READ_BUFFER)?;
     let mut first = Vec::new();
     source.reader().take(MAX_KEY_LINE).read_until(b'\n', &mut first)?;
     if first.last() != Some(&b'\n') {

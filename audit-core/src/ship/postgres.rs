@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use super::destination::{DeliveryError, Destination};
 use super::host::host_name;
-use super::record::ShipRecord;
 use super::tls::TlsConfig;
+use crate::trail::record::ShipRecord;
 
 /// A PostgreSQL table that receives the trail. See the [module](self) docs.
 pub struct PostgresDestination {

@@ -3,11 +3,12 @@
 //! destination's last acknowledgement left it (and delivers at most that batch again).
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::output::storage::replace_file;
+use super::names::{cursor_beside, cursor_lock_path, slug};
+use super::storage::{replace_file, try_lock_private};
 
 /// A position in a trail: just after the last line delivered.
 ///
@@ -60,6 +61,58 @@ impl Cursor {
         bytes.push(b'\n');
         replace_file(path, &bytes)
     }
+}
+
+/// The cursor's default path: beside the trail, hidden, named for the file and the destination
+/// (its name's first 40 characters, for people) and the hash of the destination's whole
+/// identity (for the shipper: any change of it is another cursor).
+///
+/// A destination whose identity is its name, a plain word (letters, digits, `-`) of at most 80
+/// characters, keeps that word alone: the path names it exactly.
+pub(crate) fn default_cursor_path(active: &Path, destination: &str, identity: &str) -> PathBuf {
+    use sha2::Digest;
+    let plain = |name: &str| name.len() <= 80 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if identity == destination && plain(destination) && !destination.is_empty() {
+        return legacy_cursor_path(active, destination);
+    }
+    let digest: [u8; 32] = sha2::Sha256::digest(identity.as_bytes()).into();
+    let hash = &super::chain::hex(&digest)[..16];
+    cursor_beside(active, &format!("{}-{hash}", slug(destination, 40)))
+}
+
+/// The cursor's path before the identity was hashed into it: the destination's name, cut at
+/// 80 characters.
+fn legacy_cursor_path(active: &Path, destination: &str) -> PathBuf {
+    cursor_beside(active, &slug(destination, 80))
+}
+
+/// A cursor left at the former default path by an earlier version is moved to the new one
+/// (once, when there is none there yet), so an upgrade does not deliver the trail again.
+pub(crate) fn adopt_legacy_cursor(active: &Path, name: &str, path: &Path) -> io::Result<()> {
+    let legacy = legacy_cursor_path(active, name);
+    if path.exists() || !legacy.exists() {
+        return Ok(());
+    }
+    std::fs::rename(&legacy, path)?;
+    tracing::warn!(
+        target: "audit_core",
+        from = %legacy.display(),
+        to = %path.display(),
+        "shipping cursor moved to the path named for its destination's whole identity"
+    );
+    Ok(())
+}
+
+/// Locks `<cursor>.lock` for as long as the file is held: two shippers on one cursor would
+/// each move it past batches the other has not delivered.
+pub(crate) fn lock_cursor(cursor: &Path) -> io::Result<std::fs::File> {
+    let path = cursor_lock_path(cursor);
+    try_lock_private(&path)?.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!("another shipper holds {} (one shipper per cursor)", path.display()),
+        )
+    })
 }
 
 #[cfg(test)]

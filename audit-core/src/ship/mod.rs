@@ -33,12 +33,9 @@
 //! Torn lines (a crash in the middle of a write) are skipped and reported, as `audit verify`
 //! reports them. Memory stays bounded by one batch whatever the backlog.
 
-mod cursor;
 mod destination;
-mod follow;
 #[cfg(any(feature = "postgres", feature = "nats", feature = "syslog"))]
 mod host;
-mod record;
 #[cfg(feature = "tls")]
 mod tls;
 mod worker;
@@ -50,12 +47,10 @@ pub mod postgres;
 #[cfg(feature = "syslog")]
 pub mod syslog;
 
-pub use cursor::Cursor;
+pub use crate::model::catalog::{AUDIT_SHIP_BEHIND, AUDIT_SHIP_CAUGHT_UP, AUDIT_SHIP_SKIPPED};
+pub use crate::trail::cursor::Cursor;
+pub use crate::trail::record::ShipRecord;
 pub use destination::{DeliveryError, Destination};
-pub use record::ShipRecord;
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
-pub use worker::{
-    Shipper, ShipperBuilder, ShipperGuard, ShipperMonitor, ShipperStats, AUDIT_SHIP_BEHIND, AUDIT_SHIP_CAUGHT_UP,
-    AUDIT_SHIP_SKIPPED,
-};
+pub use worker::{Shipper, ShipperBuilder, ShipperGuard, ShipperMonitor, ShipperStats};

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::record::ShipRecord;
+use crate::trail::record::ShipRecord;
 
 /// Somewhere a shipper delivers batches of the trail to.
 ///

@@ -12,6 +12,9 @@
 //! chain at that line; only a checkpoint kept elsewhere shows that lines were cut from the end.
 
 use std::fmt;
+use std::fs;
+use std::io;
+use std::path::Path;
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -255,6 +258,41 @@ static HEX_VALUE: [u8; 256] = {
     }
     table
 };
+
+/// What the writer knows of a file's lines when it rotates it (for its seal).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FileStats {
+    pub(crate) lines: u64,
+    pub(crate) first: Option<Link>,
+    pub(crate) last: Option<Link>,
+}
+
+impl FileStats {
+    pub(crate) fn note(&mut self, link: Option<Link>) {
+        self.lines += 1;
+        if let Some(link) = link {
+            self.first.get_or_insert(link);
+            self.last = Some(link);
+        }
+    }
+}
+
+/// The lines of a file, and its first and last chained line (for the seal of a file the writer
+/// goes on appending to after a restart).
+#[cfg_attr(not(feature = "signing"), allow(dead_code))]
+pub(crate) fn file_stats(path: &Path) -> io::Result<FileStats> {
+    let mut stats = FileStats::default();
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(stats),
+        Err(error) => return Err(error),
+    };
+    for line in bytes.split(|b| *b == b'\n').filter(|line| !line.is_empty()) {
+        let link = parse_link(line).map(|l| Link { sequence: l.sequence, hash: l.hash });
+        stats.note(link);
+    }
+    Ok(stats)
+}
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,8 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use super::rolling::rotated_files;
+use super::names::{plain_name, rotated_files};
+use super::open::{is_same, open_rotated, read_whole, Source};
 
 /// A line that is not a whole JSON event: the tail of a write interrupted by a crash.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,7 +124,7 @@ pub struct TrailReader {
 /// A file being read, line by line.
 struct OpenFile {
     path: PathBuf,
-    lines: Box<dyn io::BufRead + Send>,
+    lines: Source,
     line: usize,
     announced: bool,
 }
@@ -250,22 +251,7 @@ impl Iterator for TrailReader {
 
 impl OpenFile {
     fn new(path: PathBuf, file: fs::File) -> io::Result<OpenFile> {
-        let lines: Box<dyn io::BufRead + Send> = if path.extension().is_some_and(|e| e == "gz") {
-            #[cfg(feature = "compression")]
-            {
-                Box::new(io::BufReader::with_capacity(64 << 10, flate2::read::MultiGzDecoder::new(file)))
-            }
-            #[cfg(not(feature = "compression"))]
-            {
-                drop(file);
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    format!("{} is compressed: reading it needs audit-core's `compression` feature", path.display()),
-                ));
-            }
-        } else {
-            Box::new(io::BufReader::with_capacity(64 << 10, file))
-        };
+        let lines = Source::open(&path, file, 64 << 10)?;
         Ok(OpenFile { path, lines, line: 0, announced: false })
     }
 
@@ -274,7 +260,7 @@ impl OpenFile {
         let mut bytes = Vec::new();
         loop {
             bytes.clear();
-            if self.lines.read_until(b'\n', &mut bytes)? == 0 {
+            if self.lines.reader().read_until(b'\n', &mut bytes)? == 0 {
                 return Ok(None);
             }
             self.line += 1;
@@ -300,63 +286,10 @@ impl OpenFile {
     }
 }
 
-/// Whether the open `file` is the one at `path`.
-fn is_same(file: &fs::File, path: &Path) -> bool {
-    match (file.metadata(), fs::metadata(path)) {
-        (Ok(open), Ok(named)) => same_file(&open, &named),
-        _ => false,
-    }
-}
-
-/// A rotated file's name without `.gz`: the same file before and after it was compressed.
-fn plain_name(path: &Path) -> PathBuf {
-    match path.extension() {
-        Some(ext) if ext == "gz" => path.with_extension(""),
-        _ => path.to_path_buf(),
-    }
-}
-
-/// Opens a rotated file; if its `.log` was compressed since it was listed, its `.gz`. `None`
-/// when neither is there any more.
-pub(crate) fn open_rotated(path: &Path) -> io::Result<Option<(PathBuf, fs::File)>> {
-    let mut candidates = vec![path.to_path_buf()];
-    if path.extension().is_none_or(|e| e != "gz") {
-        let mut gz = path.as_os_str().to_owned();
-        gz.push(".gz");
-        candidates.push(PathBuf::from(gz));
-    }
-    for candidate in candidates {
-        match fs::File::open(&candidate) {
-            Ok(file) => return Ok(Some((candidate, file))),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(None)
-}
-
-/// Whether two names are of the same rotated file (its `.log` and, once compressed, `.log.gz`).
-pub(crate) fn same_rotated(a: &Path, b: &Path) -> bool {
-    plain_name(a) == plain_name(b)
-}
-
-pub(crate) fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        a.dev() == b.dev() && a.ino() == b.ino()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (a, b);
-        false
-    }
-}
-
 /// The chain's position at the end of a trail: the link of its last whole chained line, from
 /// the active file, else the newest rotated file that has one. `None` for a trail with no
 /// chained line yet.
-pub(crate) fn last_link(active: &Path) -> io::Result<Option<crate::leaf::chain::Link>> {
+pub(crate) fn last_link(active: &Path) -> io::Result<Option<super::chain::Link>> {
     use std::io::{Seek, SeekFrom};
     let from_bytes = |bytes: &[u8], whole: bool| {
         let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
@@ -364,7 +297,7 @@ pub(crate) fn last_link(active: &Path) -> io::Result<Option<crate::leaf::chain::
         if !whole && !lines.is_empty() {
             lines.remove(0); // may start mid-line
         }
-        lines.iter().rev().find_map(|line| crate::leaf::chain::parse_link(line))
+        lines.iter().rev().find_map(|line| super::chain::parse_link(line))
     };
     // The active file's tail is enough: its last whole line is chained if the trail is.
     if let Ok(mut file) = fs::File::open(active) {
@@ -374,13 +307,13 @@ pub(crate) fn last_link(active: &Path) -> io::Result<Option<crate::leaf::chain::
         let mut tail = Vec::new();
         file.read_to_end(&mut tail)?;
         if let Some(link) = from_bytes(&tail, start == 0) {
-            return Ok(Some(crate::leaf::chain::Link { sequence: link.sequence, hash: link.hash }));
+            return Ok(Some(super::chain::Link { sequence: link.sequence, hash: link.hash }));
         }
     }
     for rotated in rotated_files(active)?.iter().rev() {
         let Some((path, file)) = open_rotated(rotated)? else { continue };
-        if let Some(link) = from_bytes(&read_file(&path, file)?, true) {
-            return Ok(Some(crate::leaf::chain::Link { sequence: link.sequence, hash: link.hash }));
+        if let Some(link) = from_bytes(&read_whole(&path, file)?, true) {
+            return Ok(Some(super::chain::Link { sequence: link.sequence, hash: link.hash }));
         }
     }
     Ok(None)
@@ -389,23 +322,6 @@ pub(crate) fn last_link(active: &Path) -> io::Result<Option<crate::leaf::chain::
 /// How much of the active file's end is read to find where its chain stands (a line is never
 /// longer than a format's event limit, 256 KiB by default).
 const TAIL_BYTES: u64 = 4 << 20;
-
-fn read_file(path: &Path, file: fs::File) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    if path.extension().is_some_and(|e| e == "gz") {
-        #[cfg(feature = "compression")]
-        flate2::read::GzDecoder::new(file).read_to_end(&mut bytes)?;
-        #[cfg(not(feature = "compression"))]
-        return Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            format!("{} is compressed: reading it needs audit-core's `compression` feature", path.display()),
-        ));
-    } else {
-        let mut file = file;
-        file.read_to_end(&mut bytes)?;
-    }
-    Ok(bytes)
-}
 
 #[cfg(test)]
 mod tests {

@@ -30,7 +30,7 @@ use async_nats::{ConnectOptions, ServerAddr};
 
 use super::destination::{DeliveryError, Destination};
 use super::host::host_name;
-use super::record::ShipRecord;
+use crate::trail::record::ShipRecord;
 
 /// A JetStream stream that receives the trail. See the [module](self) docs.
 pub struct NatsDestination {

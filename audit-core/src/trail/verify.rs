@@ -25,10 +25,10 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use super::read::open_rotated;
-use super::rolling::rotated_files;
-use super::AUDIT_TRAIL_RESUMED;
-use crate::leaf::chain::{hex, parse_link, verifies, ChainHash, Link};
+use super::chain::{hex, parse_link, verifies, ChainHash, Link};
+use super::names::rotated_files;
+use super::open::{decoded, open_rotated};
+use crate::model::catalog::AUDIT_TRAIL_RESUMED;
 
 /// How to check.
 #[derive(Clone, Debug, Default)]
@@ -45,7 +45,7 @@ pub struct Options {
     pub after_retention: bool,
     /// Checks every rotated file against its seal, signed by this key (feature `signing`).
     #[cfg(feature = "signing")]
-    pub seals: Option<crate::leaf::checkpoint::PublicKey>,
+    pub seals: Option<super::checkpoint::PublicKey>,
 }
 
 impl Options {
@@ -62,7 +62,7 @@ impl Options {
 
     /// Checks rotated files against their seals, signed by `key`.
     #[cfg(feature = "signing")]
-    pub fn with_seals(mut self, key: crate::leaf::checkpoint::PublicKey) -> Options {
+    pub fn with_seals(mut self, key: super::checkpoint::PublicKey) -> Options {
         self.seals = Some(key);
         self
     }
@@ -254,13 +254,12 @@ fn check_trail(files: &[PathBuf], rotated: Option<usize>, options: &Options) -> 
             }
         };
         let digest = std::sync::Arc::new(std::sync::Mutex::new((<sha2::Sha256 as sha2::Digest>::new(), 0u64)));
-        let raw: Box<dyn Read> = if sealed {
+        let raw: Box<dyn Read + Send> = if sealed {
             Box::new(Hashing { inner: handle, digest: std::sync::Arc::clone(&digest) })
         } else {
             Box::new(handle)
         };
-        let reader: Box<dyn Read> =
-            if stored.extension().is_some_and(|e| e == "gz") { gz_reader(&stored, raw)? } else { raw };
+        let reader = decoded(&stored, raw)?;
         check.seen = FileSeen::default();
         check.file(file, reader);
         #[cfg(feature = "signing")]
@@ -320,20 +319,6 @@ fn check_trail(files: &[PathBuf], rotated: Option<usize>, options: &Options) -> 
     Ok(check.report)
 }
 
-#[cfg(feature = "compression")]
-fn gz_reader(_: &Path, file: Box<dyn Read>) -> io::Result<Box<dyn Read>> {
-    // Every member, then nothing: bytes appended after the last member fail the read.
-    Ok(Box::new(flate2::read::MultiGzDecoder::new(file)))
-}
-
-#[cfg(not(feature = "compression"))]
-fn gz_reader(path: &Path, _: Box<dyn Read>) -> io::Result<Box<dyn Read>> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        format!("{} is compressed: checking it needs audit-core's `compression` feature", path.display()),
-    ))
-}
-
 struct Check<'a> {
     options: &'a Options,
     report: Report,
@@ -368,7 +353,7 @@ struct Batch {
 struct Job {
     line: u64,
     previous: [u8; 32],
-    link: crate::leaf::chain::ParsedLink,
+    link: super::chain::ParsedLink,
     bytes: std::ops::Range<usize>,
 }
 
@@ -431,7 +416,7 @@ impl Check<'_> {
         previous: Option<[u8; 32]>,
     ) -> Option<[u8; 32]> {
         let key = self.options.seals.as_ref().expect("seals are wanted");
-        let path = super::rolling::seal_path(stored);
+        let path = super::names::seal_path(stored);
         let Ok(note) = fs::read_to_string(&path) else {
             let detail = if newest {
                 "no seal yet: the newest rotated file may still be being compressed or sealed".to_owned()
@@ -448,7 +433,7 @@ impl Check<'_> {
             return None;
         };
         let own = <sha2::Sha256 as sha2::Digest>::digest(note.as_bytes()).into();
-        let body = match crate::leaf::checkpoint::verify_note(&note, key) {
+        let body = match super::checkpoint::verify_note(&note, key) {
             Ok(body) => body,
             Err(problem) => {
                 self.finding(stored, 0, FindingKind::BadSeal, format!("{}: {problem}", path.display()));
@@ -491,7 +476,7 @@ impl Check<'_> {
     /// Seals beside the trail whose file is not in it: a rotated file deleted or renamed.
     #[cfg(feature = "signing")]
     fn sealed_but_missing(&mut self, active: &Path, rotated: &[PathBuf]) {
-        let dir = crate::output::storage::parent_dir(active);
+        let dir = super::storage::parent_dir(active);
         let Ok(entries) = fs::read_dir(dir) else { return };
         let strip_gz = |name: &str| name.strip_suffix(".gz").unwrap_or(name).to_owned();
         let present: Vec<String> =

@@ -121,6 +121,17 @@ pub(crate) fn open_append_hardened(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// Takes the exclusive lock (`flock`) of the private file at `path` (created 0600, never opened
+/// through a link), held for as long as the file is: `None` when someone else holds it.
+pub(crate) fn try_lock_private(path: &Path) -> io::Result<Option<File>> {
+    let file = open_append_hardened(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(error)) => Err(error),
+    }
+}
+
 /// Opens `path` for reading: not through a symbolic link, only a regular file.
 #[cfg_attr(not(feature = "compression"), allow(dead_code))]
 pub(crate) fn open_read_hardened(path: &Path) -> io::Result<File> {

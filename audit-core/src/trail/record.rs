@@ -76,7 +76,7 @@ impl ShipRecord {
 }
 
 fn derived_id(line: &[u8]) -> String {
-    let mut id = crate::leaf::chain::hex(&Sha256::digest(line).into());
+    let mut id = super::chain::hex(&Sha256::digest(line).into());
     id.truncate(32);
     id
 }

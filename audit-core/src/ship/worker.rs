@@ -7,33 +7,18 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 use std::{fmt, io};
 
-use super::cursor::Cursor;
 use super::destination::Destination;
-use super::follow::{Doubt, Follower, Position};
-use super::record::ShipRecord;
+use crate::model::catalog;
 use crate::model::AuditEvent;
 use crate::output::format::EcsFormat;
 use crate::output::sink::console::ConsoleSink;
 use crate::output::sink::contract::AuditSink;
 use crate::output::sink::record::Record;
 use crate::output::writer::FileWriter;
-use audit_schema::{Action, Category, Durability, EventType, Outcome};
-
-/// The event written when a shipper has been behind for longer than its threshold.
-pub const AUDIT_SHIP_BEHIND: Action = Action::new("audit_ship_behind", Category::Process, EventType::Info)
-    .with_verbs("fall behind", "falling behind", "fell behind")
-    .with_object("audit trail shipping");
-
-/// The event written when a shipper that was reported behind has caught up.
-pub const AUDIT_SHIP_CAUGHT_UP: Action = Action::new("audit_ship_caught_up", Category::Process, EventType::Info)
-    .with_verbs("catch up", "catching up", "caught up")
-    .with_object("audit trail shipping");
-
-/// The event written when a shipper skipped a torn line, or could not find where its cursor
-/// pointed and started a file over.
-pub const AUDIT_SHIP_SKIPPED: Action = Action::new("audit_ship_skipped", Category::Process, EventType::Info)
-    .with_verbs("skip", "skipping", "skipped")
-    .with_object("audit trail lines");
+use crate::trail::cursor::{adopt_legacy_cursor, default_cursor_path, lock_cursor, Cursor};
+use crate::trail::follow::{Doubt, Follower, Position};
+use crate::trail::record::ShipRecord;
+use audit_schema::Durability;
 
 /// Starts shipping a trail: [`Shipper::builder`].
 #[derive(Debug)]
@@ -279,7 +264,7 @@ impl ShipperBuilder {
 /// sequence: the stats say so before the first batch.
 fn behind_at_start(active: &Path, cursor: Option<&Cursor>) -> Option<u64> {
     let delivered = cursor?.sequence?;
-    let last = crate::output::writer::read::last_link(active).ok()??.sequence;
+    let last = crate::trail::read::last_link(active).ok()??.sequence;
     Some(last.saturating_sub(delivered))
 }
 
@@ -296,76 +281,6 @@ pub(crate) fn lower_priority() {
         let tid = libc::gettid();
         let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
     }
-}
-
-/// Locks `<cursor>.lock` for as long as the file is held: two shippers on one cursor would
-/// each move it past batches the other has not delivered.
-fn lock_cursor(cursor: &Path) -> io::Result<std::fs::File> {
-    let mut name = cursor.as_os_str().to_owned();
-    name.push(".lock");
-    let path = PathBuf::from(name);
-    // Private and never through a link, as the trail's own files are.
-    let file = crate::output::storage::open_append_hardened(&path)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::new(
-            io::ErrorKind::WouldBlock,
-            format!("another shipper holds {} (one shipper per cursor)", path.display()),
-        )),
-        Err(std::fs::TryLockError::Error(error)) => Err(error),
-    }
-}
-
-/// The cursor's default path: beside the trail, hidden, named for the file and the destination
-/// (its name's first 40 characters, for people) and the hash of the destination's whole
-/// identity (for the shipper: any change of it is another cursor).
-///
-/// A destination whose identity is its name, a plain word (letters, digits, `-`) of at most 80
-/// characters, keeps that word alone: the path names it exactly.
-fn default_cursor_path(active: &Path, destination: &str, identity: &str) -> PathBuf {
-    use sha2::Digest;
-    let plain = |name: &str| name.len() <= 80 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if identity == destination && plain(destination) && !destination.is_empty() {
-        return legacy_cursor_path(active, destination);
-    }
-    let digest: [u8; 32] = sha2::Sha256::digest(identity.as_bytes()).into();
-    let hash = &crate::leaf::chain::hex(&digest)[..16];
-    cursor_beside(active, &format!("{}-{hash}", slug(destination, 40)))
-}
-
-/// The cursor's path before the identity was hashed into it: the destination's name, cut at
-/// 80 characters.
-fn legacy_cursor_path(active: &Path, destination: &str) -> PathBuf {
-    cursor_beside(active, &slug(destination, 80))
-}
-
-/// `.<trail's file>.<name>.cursor` beside the trail.
-fn cursor_beside(active: &Path, name: &str) -> PathBuf {
-    let file = active.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "audit".into());
-    crate::output::storage::parent_dir(active).join(format!(".{file}.{name}.cursor"))
-}
-
-/// A destination's name as a file name's part: its first `chars` characters, each letter, digit
-/// or `-`, anything else written `_`.
-fn slug(destination: &str, chars: usize) -> String {
-    destination.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(chars).collect()
-}
-
-/// A cursor left at the former default path by an earlier version is moved to the new one
-/// (once, when there is none there yet), so an upgrade does not deliver the trail again.
-fn adopt_legacy_cursor(active: &Path, name: &str, path: &Path) -> io::Result<()> {
-    let legacy = legacy_cursor_path(active, name);
-    if path.exists() || !legacy.exists() {
-        return Ok(());
-    }
-    std::fs::rename(&legacy, path)?;
-    tracing::warn!(
-        target: "audit_core",
-        from = %legacy.display(),
-        to = %path.display(),
-        "shipping cursor moved to the path named for its destination's whole identity"
-    );
-    Ok(())
 }
 
 /// How a shipper is doing.
@@ -668,18 +583,8 @@ impl Worker {
         if seconds >= threshold && due {
             self.behind_reported = Some(Instant::now());
             let stats = self.shared.stats();
-            let events = events.map(|n| format!("{n} events, ")).unwrap_or_default();
-            let error = stats.last_error.map(|e| format!("; last error: {e}")).unwrap_or_default();
-            let reason = format!("{events}{:.0} s behind {}{error}", seconds.as_secs_f64(), self.name);
-            let event = AuditEvent::new(&AUDIT_SHIP_BEHIND)
-                .with_outcome(Outcome::Failure)
-                .with_message(format!(
-                    "Audit trail shipping to {} is behind: {events}{:.0} s{error}",
-                    self.name,
-                    seconds.as_secs_f64()
-                ))
-                .with_reason(reason)
-                .with_label("destination", self.name.clone());
+            let error = stats.last_error.as_deref();
+            let event = catalog::ship_behind(&self.name, events, seconds.as_secs_f64(), error);
             self.report(event);
         }
     }
@@ -690,7 +595,7 @@ impl Worker {
     fn events_behind(&mut self, batch: &[ShipRecord]) -> Option<u64> {
         let first = batch.first()?.sequence?;
         if self.trail_end.is_none_or(|(read_at, _)| read_at.elapsed() >= TRAIL_END_EVERY) {
-            let last = crate::output::writer::read::last_link(&self.settings.active).ok().flatten();
+            let last = crate::trail::read::last_link(&self.settings.active).ok().flatten();
             self.trail_end = Some((Instant::now(), last.map(|link| link.sequence)));
         }
         let last = self.trail_end?.1?.max(batch.last()?.sequence?);
@@ -707,11 +612,7 @@ impl Worker {
             stats.events_behind = Some(0).filter(|_| stats.events_behind.is_some());
         });
         if self.behind_reported.take().is_some() {
-            let event = AuditEvent::new(&AUDIT_SHIP_CAUGHT_UP)
-                .with_outcome(Outcome::Success)
-                .with_message(format!("Audit trail shipping to {} has caught up with the trail", self.name))
-                .with_reason(format!("delivered to {} up to the end of the trail", self.name))
-                .with_label("destination", self.name.clone());
+            let event = catalog::ship_caught_up(&self.name);
             self.report(event);
         }
     }
@@ -734,12 +635,7 @@ impl Worker {
                     (format!("the cursor's offset {offset} is inside a line of {file}: delivering {file} again"), file)
                 }
             };
-            let event = AuditEvent::new(&AUDIT_SHIP_SKIPPED)
-                .with_outcome(Outcome::Unknown)
-                .with_message(format!("Audit trail shipping to {} skipped lines: {reason}", self.name))
-                .with_reason(reason)
-                .with_label("destination", self.name.clone())
-                .with_label("file", file.clone());
+            let event = catalog::ship_skipped(&self.name, file, reason);
             self.report(event);
         }
     }
