@@ -194,83 +194,107 @@ pub enum SinkConfig {
     RollingFile(Box<RollingFileConfig>),
 }
 
-/// A [`FileWriter`] as written in a configuration file (`"type": "rolling_file"`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RollingFileConfig {
-    /// The active file.
-    pub path: PathBuf,
-    /// Rotate when the file would grow past this size: bytes, or with a binary unit (`100mb`).
-    pub max_size: Option<ByteSize>,
-    /// Rotate at every multiple of this interval (UTC): `24h`, `1h30m`.
-    pub interval: Option<Interval>,
-    /// Rotated files to keep (default: all).
-    pub keep: Option<usize>,
-    /// Gzip rotated files (needs the `compression` feature).
-    pub compress: bool,
-    /// `buffered` (default), `flushed` or `durable`.
-    pub durability: Durability,
-    /// Shippers of this trail to central destinations (see [`ShipConfig`]).
-    pub ship: Vec<ShipConfig>,
-    /// When the queue is full: `block` (default), `fail_closed` or `drop`.
-    pub when_full: Backpressure,
-    /// On I/O errors: `fail_open` (default) or `fail_closed`.
-    pub on_io_error: FailurePolicy,
-    /// Events the queue holds (default 65536).
-    pub queue_capacity: Option<std::num::NonZeroUsize>,
-    /// Chain every line (`event.sequence`, `event.hash`; see [`crate::chain`]); default false.
-    pub chain: bool,
-    /// A file holding the chain's HMAC key (then the chain is HMAC-SHA256, and only a holder of
-    /// the key can recompute it); implies `chain`.
-    pub chain_key_file: Option<PathBuf>,
-    /// Where signed checkpoints of the chained trail go (feature `signing`; see
-    /// `audit_core::writer::CheckpointPolicy`); needs `checkpoint_key_file`.
-    pub checkpoint_file: Option<PathBuf>,
-    /// The signing key of the checkpoints (`audit keygen`'s `.key` file).
-    pub checkpoint_key_file: Option<PathBuf>,
-    /// Write the checkpoints into the trail itself, so that its shippers deliver them with the
-    /// events (instead of, or besides, `checkpoint_file`); needs `checkpoint_key_file`.
-    pub checkpoint_in_trail: bool,
-    /// The trail's name in its checkpoints (default: the key's name).
-    pub checkpoint_origin: Option<String>,
-    /// A checkpoint at least this often (default `1m`).
-    pub checkpoint_every: Option<Interval>,
-    /// A checkpoint at least every this many lines (default 10000).
-    pub checkpoint_every_lines: Option<u64>,
-    /// Seals every rotated file, signed with this key (`audit keygen`'s `.key` file; feature
-    /// `signing`); needs a rotation, and chains the trail.
-    pub seal_key_file: Option<PathBuf>,
+/// Declares the settings of a `rolling_file` sink once, each with its doc, the type it is read
+/// as, the type it is kept as and its default, and makes of that list: [`RollingFileConfig`]
+/// and its `new`, the flat map every sink is read through (`SinkFields`), the names a
+/// `rolling_file` sink takes, and the settings given.
+macro_rules! rolling_file_settings {
+    ($( $(#[doc = $doc:literal])* $name:ident: $read:ty => $kept:ty = $default:expr; )*) => {
+        /// A [`FileWriter`] as written in a configuration file (`"type": "rolling_file"`).
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub struct RollingFileConfig {
+            /// The active file.
+            pub path: PathBuf,
+            $( $(#[doc = $doc])* pub $name: $kept, )*
+        }
+
+        impl RollingFileConfig {
+            /// A writer appending to `path`, with every other setting at its default.
+            pub fn new(path: impl Into<PathBuf>) -> RollingFileConfig {
+                RollingFileConfig { path: path.into(), $( $name: $default, )* }
+            }
+        }
+
+        /// Every setting any sink has, as read: one flat map, so that serde reports each
+        /// value's error at its own path (an internally tagged enum would read the map whole and
+        /// lose it). Which of them the sink's `type` takes is checked when it becomes a
+        /// [`SinkConfig`].
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct SinkFields {
+            #[serde(rename = "type")]
+            kind: SinkKind,
+            stream: Option<ConsoleStream>,
+            path: Option<PathBuf>,
+            sync_every_event: Option<bool>,
+            $( $name: Option<$read>, )*
+        }
+
+        /// The settings of a `rolling_file` sink.
+        const ROLLING_FILE_SETTINGS: &[&str] = &["path", $( stringify!($name), )*];
+
+        impl SinkFields {
+            /// Each setting, and whether it was given.
+            fn given(&self) -> Vec<(&'static str, bool)> {
+                vec![
+                    ("stream", self.stream.is_some()),
+                    ("path", self.path.is_some()),
+                    ("sync_every_event", self.sync_every_event.is_some()),
+                    $( (stringify!($name), self.$name.is_some()), )*
+                ]
+            }
+
+            /// The `rolling_file` sink these settings describe, writing to `path`.
+            fn rolling_file(self, path: PathBuf) -> RollingFileConfig {
+                RollingFileConfig { path, $( $name: self.$name.map(Into::into).unwrap_or_else(|| $default), )* }
+            }
+        }
+    };
 }
 
-/// Every setting any sink has, as read: one flat map, so that serde reports each value's error
-/// at its own path (an internally tagged enum would read the map whole and lose it). Which of
-/// them the sink's `type` takes is checked when it becomes a [`SinkConfig`].
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SinkFields {
-    #[serde(rename = "type")]
-    kind: SinkKind,
-    stream: Option<ConsoleStream>,
-    path: Option<PathBuf>,
-    sync_every_event: Option<bool>,
-    max_size: Option<ByteSize>,
-    interval: Option<Interval>,
-    keep: Option<usize>,
-    compress: Option<bool>,
-    durability: Option<Durability>,
-    when_full: Option<Backpressure>,
-    on_io_error: Option<FailurePolicy>,
-    queue_capacity: Option<std::num::NonZeroUsize>,
-    chain: Option<bool>,
-    chain_key_file: Option<PathBuf>,
-    checkpoint_file: Option<PathBuf>,
-    checkpoint_key_file: Option<PathBuf>,
-    checkpoint_in_trail: Option<bool>,
-    checkpoint_origin: Option<String>,
-    checkpoint_every: Option<Interval>,
-    checkpoint_every_lines: Option<u64>,
-    seal_key_file: Option<PathBuf>,
-    ship: Option<Vec<ShipConfig>>,
+rolling_file_settings! {
+    /// Rotate when the file would grow past this size: bytes, or with a binary unit (`100mb`).
+    max_size: ByteSize => Option<ByteSize> = None;
+    /// Rotate at every multiple of this interval (UTC): `24h`, `1h30m`.
+    interval: Interval => Option<Interval> = None;
+    /// Rotated files to keep (default: all).
+    keep: usize => Option<usize> = None;
+    /// Gzip rotated files (needs the `compression` feature).
+    compress: bool => bool = false;
+    /// `buffered` (default), `flushed` or `durable`.
+    durability: Durability => Durability = Durability::default();
+    /// Shippers of this trail to central destinations (see [`ShipConfig`]).
+    ship: Vec<ShipConfig> => Vec<ShipConfig> = Vec::new();
+    /// When the queue is full: `block` (default), `fail_closed` or `drop`.
+    when_full: Backpressure => Backpressure = Backpressure::default();
+    /// On I/O errors: `fail_open` (default) or `fail_closed`.
+    on_io_error: FailurePolicy => FailurePolicy = FailurePolicy::default();
+    /// Events the queue holds (default 65536).
+    queue_capacity: std::num::NonZeroUsize => Option<std::num::NonZeroUsize> = None;
+    /// Chain every line (`event.sequence`, `event.hash`; see [`crate::chain`]); default false,
+    /// and implied by the settings below.
+    chain: bool => bool = false;
+    /// A file holding the chain's HMAC key (then the chain is HMAC-SHA256, and only a holder of
+    /// the key can recompute it); implies `chain`.
+    chain_key_file: PathBuf => Option<PathBuf> = None;
+    /// Where signed checkpoints of the chained trail go (feature `signing`; see
+    /// `audit_core::writer::CheckpointPolicy`); needs `checkpoint_key_file`.
+    checkpoint_file: PathBuf => Option<PathBuf> = None;
+    /// The signing key of the checkpoints (`audit keygen`'s `.key` file).
+    checkpoint_key_file: PathBuf => Option<PathBuf> = None;
+    /// Write the checkpoints into the trail itself, so that its shippers deliver them with the
+    /// events (instead of, or besides, `checkpoint_file`); needs `checkpoint_key_file`.
+    checkpoint_in_trail: bool => bool = false;
+    /// The trail's name in its checkpoints (default: the key's name).
+    checkpoint_origin: String => Option<String> = None;
+    /// A checkpoint at least this often (default `1m`).
+    checkpoint_every: Interval => Option<Interval> = None;
+    /// A checkpoint at least every this many lines (default 10000).
+    checkpoint_every_lines: u64 => Option<u64> = None;
+    /// Seals every rotated file, signed with this key (`audit keygen`'s `.key` file; feature
+    /// `signing`); needs a rotation, and chains the trail.
+    seal_key_file: PathBuf => Option<PathBuf> = None;
 }
 
 #[derive(Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -286,145 +310,38 @@ impl TryFrom<SinkFields> for SinkConfig {
     type Error = String;
 
     fn try_from(fields: SinkFields) -> Result<SinkConfig, String> {
-        let SinkFields {
-            kind,
-            stream,
-            path,
-            sync_every_event,
-            max_size,
-            interval,
-            keep,
-            compress,
-            durability,
-            when_full,
-            on_io_error,
-            queue_capacity,
-            chain,
-            chain_key_file,
-            checkpoint_file,
-            checkpoint_key_file,
-            checkpoint_in_trail,
-            checkpoint_origin,
-            checkpoint_every,
-            checkpoint_every_lines,
-            seal_key_file,
-            ship,
-        } = fields;
-        let (name, takes): (&str, &[&str]) = match kind {
+        let (name, takes): (&str, &[&str]) = match fields.kind {
             SinkKind::Console => ("console", &["stream"]),
             SinkKind::File => ("file", &["path", "sync_every_event"]),
             SinkKind::Tracing => ("tracing", &[]),
-            SinkKind::RollingFile => (
-                "rolling_file",
-                &[
-                    "path",
-                    "max_size",
-                    "interval",
-                    "keep",
-                    "compress",
-                    "durability",
-                    "when_full",
-                    "on_io_error",
-                    "queue_capacity",
-                    "chain",
-                    "chain_key_file",
-                    "checkpoint_file",
-                    "checkpoint_key_file",
-                    "checkpoint_in_trail",
-                    "checkpoint_origin",
-                    "checkpoint_every",
-                    "checkpoint_every_lines",
-                    "seal_key_file",
-                    "ship",
-                ],
-            ),
+            SinkKind::RollingFile => ("rolling_file", ROLLING_FILE_SETTINGS),
         };
-        let given = [
-            ("stream", stream.is_some()),
-            ("path", path.is_some()),
-            ("sync_every_event", sync_every_event.is_some()),
-            ("max_size", max_size.is_some()),
-            ("interval", interval.is_some()),
-            ("keep", keep.is_some()),
-            ("compress", compress.is_some()),
-            ("durability", durability.is_some()),
-            ("when_full", when_full.is_some()),
-            ("on_io_error", on_io_error.is_some()),
-            ("queue_capacity", queue_capacity.is_some()),
-            ("chain", chain.is_some()),
-            ("chain_key_file", chain_key_file.is_some()),
-            ("checkpoint_file", checkpoint_file.is_some()),
-            ("checkpoint_key_file", checkpoint_key_file.is_some()),
-            ("checkpoint_in_trail", checkpoint_in_trail.is_some()),
-            ("checkpoint_origin", checkpoint_origin.is_some()),
-            ("checkpoint_every", checkpoint_every.is_some()),
-            ("checkpoint_every_lines", checkpoint_every_lines.is_some()),
-            ("seal_key_file", seal_key_file.is_some()),
-            ("ship", ship.is_some()),
-        ];
-        if let Some(setting) = foreign_setting(&given, takes) {
+        if let Some(setting) = foreign_setting(&fields.given(), takes) {
             return Err(format!("`{setting}` is not a setting of a `{name}` sink (it takes: {})", takes.join(", ")));
         }
-        let path = || path.clone().ok_or_else(|| format!("a `{name}` sink needs a `path`"));
-        Ok(match kind {
-            SinkKind::Console => SinkConfig::Console { stream: stream.unwrap_or_default() },
-            SinkKind::File => SinkConfig::File { path: path()?, sync_every_event: sync_every_event.unwrap_or(false) },
+        let needs_path = || format!("a `{name}` sink needs a `path`");
+        Ok(match fields.kind {
+            SinkKind::Console => SinkConfig::Console { stream: fields.stream.unwrap_or_default() },
+            SinkKind::File => SinkConfig::File {
+                path: fields.path.ok_or_else(needs_path)?,
+                sync_every_event: fields.sync_every_event.unwrap_or(false),
+            },
             SinkKind::Tracing => SinkConfig::Tracing,
-            SinkKind::RollingFile => SinkConfig::RollingFile(Box::new(RollingFileConfig {
-                path: path()?,
-                max_size,
-                interval,
-                keep,
-                compress: compress.unwrap_or(false),
-                durability: durability.unwrap_or_default(),
-                ship: ship.unwrap_or_default(),
-                when_full: when_full.unwrap_or_default(),
-                on_io_error: on_io_error.unwrap_or_default(),
-                queue_capacity,
-                chain: chain.unwrap_or(false)
-                    || chain_key_file.is_some()
-                    || checkpoint_file.is_some()
-                    || checkpoint_in_trail == Some(true)
-                    || seal_key_file.is_some(),
-                chain_key_file,
-                checkpoint_file,
-                checkpoint_key_file,
-                checkpoint_in_trail: checkpoint_in_trail.unwrap_or(false),
-                checkpoint_origin,
-                checkpoint_every,
-                checkpoint_every_lines,
-                seal_key_file,
-            })),
+            SinkKind::RollingFile => {
+                let path = fields.path.clone().ok_or_else(needs_path)?;
+                let mut config = fields.rolling_file(path);
+                // Every setting that needs a chain implies one.
+                config.chain |= config.chain_key_file.is_some()
+                    || config.checkpoint_file.is_some()
+                    || config.checkpoint_in_trail
+                    || config.seal_key_file.is_some();
+                SinkConfig::RollingFile(Box::new(config))
+            }
         })
     }
 }
 
 impl RollingFileConfig {
-    /// A writer appending to `path`, with every other setting at its default.
-    pub fn new(path: impl Into<PathBuf>) -> RollingFileConfig {
-        RollingFileConfig {
-            path: path.into(),
-            max_size: None,
-            interval: None,
-            keep: None,
-            compress: false,
-            durability: Durability::default(),
-            ship: Vec::new(),
-            when_full: Backpressure::default(),
-            on_io_error: FailurePolicy::default(),
-            queue_capacity: None,
-            chain: false,
-            chain_key_file: None,
-            checkpoint_file: None,
-            checkpoint_key_file: None,
-            checkpoint_in_trail: false,
-            checkpoint_origin: None,
-            checkpoint_every: None,
-            checkpoint_every_lines: None,
-            seal_key_file: None,
-        }
-    }
-
     /// The rotation these settings describe (`None`: never rotate), or the setting at fault.
     fn rotation(&self) -> Result<Option<Rotation>, (&'static str, &'static str)> {
         let mut rotation = match (self.max_size, self.interval) {

@@ -24,69 +24,95 @@ use super::error::{foreign_setting, ConfigError};
 use super::units::{ByteSize, Interval};
 use crate::ship::ShipperBuilder;
 
-/// One shipper of a trail (`"ship": [...]` in a `rolling_file` sink), told apart by `to`.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct ShipConfig {
-    /// `postgres`, `nats` or `syslog`.
-    pub to: DestinationKind,
-    /// Whether the service runs this shipper itself (default true), or leaves it to
-    /// `audit ship --config FILE`.
-    #[serde(default = "yes")]
-    pub in_process: bool,
-    /// Where the shipper keeps its cursor (default: beside the trail, named for the destination).
-    pub cursor: Option<PathBuf>,
-    /// Events per batch (default 1000).
-    pub max_batch_events: Option<NonZeroUsize>,
-    /// Bytes per batch, about (default `1mb`).
-    pub max_batch_bytes: Option<ByteSize>,
-    /// Report falling behind after this long (default `1m`).
-    pub report_lag_after: Option<Interval>,
-    /// The name this machine's events are known by at the destination (default: the host name).
-    pub origin: Option<String>,
+/// Declares the settings of a shipper once: the ones every destination takes, then each
+/// destination's own, with the destinations that take it. Makes [`ShipConfig`], the names each
+/// destination takes and the destination settings given.
+macro_rules! ship_settings {
+    (
+        common { $( $(#[$common_meta:meta])* $common:ident: $common_ty:ty, )* }
+        own { $( $(#[doc = $doc:literal])* [$($kind:ident),+] $name:ident: $ty:ty, )* }
+    ) => {
+        /// One shipper of a trail (`"ship": [...]` in a `rolling_file` sink), told apart by `to`.
+        #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+        #[serde(deny_unknown_fields)]
+        #[non_exhaustive]
+        pub struct ShipConfig {
+            $( $(#[$common_meta])* pub $common: $common_ty, )*
+            $( $(#[doc = $doc])* pub $name: Option<$ty>, )*
+        }
 
-    /// postgres: the database (`postgresql://user@host:port/db`).
-    pub url: Option<String>,
-    /// postgres: a file holding the password (kept out of the url and of this file).
-    pub password_file: Option<PathBuf>,
-    /// postgres: the table (default `audit_events`).
-    pub table: Option<String>,
-    /// postgres: create the table, indexes and triggers when missing (default false).
-    pub migrate: Option<bool>,
+        /// Each destination's own settings, and the destinations that take it.
+        const OWN_SETTINGS: &[(&str, &[DestinationKind])] =
+            &[ $( (stringify!($name), &[$(DestinationKind::$kind),+]), )* ];
 
-    /// nats: the servers, comma-separated `nats://host:port` urls.
-    pub servers: Option<String>,
-    /// nats: the stream (default `AUDIT`).
-    pub stream: Option<String>,
-    /// nats: the subject prefix (default `audit.events`).
-    pub subject_prefix: Option<String>,
-    /// nats: create or update the stream with this many replicas.
-    pub replicas: Option<NonZeroUsize>,
-    /// nats: the stream's duplicate window, when `replicas` makes it (default `1h`).
-    pub duplicate_window: Option<Interval>,
-    /// nats: a `.creds` file.
-    pub credentials_file: Option<PathBuf>,
+        impl ShipConfig {
+            /// Which destination-specific settings are set.
+            fn given(&self) -> Vec<(&'static str, bool)> {
+                vec![ $( (stringify!($name), self.$name.is_some()), )* ]
+            }
+        }
+    };
+}
 
-    /// syslog: `tcp` (default), `tls` or `unix`.
-    pub transport: Option<SyslogTransport>,
-    /// syslog: `host:port` (tcp, tls).
-    pub address: Option<String>,
-    /// syslog: the local socket (unix; default `/dev/log`).
-    pub socket: Option<PathBuf>,
-    /// syslog: the facility, 0 to 23 (default 13, `log audit`).
-    pub facility: Option<u8>,
-    /// syslog: APP-NAME (default `audit`).
-    pub app_name: Option<String>,
-
-    /// postgres, nats: connect over TLS (syslog: `"transport": "tls"`).
-    pub tls: Option<bool>,
-    /// The CA certificates (PEM) the server's certificate must chain to (default: the system's).
-    pub tls_ca_file: Option<PathBuf>,
-    /// A client certificate chain (PEM), with `tls_client_key`.
-    pub tls_client_cert: Option<PathBuf>,
-    /// The client certificate's key (PEM).
-    pub tls_client_key: Option<PathBuf>,
+ship_settings! {
+    common {
+        /// `postgres`, `nats` or `syslog`.
+        to: DestinationKind,
+        /// Whether the service runs this shipper itself (default true), or leaves it to
+        /// `audit ship --config FILE`.
+        #[serde(default = "yes")]
+        in_process: bool,
+        /// Where the shipper keeps its cursor (default: beside the trail, named for the destination).
+        cursor: Option<PathBuf>,
+        /// Events per batch (default 1000).
+        max_batch_events: Option<NonZeroUsize>,
+        /// Bytes per batch, about (default `1mb`).
+        max_batch_bytes: Option<ByteSize>,
+        /// Report falling behind after this long (default `1m`).
+        report_lag_after: Option<Interval>,
+        /// The name this machine's events are known by at the destination (default: the host name).
+        origin: Option<String>,
+        /// The CA certificates (PEM) the server's certificate must chain to (default: the system's).
+        tls_ca_file: Option<PathBuf>,
+        /// A client certificate chain (PEM), with `tls_client_key`.
+        tls_client_cert: Option<PathBuf>,
+        /// The client certificate's key (PEM).
+        tls_client_key: Option<PathBuf>,
+    }
+    own {
+        /// postgres: the database (`postgresql://user@host:port/db`).
+        [Postgres] url: String,
+        /// postgres: a file holding the password (kept out of the url and of this file).
+        [Postgres] password_file: PathBuf,
+        /// postgres: the table (default `audit_events`).
+        [Postgres] table: String,
+        /// postgres: create the table, indexes and triggers when missing (default false).
+        [Postgres] migrate: bool,
+        /// nats: the servers, comma-separated `nats://host:port` urls.
+        [Nats] servers: String,
+        /// nats: the stream (default `AUDIT`).
+        [Nats] stream: String,
+        /// nats: the subject prefix (default `audit.events`).
+        [Nats] subject_prefix: String,
+        /// nats: create or update the stream with this many replicas.
+        [Nats] replicas: NonZeroUsize,
+        /// nats: the stream's duplicate window, when `replicas` makes it (default `1h`).
+        [Nats] duplicate_window: Interval,
+        /// nats: a `.creds` file.
+        [Nats] credentials_file: PathBuf,
+        /// syslog: `tcp` (default), `tls` or `unix`.
+        [Syslog] transport: SyslogTransport,
+        /// syslog: `host:port` (tcp, tls).
+        [Syslog] address: String,
+        /// syslog: the local socket (unix; default `/dev/log`).
+        [Syslog] socket: PathBuf,
+        /// syslog: the facility, 0 to 23 (default 13, `log audit`).
+        [Syslog] facility: u8,
+        /// syslog: APP-NAME (default `audit`).
+        [Syslog] app_name: String,
+        /// postgres, nats: connect over TLS (syslog: `"transport": "tls"`).
+        [Postgres, Nats] tls: bool,
+    }
 }
 
 fn yes() -> bool {
@@ -123,44 +149,21 @@ pub enum SyslogTransport {
 impl ShipConfig {
     /// The destination's name in errors, and the settings of its own it takes (the common ones,
     /// `origin`, `cursor`, `max_batch_*`, `tls_ca_file`, …, every destination takes).
-    fn takes(&self) -> (&'static str, &'static [&'static str]) {
-        match self.to {
-            DestinationKind::Postgres => ("postgres", &["url", "password_file", "table", "migrate", "tls"]),
-            DestinationKind::Nats => (
-                "nats",
-                &["servers", "stream", "subject_prefix", "replicas", "duplicate_window", "credentials_file", "tls"],
-            ),
-            DestinationKind::Syslog => ("syslog", &["transport", "address", "socket", "facility", "app_name"]),
-        }
-    }
-
-    /// Which destination-specific settings are set.
-    fn given(&self) -> [(&'static str, bool); 16] {
-        [
-            ("url", self.url.is_some()),
-            ("password_file", self.password_file.is_some()),
-            ("table", self.table.is_some()),
-            ("migrate", self.migrate.is_some()),
-            ("servers", self.servers.is_some()),
-            ("stream", self.stream.is_some()),
-            ("subject_prefix", self.subject_prefix.is_some()),
-            ("replicas", self.replicas.is_some()),
-            ("duplicate_window", self.duplicate_window.is_some()),
-            ("credentials_file", self.credentials_file.is_some()),
-            ("transport", self.transport.is_some()),
-            ("address", self.address.is_some()),
-            ("socket", self.socket.is_some()),
-            ("facility", self.facility.is_some()),
-            ("app_name", self.app_name.is_some()),
-            ("tls", self.tls.is_some()),
-        ]
+    fn takes(&self) -> (&'static str, Vec<&'static str>) {
+        let name = match self.to {
+            DestinationKind::Postgres => "postgres",
+            DestinationKind::Nats => "nats",
+            DestinationKind::Syslog => "syslog",
+        };
+        let takes = OWN_SETTINGS.iter().filter(|(_, kinds)| kinds.contains(&self.to)).map(|(setting, _)| *setting);
+        (name, takes.collect())
     }
 
     /// The shipper of the trail whose active file is `active`, not started yet; `namespace` is
     /// the format's, `at` names this entry in errors (`sinks[0].ship[1]`).
     pub(crate) fn shipper(&self, active: &Path, namespace: &str, at: &str) -> Result<ShipperBuilder, ConfigError> {
         let (to, takes) = self.takes();
-        if let Some(setting) = foreign_setting(&self.given(), takes) {
+        if let Some(setting) = foreign_setting(&self.given(), &takes) {
             return Err(ConfigError::new(
                 format!("{at}.{setting}"),
                 format!("not a setting of a `{to}` shipper (it takes: {})", takes.join(", ")),
