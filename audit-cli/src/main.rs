@@ -29,6 +29,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::{Args, Parser, Subcommand};
+
 use audit_core::checkpoint::{Checkpoint, PublicKey, SigningKey};
 use audit_core::config::{DestinationKind, SinkConfig};
 use audit_core::secret::Concealer;
@@ -37,30 +39,101 @@ use audit_core::trail::rotated_files;
 use audit_core::verify::{verify_files, verify_trail, Options, Report};
 use audit_core::AuditConfig;
 
-const USAGE: &str = "usage:
-  audit verify <PATH>... [--key-file FILE] [--checkpoint FILE --public-key FILE] [--seal-key FILE] [--after-retention] [--json]
-      PATH: a trail's active file (rotated files beside it are included), a directory (every
-      trail in it), or several files (checked as one trail, in the order given).
-      --key-file FILE: the chain's HMAC key (a chain made with ChainHash::HmacSha256).
-      --checkpoint FILE --public-key FILE: a signed checkpoint the trail must still hold.
-      --seal-key FILE: check every rotated file against its seal, signed by this public key.
-      --after-retention: the oldest files were removed by retention (Rotation::keep).
-      --json: one JSON object per trail instead of text.
-      Exits 0 if every trail is intact, 1 if one is not, 2 if it cannot check.
-  audit keygen <NAME> <PREFIX>
-      A checkpoint signing key pair named NAME: PREFIX.key (secret, mode 0600) and PREFIX.pub.
-  audit hash --key-file FILE <VALUE>
-      The hmac-sha256:... of VALUE under the logger's HMAC key (its hmac_key_file).
-  audit ship --config FILE [--until-caught-up [--deadline DURATION]] [--status-every DURATION] [--print-migration]
-      Ships the trails of FILE (the service's audit settings, JSON) to the destinations of its
-      \"ship\" entries that have \"in_process\": false, until stopped, printing each shipper's
-      stats as a JSON line every DURATION (default 1m).
-      --until-caught-up: deliver every trail to its end, then exit (0; 1 if the deadline,
-      default 60s, passed first).
-      --print-migration: print the SQL that makes each PostgreSQL table, and exit.";
+/// The `audit` command.
+#[derive(Debug, Parser)]
+#[command(
+    name = "audit",
+    version,
+    about = "Verify chained audit trails, ship them to central stores, hash candidate secrets"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check chained trails: every line, file and link.
+    ///
+    /// Prints every finding with its file and line, then a summary. Exits 0 if every trail is
+    /// intact, 1 if one is not, 2 if it cannot check.
+    Verify(VerifyArgs),
+    /// Make a checkpoint signing key pair named NAME: PREFIX.key (secret, mode 0600) and
+    /// PREFIX.pub (for verifiers).
+    Keygen {
+        /// The key's name (written in every checkpoint it signs).
+        name: String,
+        /// Where the pair goes: PREFIX.key and PREFIX.pub.
+        prefix: PathBuf,
+    },
+    /// Print the hmac-sha256:… of VALUE under a logger's HMAC key (its hmac_key_file), to search
+    /// a trail for a secret without the trail ever holding it.
+    Hash {
+        /// The logger's HMAC key file.
+        #[arg(long, value_name = "FILE")]
+        key_file: PathBuf,
+        /// The candidate value.
+        value: String,
+    },
+    /// Ship the trails of a service's audit settings to the destinations of its "ship" entries
+    /// that have "in_process": false.
+    ///
+    /// Runs until stopped (a SIGKILL included: each shipper resumes from its cursor), printing
+    /// each shipper's stats as a JSON line every --status-every; or, with --until-caught-up,
+    /// until every trail is delivered to its end. A destination down at start is tried again
+    /// every few seconds while the others deliver.
+    Ship(ShipArgs),
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// A trail's active file (rotated files beside it are included), a directory (every trail
+    /// in it), or several files (checked as one trail, in the order given).
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// The chain's HMAC key (a chain made with ChainHash::HmacSha256).
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// A signed checkpoint the trail must still hold (with --public-key).
+    #[arg(long, value_name = "FILE", requires = "public_key")]
+    checkpoint: Option<PathBuf>,
+    /// The public key the checkpoint is signed with.
+    #[arg(long, value_name = "FILE", requires = "checkpoint")]
+    public_key: Option<PathBuf>,
+    /// Check every rotated file against its seal, signed by this public key.
+    #[arg(long, value_name = "FILE")]
+    seal_key: Option<PathBuf>,
+    /// The oldest files were removed by retention (Rotation::keep).
+    #[arg(long)]
+    after_retention: bool,
+    /// One JSON object per trail instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ShipArgs {
+    /// The service's audit settings (JSON).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Deliver every trail to its end, then exit: 0, or 1 if the deadline passed first.
+    #[arg(long)]
+    until_caught_up: bool,
+    /// With --until-caught-up: the time allowed, for all shippers together (`30s`, `5m`).
+    #[arg(long, value_name = "DURATION", requires = "until_caught_up", default_value = "60s", value_parser = duration)]
+    deadline: std::time::Duration,
+    /// How often each shipper's stats are printed (`30s`, `5m`).
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = interval)]
+    status_every: std::time::Duration,
+    /// Print the SQL that makes each PostgreSQL table, and exit.
+    #[arg(long)]
+    print_migration: bool,
+}
 
 fn main() -> ExitCode {
-    match run() {
+    // A bad argument exits 2 with clap's message; --help and --version exit 0.
+    let cli = Cli::parse();
+    match run(cli.command) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("audit: {message}");
@@ -69,118 +142,54 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<ExitCode, String> {
-    use lexopt::prelude::*;
-    let mut parser = lexopt::Parser::from_env();
-    let command = match parser.next().map_err(|e| e.to_string())? {
-        Some(Value(command)) => command.string().map_err(|e| e.to_string())?,
-        Some(Long("help") | Short('h')) | None => {
-            println!("{USAGE}");
-            return Ok(ExitCode::SUCCESS);
-        }
-        Some(other) => return Err(format!("{}\n{USAGE}", other.unexpected())),
-    };
-    let mut paths: Vec<PathBuf> = Vec::new();
-    let mut key_file: Option<PathBuf> = None;
-    let mut json = false;
-    let mut checkpoint: Option<PathBuf> = None;
-    let mut public_key: Option<PathBuf> = None;
-    let mut after_retention = false;
-    let mut seal_key: Option<PathBuf> = None;
-    let mut config: Option<PathBuf> = None;
-    let mut until_caught_up = false;
-    let mut deadline = std::time::Duration::from_secs(60);
-    let mut print_migration = false;
-    let mut status_every = std::time::Duration::from_secs(60);
-    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
-        match arg {
-            Long("key-file") => key_file = Some(parser.value().map_err(|e| e.to_string())?.into()),
-            Long("json") if command == "verify" => json = true,
-            Long("after-retention") if command == "verify" => after_retention = true,
-            Long("seal-key") if command == "verify" => {
-                seal_key = Some(parser.value().map_err(|e| e.to_string())?.into())
-            }
-            Long("checkpoint") if command == "verify" => {
-                checkpoint = Some(parser.value().map_err(|e| e.to_string())?.into())
-            }
-            Long("public-key") if command == "verify" => {
-                public_key = Some(parser.value().map_err(|e| e.to_string())?.into())
-            }
-            Long("config") if command == "ship" => config = Some(parser.value().map_err(|e| e.to_string())?.into()),
-            Long("until-caught-up") if command == "ship" => until_caught_up = true,
-            Long("print-migration") if command == "ship" => print_migration = true,
-            Long("deadline") if command == "ship" => deadline = duration(&mut parser, "deadline", true)?,
-            Long("status-every") if command == "ship" => status_every = duration(&mut parser, "status-every", false)?,
-            Long("help") | Short('h') => {
-                println!("{USAGE}");
-                return Ok(ExitCode::SUCCESS);
-            }
-            Value(value) => paths.push(value.into()),
-            other => return Err(format!("{}\n{USAGE}", other.unexpected())),
-        }
-    }
-    let key = key_file.as_deref().map(read_key).transpose()?;
-    match command.as_str() {
-        "verify" => {
-            let mut options = match key {
+fn run(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Verify(args) => {
+            let mut options = match args.key_file.as_deref().map(read_key).transpose()? {
                 Some(key) => Options::with_key(key),
                 None => Options::default(),
             };
-            if after_retention {
+            if args.after_retention {
                 options = options.after_retention();
             }
-            if let Some(public) = seal_key {
+            if let Some(public) = args.seal_key {
                 options = options.with_seals(PublicKey::from_file(&public)?);
             }
-            match (checkpoint, public_key) {
-                (Some(note), Some(public)) => {
-                    let public = PublicKey::from_file(&public)?;
-                    let text = std::fs::read_to_string(&note).map_err(|e| format!("{}: {e}", note.display()))?;
-                    let checkpoint =
-                        Checkpoint::verify(&text, &public).map_err(|e| format!("{}: {e}", note.display()))?;
-                    options = options.expecting(checkpoint.link());
-                }
-                (None, None) => {}
-                _ => return Err("--checkpoint and --public-key go together".to_owned()),
+            if let (Some(note), Some(public)) = (args.checkpoint, args.public_key) {
+                let public = PublicKey::from_file(&public)?;
+                let text = std::fs::read_to_string(&note).map_err(|e| format!("{}: {e}", note.display()))?;
+                let checkpoint = Checkpoint::verify(&text, &public).map_err(|e| format!("{}: {e}", note.display()))?;
+                options = options.expecting(checkpoint.link());
             }
-            verify(&paths, options, json)
+            verify(&args.paths, options, args.json)
         }
-        "keygen" => {
-            let [name, prefix] = paths.as_slice() else {
-                return Err(format!("`keygen` takes a key name and a file prefix\n{USAGE}"));
-            };
-            keygen(&name.to_string_lossy(), prefix)
-        }
-        "hash" => {
-            let (Some(key), [value]) = (key, paths.as_slice()) else {
-                return Err(format!("`hash` takes --key-file FILE and one value\n{USAGE}"));
-            };
-            println!("{}", Concealer::new(key).hash(&value.to_string_lossy()));
+        Command::Keygen { name, prefix } => keygen(&name, &prefix),
+        Command::Hash { key_file, value } => {
+            println!("{}", Concealer::new(read_key(&key_file)?).hash(&value));
             Ok(ExitCode::SUCCESS)
         }
-        "ship" => {
-            let Some(config) = config else {
-                return Err(format!("`ship` needs --config FILE\n{USAGE}"));
-            };
-            let text = std::fs::read_to_string(&config).map_err(|e| format!("{}: {e}", config.display()))?;
+        Command::Ship(args) => {
+            let config = &args.config;
+            let text = std::fs::read_to_string(config).map_err(|e| format!("{}: {e}", config.display()))?;
             let settings = AuditConfig::from_json(&text).map_err(|e| format!("{}: {e}", config.display()))?;
-            if print_migration {
+            if args.print_migration {
                 return print_migrations(&settings);
             }
-            ship(&settings, until_caught_up.then_some(deadline), status_every)
+            ship(&settings, args.until_caught_up.then_some(args.deadline), args.status_every)
         }
-        other => Err(format!("unknown command `{other}`\n{USAGE}")),
     }
 }
 
-/// The value of `--name` as a duration (`30s`, `5m`); zero only where `zero_allowed`.
-fn duration(parser: &mut lexopt::Parser, name: &str, zero_allowed: bool) -> Result<std::time::Duration, String> {
-    use lexopt::ValueExt;
-    let value = parser.value().map_err(|e| e.to_string())?.string().map_err(|e| e.to_string())?;
-    match humantime::parse_duration(&value) {
-        Ok(duration) if zero_allowed || !duration.is_zero() => Ok(duration),
-        Err(error) if zero_allowed => Err(format!("--{name} {value}: {error}")),
-        _ => Err(format!("--{name} {value}: not an interval (`30s`, `5m`)")),
+/// A duration (`30s`, `5m`), zero allowed.
+fn duration(value: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(value).map_err(|error| error.to_string())
+}
+
+/// A duration that is not zero.
+fn interval(value: &str) -> Result<std::time::Duration, String> {
+    match duration(value)? {
+        zero if zero.is_zero() => Err("not an interval: zero".to_owned()),
+        interval => Ok(interval),
     }
 }
 
@@ -381,9 +390,6 @@ fn keygen(name: &str, prefix: &Path) -> Result<ExitCode, String> {
 }
 
 fn verify(paths: &[PathBuf], options: Options, json: bool) -> Result<ExitCode, String> {
-    if paths.is_empty() {
-        return Err(format!("`verify` needs a path\n{USAGE}"));
-    }
     let mut reports: Vec<(String, Report)> = Vec::new();
     let check = |what: &Path, result: std::io::Result<Report>| {
         result.map(|report| (what.display().to_string(), report)).map_err(|e| format!("{}: {e}", what.display()))

@@ -342,3 +342,26 @@ fn a_slow_start_up_check_holds_no_other_shipper() {
     assert!(after < std::time::Duration::from_secs(3), "without waiting for the other's check: {after:?}");
     drop(silent);
 }
+
+#[test]
+fn each_subcommand_has_its_own_help() {
+    let (code, ship) = audit(&["ship", "--help"]);
+    assert_eq!(code, 0, "{ship}");
+    assert!(ship.contains("--until-caught-up") && ship.contains("--print-migration"), "{ship}");
+    assert!(!ship.contains("--seal-key"), "the ship help is about ship alone: {ship}");
+    let (code, verify) = audit(&["help", "verify"]);
+    assert_eq!(code, 0, "{verify}");
+    assert!(verify.contains("--seal-key") && verify.contains("--after-retention"), "{verify}");
+    assert!(!verify.contains("--print-migration"), "{verify}");
+    let (code, all) = audit(&["--help"]);
+    assert_eq!(code, 0);
+    for command in ["verify", "keygen", "hash", "ship"] {
+        assert!(all.contains(command), "{command} is listed: {all}");
+    }
+    // A flag of another subcommand is refused by name.
+    let (code, _) = audit(&["verify", "/tmp/audit.log", "--until-caught-up"]);
+    assert_eq!(code, 2);
+    // A deadline without --until-caught-up means nothing: refused rather than ignored.
+    let (code, _) = audit(&["ship", "--config", "/nonexistent.json", "--deadline", "5s"]);
+    assert_eq!(code, 2);
+}
