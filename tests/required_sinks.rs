@@ -170,3 +170,46 @@ fn a_hung_check_fails_by_its_deadline() {
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     assert!(error.to_string().contains("did not answer its check within"), "{error}");
 }
+
+/// The I/O error at the end of `error`'s chain of causes, if any.
+fn root_io<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a io::Error> {
+    let mut current = Some(error);
+    let mut found = None;
+    while let Some(error) = current {
+        if let Some(io) = error.downcast_ref::<io::Error>() {
+            found = Some(io);
+        }
+        current = error.source();
+    }
+    found
+}
+
+#[test]
+fn errors_keep_their_causes() {
+    // A sink's failure, the logger's error and the refused call all lead to the I/O error.
+    let failure = FailurePolicy::FailClosed.failure(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
+    assert_eq!(root_io(&failure).map(io::Error::kind), Some(io::ErrorKind::StorageFull));
+    let logger = AuditLogger::builder().sink(Refusing).build();
+    let error = logger.log(event()).unwrap_err();
+    assert!(matches!(error, LogError::Refused(_)));
+    assert_eq!(root_io(&error).map(|e| e.to_string()), Some("down".to_owned()), "{error}");
+
+    #[audit_core::audited(action = "space_update", category = "database", resource(type = "space", id = id))]
+    fn update(id: u32) -> Result<(), audit_core::AuditRefused> {
+        let _ = id;
+        Ok(())
+    }
+    let context = audit_core::AuditContext::builder().logger(logger).build();
+    let refused = context.in_scope(|| update(1)).unwrap_err();
+    assert_eq!(root_io(&refused).map(|e| e.to_string()), Some("down".to_owned()), "{refused}");
+
+    // A destination's delivery error keeps the error it came from.
+    let delivery = audit_core::ship::DeliveryError::from(io::Error::new(io::ErrorKind::ConnectionRefused, "refused"));
+    assert_eq!(root_io(&delivery).map(io::Error::kind), Some(io::ErrorKind::ConnectionRefused));
+
+    // A configuration whose key file cannot be read names the setting and keeps the I/O error.
+    let config = audit_core::AuditConfig::from_json(r#"{ "hmac_key_file": "/nonexistent/hmac.key" }"#).unwrap();
+    let Err(error) = config.build() else { panic!("built without its key") };
+    assert_eq!(error.setting(), "hmac_key_file");
+    assert_eq!(root_io(&error).map(io::Error::kind), Some(io::ErrorKind::NotFound), "{error}");
+}

@@ -150,7 +150,17 @@ impl fmt::Display for LogError {
     }
 }
 
-impl std::error::Error for LogError {}
+impl std::error::Error for LogError {
+    /// The first sink's error.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LogError::NoLogger => None,
+            LogError::Refused(failures) | LogError::Unconfirmed(failures) => {
+                failures.first().map(|(_, error)| error as &(dyn std::error::Error + 'static))
+            }
+        }
+    }
+}
 
 impl AuditLogger {
     /// Starts building a logger.

@@ -2,6 +2,8 @@
 //! written by a fail-closed sink.
 
 use std::fmt;
+use std::io;
+use std::sync::Arc;
 
 /// An audited operation was refused: a sink that fails closed could not record its event.
 ///
@@ -21,15 +23,23 @@ use std::fmt;
 ///     }
 /// }
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct AuditRefused {
     action: String,
     reason: String,
+    /// The first refusing sink's error.
+    source: Option<Arc<io::Error>>,
 }
 
 impl AuditRefused {
     pub(crate) fn new(action: &str, reason: impl fmt::Display) -> AuditRefused {
-        AuditRefused { action: action.to_owned(), reason: reason.to_string() }
+        AuditRefused { action: action.to_owned(), reason: reason.to_string(), source: None }
+    }
+
+    /// Refused because of `source` (the first refusing sink's error).
+    pub(crate) fn caused_by(mut self, source: io::Error) -> AuditRefused {
+        self.source = Some(Arc::new(source));
+        self
     }
 
     /// The refused action.
@@ -49,4 +59,17 @@ impl fmt::Display for AuditRefused {
     }
 }
 
-impl std::error::Error for AuditRefused {}
+/// Equal when the action and the reason are (the cause is not compared).
+impl PartialEq for AuditRefused {
+    fn eq(&self, other: &AuditRefused) -> bool {
+        self.action == other.action && self.reason == other.reason
+    }
+}
+
+impl Eq for AuditRefused {}
+
+impl std::error::Error for AuditRefused {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|error| error as &(dyn std::error::Error + 'static))
+    }
+}

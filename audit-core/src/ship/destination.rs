@@ -58,14 +58,31 @@ pub trait Destination: Send + 'static {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct DeliveryError {
-    /// What went wrong, for people.
+    /// What went wrong, for people (with its cause's text, when it has one).
     pub message: String,
+    /// The error it came from (a socket's, a database client's, a parser's), for
+    /// [`source`](std::error::Error::source).
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl DeliveryError {
     /// An error saying `message`.
     pub fn new(message: impl fmt::Display) -> DeliveryError {
-        DeliveryError { message: message.to_string() }
+        DeliveryError { message: message.to_string(), cause: None }
+    }
+
+    /// The same error, keeping `cause` as its source (its text is already in the message).
+    pub fn with_cause(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> DeliveryError {
+        self.cause = Some(Box::new(cause));
+        self
+    }
+
+    /// An error saying `context: cause`, keeping `cause` as its source.
+    pub fn caused_by(
+        context: impl fmt::Display,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> DeliveryError {
+        DeliveryError { message: format!("{context}: {cause}"), cause: Some(Box::new(cause)) }
     }
 }
 
@@ -75,10 +92,14 @@ impl fmt::Display for DeliveryError {
     }
 }
 
-impl std::error::Error for DeliveryError {}
+impl std::error::Error for DeliveryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause.as_deref().map(|cause| cause as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl From<std::io::Error> for DeliveryError {
     fn from(error: std::io::Error) -> Self {
-        DeliveryError::new(error)
+        DeliveryError { message: error.to_string(), cause: Some(Box::new(error)) }
     }
 }

@@ -81,7 +81,7 @@ impl NatsDestination {
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|url| url.parse::<ServerAddr>().map_err(|e| DeliveryError::new(format!("NATS url `{url}`: {e}"))))
+            .map(|url| url.parse::<ServerAddr>().map_err(|e| DeliveryError::caused_by(format!("NATS url `{url}`"), e)))
             .collect::<Result<Vec<_>, _>>()?;
         if servers.is_empty() {
             return Err(DeliveryError::new("no NATS server url given"));
@@ -192,10 +192,9 @@ impl NatsDestination {
             .request_timeout(Some(self.ack_timeout));
         options = match &self.auth {
             Auth::None => options,
-            Auth::Credentials(path) => options
-                .credentials_file(path)
-                .await
-                .map_err(|e| DeliveryError::new(format!("{}: {e}", path.display())))?,
+            Auth::Credentials(path) => {
+                options.credentials_file(path).await.map_err(|e| DeliveryError::caused_by(path.display(), e))?
+            }
             Auth::UserPassword(user, password) => options.user_and_password(user.clone(), password.clone()),
             Auth::Token(token) => options.token(token.clone()),
         };
@@ -211,7 +210,7 @@ impl NatsDestination {
         let client = options
             .connect(self.servers.clone())
             .await
-            .map_err(|e| DeliveryError::new(format!("connecting to {}: {e}", self.name())))?;
+            .map_err(|e| DeliveryError::caused_by(format!("connecting to {}", self.name()), e))?;
         let mut context = jetstream::new(client);
         context.set_timeout(self.ack_timeout);
         Ok(context)
@@ -259,7 +258,7 @@ impl Destination for NatsDestination {
                     Ok(_) => context.update_stream(config).await.map(drop).map_err(DeliveryError::new),
                     Err(_) => context.create_stream(config).await.map(drop).map_err(DeliveryError::new),
                 }
-                .map_err(|e| DeliveryError::new(format!("{name}: making the stream: {e}")))?;
+                .map_err(|e| DeliveryError::caused_by(format!("{name}: making the stream"), e))?;
             }
             let mut handle = context.get_stream(&stream).await.map_err(|e| {
                 DeliveryError::new(format!(
@@ -267,7 +266,7 @@ impl Destination for NatsDestination {
                      ship entry (NatsDestination::manage_stream(N) in code), or make it on the servers"
                 ))
             })?;
-            let info = handle.info().await.map_err(|e| DeliveryError::new(format!("{name}: {e}")))?;
+            let info = handle.info().await.map_err(|e| DeliveryError::caused_by(&name, e))?;
             let covers = info.config.subjects.iter().any(|pattern| subject_matches(pattern, &subject));
             if !covers {
                 return Err(DeliveryError::new(format!(
@@ -303,7 +302,7 @@ impl Destination for NatsDestination {
             }
             Ok(())
         });
-        result.map_err(|error| DeliveryError::new(format!("{name}: {error}")))
+        result.map_err(|error| DeliveryError::caused_by(&name, error))
     }
 }
 

@@ -64,7 +64,7 @@ impl PostgresDestination {
     /// When `url` does not parse (the error does not repeat a password).
     pub fn new(url: &str) -> Result<PostgresDestination, DeliveryError> {
         let mut config = postgres::Config::from_str(url)
-            .map_err(|error| DeliveryError::new(format!("the PostgreSQL url does not parse: {error}")))?;
+            .map_err(|error| DeliveryError::caused_by("the PostgreSQL url does not parse", error))?;
         config.connect_timeout(Duration::from_secs(10));
         config.application_name("audit-shipper");
         config.options("-c statement_timeout=30000");
@@ -198,7 +198,9 @@ CREATE OR REPLACE TRIGGER {base}_no_truncate BEFORE TRUNCATE ON {table}
                     self.config.connect(tokio_postgres_rustls::MakeRustlsConnect::new((*config).clone()))
                 }
             }
-            .map_err(|error| DeliveryError::new(format!("connecting to {}: {}", self.name, error_text(&error))))?;
+            .map_err(|error| {
+                DeliveryError::new(format!("connecting to {}: {}", self.name, error_text(&error))).with_cause(error)
+            })?;
             self.client = Some(client);
         }
         Ok(self.client.as_mut().expect("just connected"))
@@ -278,7 +280,8 @@ impl Destination for PostgresDestination {
         let sql = PostgresDestination::migration_sql(&self.table, &self.namespace);
         let name = self.name.clone();
         let client = self.client()?;
-        let failed = |error: postgres::Error| DeliveryError::new(format!("{name}: {}", error_text(&error)));
+        let failed =
+            |error: postgres::Error| DeliveryError::new(format!("{name}: {}", error_text(&error))).with_cause(error);
         if migrate {
             // Several shippers may start at once: one migrates, the others wait for it.
             let mut transaction = client.transaction().map_err(failed)?;
@@ -294,6 +297,7 @@ impl Destination for PostgresDestination {
                      (or `audit ship --print-migration`), or enable `migrate`",
                     error_text(&error)
                 ))
+                .with_cause(error)
             })?;
         let row = client.query_one("SELECT has_table_privilege($1, 'INSERT')", &[&table]).map_err(failed)?;
         if !row.get::<_, bool>(0) {
@@ -307,7 +311,7 @@ impl Destination for PostgresDestination {
         self.try_deliver(batch).map_err(|error| {
             // Whatever failed, start the next attempt on a fresh connection.
             self.client = None;
-            DeliveryError::new(format!("{}: {}", self.name, error_text(&error)))
+            DeliveryError::new(format!("{}: {}", self.name, error_text(&error))).with_cause(error)
         })
     }
 }

@@ -148,7 +148,7 @@ impl SyslogDestination {
     fn connect(&self) -> Result<Connection, DeliveryError> {
         let tcp = |address: &str| -> Result<TcpStream, DeliveryError> {
             let mut last = None;
-            for socket in address.to_socket_addrs().map_err(|e| DeliveryError::new(format!("{address}: {e}")))? {
+            for socket in address.to_socket_addrs().map_err(|e| DeliveryError::caused_by(address, e))? {
                 match TcpStream::connect_timeout(&socket, self.connect_timeout) {
                     Ok(stream) => {
                         stream.set_write_timeout(Some(self.write_timeout))?;
@@ -170,7 +170,7 @@ impl SyslogDestination {
                 let host = address.rsplit_once(':').map_or(address.as_str(), |(host, _)| host);
                 let host = host.trim_start_matches('[').trim_end_matches(']');
                 let name = rustls::pki_types::ServerName::try_from(host.to_owned())
-                    .map_err(|e| DeliveryError::new(format!("{host}: {e}")))?;
+                    .map_err(|e| DeliveryError::caused_by(host, e))?;
                 let connection = rustls::ClientConnection::new(config, name).map_err(DeliveryError::new)?;
                 let mut stream = rustls::StreamOwned::new(connection, tcp(address)?);
                 // The handshake, now: a bad certificate is a start-up error, not a lost batch.
@@ -178,7 +178,7 @@ impl SyslogDestination {
                     stream
                         .conn
                         .complete_io(&mut stream.sock)
-                        .map_err(|e| DeliveryError::new(format!("TLS with {address}: {e}")))?;
+                        .map_err(|e| DeliveryError::caused_by(format!("TLS with {address}"), e))?;
                 }
                 Ok(Connection::Tls(Box::new(stream)))
             }
@@ -187,7 +187,7 @@ impl SyslogDestination {
                 let socket = std::os::unix::net::UnixDatagram::unbound()?;
                 socket
                     .connect(path)
-                    .map_err(|e| DeliveryError::new(format!("connecting to {}: {e}", path.display())))?;
+                    .map_err(|e| DeliveryError::caused_by(format!("connecting to {}", path.display()), e))?;
                 socket.set_write_timeout(Some(self.write_timeout))?;
                 Ok(Connection::Local(socket))
             }
@@ -318,7 +318,7 @@ impl Destination for SyslogDestination {
     }
 
     fn check(&mut self) -> Result<(), DeliveryError> {
-        self.connection = Some(self.connect().map_err(|e| DeliveryError::new(format!("{}: {e}", self.name())))?);
+        self.connection = Some(self.connect().map_err(|e| DeliveryError::caused_by(self.name(), e))?);
         Ok(())
     }
 
@@ -327,10 +327,10 @@ impl Destination for SyslogDestination {
             // A datagram socket keeps no state worth dropping; a stream is reconnected.
             #[cfg(unix)]
             if matches!(self.connection, Some(Connection::Local(_))) {
-                return DeliveryError::new(format!("{}: {error}", self.name()));
+                return DeliveryError::caused_by(self.name(), error);
             }
             self.connection = None;
-            DeliveryError::new(format!("{}: {error}", self.name()))
+            DeliveryError::caused_by(self.name(), error)
         })
     }
 }

@@ -31,6 +31,11 @@ impl ConfigError {
         ConfigError { setting: setting.into(), problem: error.to_string(), source: Some(error) }
     }
 
+    /// `problem`, caused by `error` (kept as the source).
+    pub(super) fn caused_by(setting: impl Into<String>, problem: impl Into<String>, error: io::Error) -> ConfigError {
+        ConfigError { setting: setting.into(), problem: problem.into(), source: Some(error) }
+    }
+
     /// A deserialization error at `path`, with a suggestion added where serde names an unknown
     /// field or variant and the valid ones.
     pub(super) fn from_serde(path: &serde_path_to_error::Path, message: &str) -> ConfigError {

@@ -459,7 +459,7 @@ impl RollingFileConfig {
             builder = builder.queue_capacity(capacity.get());
         }
         if let Some(path) = &self.chain_key_file {
-            let key = read_key(path).map_err(|problem| ConfigError::new(format!("{at}.chain_key_file"), problem))?;
+            let key = read_key(path, &format!("{at}.chain_key_file"))?;
             builder = builder.chain(ChainHash::HmacSha256(key));
         } else if self.chain {
             builder = builder.chain(ChainHash::Sha256);
@@ -473,15 +473,19 @@ impl RollingFileConfig {
 }
 
 /// A key file's bytes, a final newline left out; at least 16 of them.
-fn read_key(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    let key = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn read_key(path: &std::path::Path, setting: &str) -> Result<Vec<u8>, ConfigError> {
+    let key = std::fs::read(path)
+        .map_err(|e| ConfigError::caused_by(setting, format!("cannot read {}: {e}", path.display()), e))?;
     let key = key.strip_suffix(b"\n").unwrap_or(&key);
     let key = key.strip_suffix(b"\r").unwrap_or(key);
     if key.len() < 16 {
-        return Err(format!(
-            "{} holds {} bytes: a key needs at least 16 (32 random bytes is a good one)",
-            path.display(),
-            key.len()
+        return Err(ConfigError::new(
+            setting,
+            format!(
+                "{} holds {} bytes: a key needs at least 16 (32 random bytes is a good one)",
+                path.display(),
+                key.len()
+            ),
         ));
     }
     Ok(key.to_vec())
@@ -566,7 +570,7 @@ impl AuditConfig {
             .write_results(self.write_results)
             .diffs(self.diff.settings()?);
         if let Some(path) = &self.hmac_key_file {
-            let key = read_key(path).map_err(|problem| ConfigError::new("hmac_key_file", problem))?;
+            let key = read_key(path, "hmac_key_file")?;
             builder = builder.hmac_key(key);
         }
         for (i, filter) in self.ignore_filters.iter().enumerate() {

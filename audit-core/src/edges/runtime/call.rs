@@ -446,9 +446,14 @@ impl Call {
     }
 
     fn note_refusal(&self, refusal: &mut Option<AuditRefused>, error: LogError) {
-        if let LogError::Refused(failures) = error {
+        if let LogError::Refused(mut failures) = error {
             let reason: Vec<String> = failures.iter().map(|(sink, e)| format!("{sink}: {e}")).collect();
-            refusal.get_or_insert(AuditRefused::new(self.action.name(), reason.join("; ")));
+            let refused = AuditRefused::new(self.action.name(), reason.join("; "));
+            let refused = match failures.drain(..).next() {
+                Some((_, cause)) => refused.caused_by(cause),
+                None => refused,
+            };
+            refusal.get_or_insert(refused);
         }
     }
 

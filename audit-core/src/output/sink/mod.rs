@@ -89,6 +89,12 @@ impl fmt::Display for SinkError {
     }
 }
 
+impl std::error::Error for SinkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.io_error())
+    }
+}
+
 /// Reports a sink failure through `tracing`, or on stderr when no subscriber is installed (an
 /// audit failure must never go unseen). During an outage every event fails the same way: after
 /// the first report, at most one a second goes out, saying how many were folded into it.
