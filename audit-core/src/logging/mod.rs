@@ -24,7 +24,7 @@ use crate::policy::filter::{FilterSubject, IgnoreFilter};
 use crate::policy::verdict::{Verdict, VerdictCache};
 use audit_schema::Durability;
 
-/// The most intent ids one [`AUDIT_RESULTS_LOST`] report names (the rest are counted).
+/// The most intent ids one [`AUDIT_RESULTS_LOST`](crate::own::AUDIT_RESULTS_LOST) report names (the rest are counted).
 const LOST_IDS_NAMED: usize = 100;
 
 /// The audit logger. Cheap to clone (one reference count); clones share sinks and counters.

@@ -101,9 +101,9 @@ impl ShipperBuilder {
         self
     }
 
-    /// Writes [`AUDIT_SHIP_BEHIND`] when the oldest undelivered event is older than this
+    /// Writes [`AUDIT_SHIP_BEHIND`](crate::own::AUDIT_SHIP_BEHIND) when the oldest undelivered event is older than this
     /// (default one minute), again every such interval while it lasts, and
-    /// [`AUDIT_SHIP_CAUGHT_UP`] when it is over.
+    /// [`AUDIT_SHIP_CAUGHT_UP`](crate::own::AUDIT_SHIP_CAUGHT_UP) when it is over.
     pub fn report_lag_after(mut self, threshold: Duration) -> Self {
         self.lag_threshold = threshold;
         self

@@ -32,7 +32,7 @@ pub struct Cursor {
     /// Events delivered since the cursor was made.
     #[serde(default)]
     pub delivered: u64,
-    /// The identity of the destination this cursor follows ([`Destination::identity`](super::Destination::identity));
+    /// The identity of the destination this cursor follows ([`Destination::identity`](crate::ship::Destination::identity));
     /// absent in cursors written before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,

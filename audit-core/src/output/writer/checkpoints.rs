@@ -82,7 +82,7 @@ impl CheckpointPolicy {
     }
 
     /// Checkpoints sent to `sink` (a central store, say), each as an `audit_checkpoint` event
-    /// ([`AUDIT_CHECKPOINT`]) whose `labels.checkpoint` is the signed note. Not the writer being
+    /// ([`AUDIT_CHECKPOINT`](crate::own::AUDIT_CHECKPOINT)) whose `labels.checkpoint` is the signed note. Not the writer being
     /// checkpointed: it would write its own checkpoints into the trail they vouch for.
     pub fn to_sink(origin: impl Into<String>, key: SigningKey, sink: impl AuditSink) -> CheckpointPolicy {
         CheckpointPolicy::with_target(origin.into(), key, Target::Sink(Box::new(sink)))
