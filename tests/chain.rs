@@ -504,3 +504,36 @@ mod checkpoints {
         assert!(error.to_string().contains("chained"), "{error}");
     }
 }
+
+#[test]
+fn changes_in_several_small_files_are_each_found_in_their_file_in_trail_order() {
+    // Small files are hashed in batches that run on from one file to the next: each failure
+    // must still name its own file and line, and the findings come in the trail's order.
+    let dir = TempDir::new("chain-many-small");
+    let path = dir.path("audit.log");
+    write_chained(&path, Some(Rotation::by_size(2048)), ChainHash::Sha256, 0, 120);
+    let rotated: Vec<PathBuf> = rotated_files(&path).unwrap();
+    assert!(rotated.len() >= 6, "{}", rotated.len());
+    let change = |file: &Path, line: usize| {
+        let text = std::fs::read_to_string(file).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines[line] = lines[line].replacen("saved_object_get", "saved_object_xyz", 1);
+        std::fs::write(file, lines.join("\n") + "\n").unwrap();
+    };
+    change(&rotated[4], 1);
+    change(&rotated[1], 2);
+    change(&rotated[1], 0);
+    let report = verify_trail(&path, &Options::default()).unwrap();
+    let found: Vec<(PathBuf, u64, FindingKind)> =
+        report.findings.iter().map(|f| (f.file.clone(), f.line, f.kind)).collect();
+    assert_eq!(
+        found,
+        [
+            (rotated[1].clone(), 1, FindingKind::Modified),
+            (rotated[1].clone(), 3, FindingKind::Modified),
+            (rotated[4].clone(), 2, FindingKind::Modified),
+        ],
+        "{:?}",
+        report.findings
+    );
+}

@@ -69,6 +69,7 @@
 //! | [`sink`] | the [`AuditSink`] trait, the simple sinks (console, synchronous file, `tracing`, memory), failure policies |
 //! | [`writer`] | [`FileWriter`]'s builder, rotation, backpressure, statistics |
 //! | [`trail`] | reading a trail back, rotated files included |
+//! | [`own`] | the toolkit's own events (dropped events, checkpoints, lost results, a shipper behind), declared in one catalog |
 //! | [`ship`] | shipping a trail: [`Shipper`](ship::Shipper), its cursor, the [`Destination`](ship::Destination) trait; `postgres`, `nats`, `syslog` (features of those names) |
 //! | [`config`] | [`AuditConfig`]'s parts and errors |
 //! | [`schema`] | the vocabulary: timings, verbs, the ECS version, the keyword parse error |
@@ -83,9 +84,11 @@
 //! | `task` | spawning a tokio task that keeps its context (feature `tokio`) |
 //!
 //! Inside, the code is layered, each layer depending only on those below it: leaf (JSON,
-//! timestamps, trace ids, `audit-schema`) → model (event, context) → policy (filters) → output
-//! (format, sinks, writer) → logger and dispatch → edges (config, HTTP, authentication, tasks, the
-//! runtime of `#[audited]`). One loop is there by design: a context may carry its own logger.
+//! timestamps, trace ids, `audit-schema`) → model (event, context, the catalog of the toolkit's
+//! own events) → policy (filters) → trail (the trail on disk: names, files, reading, following,
+//! cursors, chain, seals, verify) → output (format, sinks, writer) → logger and dispatch, and
+//! shipping beside them → edges (config, HTTP, authentication, tasks, the runtime of
+//! `#[audited]`). One loop is there by design: a context may carry its own logger.
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 // On docs.rs (`--cfg docsrs`, a nightly rustdoc): each feature-gated item says which feature.

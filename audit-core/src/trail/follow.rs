@@ -136,7 +136,11 @@ impl Follower {
             }
             let Some(open) = self.current.as_mut() else { return Ok(None) };
             let before = open.pending.len();
-            let read = open.source.reader().read_until(b'\n', &mut open.pending)?;
+            // A line already whole (a file's first, read for its key) is not read again.
+            let read = match open.pending.last() {
+                Some(b'\n') => before,
+                _ => open.source.reader().read_until(b'\n', &mut open.pending)?,
+            };
             if open.pending.last() == Some(&b'\n') {
                 let line_start = open.offset;
                 open.offset += open.pending.len() as u64;
@@ -263,7 +267,7 @@ impl Follower {
     fn open_unknown(&mut self, listed: &Path) -> io::Result<Unknown> {
         let Some((path, file)) = open_rotated(listed)? else { return Ok(Unknown::Gone) };
         let meta = file.metadata()?;
-        let mut source = Source::open(&path, file, READ_BUFFER)?;
+        let mut source = Source::sized(&path, file, meta.len(), READ_BUFFER)?;
         let mut first = Vec::new();
         source.reader().take(MAX_KEY_LINE).read_until(b'\n', &mut first)?;
         if first.last() != Some(&b'\n') {
@@ -275,9 +279,9 @@ impl Follower {
         if self.done.contains(&key) {
             return Ok(Unknown::Done);
         }
-        // From its start again.
-        let Some(source) = source.rewind(listed, READ_BUFFER)? else { return Ok(Unknown::Gone) };
-        Ok(Unknown::Open(Box::new(Open { path, key, source, offset: 0, pending: Vec::new(), meta, draining: true })))
+        // Read from where the key was: the first line is the first pending, whole (neither
+        // sought back nor read again).
+        Ok(Unknown::Open(Box::new(Open { path, key, source, offset: 0, pending: first, meta, draining: true })))
     }
 
     /// The rotated files' paths, oldest first, and the active file's key (`None`: no whole line
@@ -331,7 +335,7 @@ impl Follower {
         }
         let meta = file.metadata()?;
         let draining = path != self.active;
-        let source = Source::open(&path, file, READ_BUFFER)?;
+        let source = Source::sized(&path, file, meta.len(), READ_BUFFER)?;
         Ok(Some(Open { path, key, source, offset: 0, pending: Vec::new(), meta, draining }))
     }
 }

@@ -48,9 +48,15 @@ pub(crate) fn rotated_name(active: &Path, index: u64, now: SystemTime) -> PathBu
 /// The rotation index of `candidate` if it is a rotated file of `active`.
 pub(crate) fn index_of(active: &Path, candidate: &Path) -> Option<u64> {
     let (prefix, ext) = name_parts(active);
+    index_in(&prefix, &ext, candidate)
+}
+
+/// [`index_of`] with the active file's name parts already made (a listing of thousands of files
+/// makes them once).
+fn index_in(prefix: &str, ext: &str, candidate: &Path) -> Option<u64> {
     let name = candidate.file_name()?.to_str()?;
     let name = name.strip_suffix(".gz").unwrap_or(name);
-    let rest = name.strip_prefix(&prefix)?.strip_suffix(&ext)?;
+    let rest = name.strip_prefix(prefix)?.strip_suffix(ext)?;
     let (index, stamp) = rest.split_once('-')?;
     let is_stamp = stamp.len() == 16 && stamp.ends_with('Z') && stamp.as_bytes()[8] == b'T';
     (index.len() == 8 && is_stamp).then(|| index.parse().ok()).flatten()
@@ -60,10 +66,11 @@ pub(crate) fn index_of(active: &Path, candidate: &Path) -> Option<u64> {
 /// (`.log` and an unfinished `.log.gz`): it is listed once, as the `.log`.
 pub fn rotated_files(active: &Path) -> io::Result<Vec<PathBuf>> {
     let dir = parent_dir(active);
+    let (prefix, ext) = name_parts(active);
     let mut found: Vec<(u64, PathBuf)> = match fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter_map(|path| index_of(active, &path).map(|index| (index, path)))
+            .filter_map(|path| index_in(&prefix, &ext, &path).map(|index| (index, path)))
             .collect(),
         Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(error) => return Err(error),

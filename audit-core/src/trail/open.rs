@@ -98,10 +98,15 @@ impl Source {
     /// than a plain file: a small rotated file, of thousands, is not worth a large buffer's
     /// allocation, which the allocator maps and unmaps each time).
     pub(crate) fn open(path: &Path, file: File, capacity: usize) -> io::Result<Source> {
+        let size = file.metadata().map_or(u64::MAX, |meta| meta.len());
+        Source::sized(path, file, size, capacity)
+    }
+
+    /// [`Source::open`] of a file whose size is known (its metadata already read).
+    pub(crate) fn sized(path: &Path, file: File, size: u64, capacity: usize) -> io::Result<Source> {
         if is_gz(path) {
             return Ok(Source::Decoded(BufReader::with_capacity(capacity, decoded(path, file)?)));
         }
-        let size = file.metadata().map_or(u64::MAX, |meta| meta.len());
         let capacity = usize::try_from(size.max(8 << 10).min(capacity as u64)).unwrap_or(capacity);
         Ok(Source::Plain(BufReader::with_capacity(capacity, file)))
     }
@@ -131,21 +136,6 @@ impl Source {
         }
         let mut last = [0u8; 1];
         Ok(self.reader().read(&mut last)? == 1 && last[0] == b'\n')
-    }
-
-    /// Back to the file's start: a plain file is sought back, a compressed one opened anew from
-    /// `listed` (`None`: it is gone).
-    pub(crate) fn rewind(self, listed: &Path, capacity: usize) -> io::Result<Option<Source>> {
-        match self {
-            Source::Plain(mut reader) => {
-                reader.seek(SeekFrom::Start(0))?;
-                Ok(Some(Source::Plain(reader)))
-            }
-            Source::Decoded(_) => match open_rotated(listed)? {
-                Some((path, file)) => Ok(Some(Source::open(&path, file, capacity)?)),
-                None => Ok(None),
-            },
-        }
     }
 }
 

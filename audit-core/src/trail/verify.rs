@@ -236,7 +236,6 @@ fn check_trail(files: &[PathBuf], rotated: Option<usize>, options: &Options) -> 
         seen: FileSeen::default(),
         last_torn_unterminated: false,
         batch: Batch::default(),
-        file_findings: 0,
         in_flight: Vec::new(),
         done: Vec::new(),
         spare: Vec::new(),
@@ -253,17 +252,18 @@ fn check_trail(files: &[PathBuf], rotated: Option<usize>, options: &Options) -> 
                 continue;
             }
         };
-        let digest = std::sync::Arc::new(std::sync::Mutex::new((<sha2::Sha256 as sha2::Digest>::new(), 0u64)));
-        let raw: Box<dyn Read + Send> = if sealed {
-            Box::new(Hashing { inner: handle, digest: std::sync::Arc::clone(&digest) })
-        } else {
-            Box::new(handle)
+        // The stored bytes' digest, for a sealed file only.
+        let digest =
+            sealed.then(|| std::sync::Arc::new(std::sync::Mutex::new((<sha2::Sha256 as sha2::Digest>::new(), 0u64))));
+        let raw: Box<dyn Read + Send> = match &digest {
+            Some(digest) => Box::new(Hashing { inner: handle, digest: std::sync::Arc::clone(digest) }),
+            None => Box::new(handle),
         };
         let reader = decoded(&stored, raw)?;
         check.seen = FileSeen::default();
         check.file(file, reader);
         #[cfg(feature = "signing")]
-        if sealed {
+        if let Some(digest) = &digest {
             let (sha, bytes) = {
                 let digest = digest.lock().unwrap_or_else(|p| p.into_inner());
                 (<sha2::Sha256 as sha2::Digest>::finalize(digest.0.clone()).into(), digest.1)
@@ -274,6 +274,7 @@ fn check_trail(files: &[PathBuf], rotated: Option<usize>, options: &Options) -> 
         #[cfg(not(feature = "signing"))]
         let _ = (sealed, &digest);
     }
+    check.finish_files();
     #[cfg(feature = "signing")]
     if let (Some(rotated), Some(active)) = (rotated, files.last()) {
         check.sealed_but_missing(active, &files[..rotated]);
@@ -332,9 +333,9 @@ struct Check<'a> {
     seen: FileSeen,
     /// The pending torn line lacks its newline (a write cut short, not a line put there).
     last_torn_unterminated: bool,
-    /// Lines whose hash is still to be checked, and where this file's findings start.
+    /// Lines whose hash is still to be checked (of one file or of several: a batch goes on
+    /// from one file to the next, so that small files are hashed on another core too).
     batch: Batch,
-    file_findings: usize,
     /// Batches being hashed on other threads, and batches hashed here (no thread to be had).
     in_flight: Vec<std::thread::JoinHandle<(Batch, Vec<bool>)>>,
     done: Vec<(Batch, Vec<bool>)>,
@@ -351,6 +352,8 @@ struct Batch {
 
 /// One line's check: its bytes should give `link.hash` after `previous`.
 struct Job {
+    /// The file's index in the report's files.
+    file: usize,
     line: u64,
     previous: [u8; 32],
     link: super::chain::ParsedLink,
@@ -516,12 +519,29 @@ impl Check<'_> {
     }
 
     fn file(&mut self, file: &Path, reader: impl Read) {
-        self.file_findings = self.report.findings.len();
         self.read_lines(file, reader);
+    }
+
+    /// Hashes what is left, then puts the findings made so far in trail order: by file, and in
+    /// a file by line, its findings of the whole file (line 0: its seal, a file gone) last. A
+    /// hash's failure is filed when its batch is settled, which may be files later.
+    fn finish_files(&mut self) {
         self.hash_batch();
-        self.settle(file);
-        // In line order; a torn line of the file before (filed when this one began) stays first.
-        self.report.findings[self.file_findings..].sort_by_key(|finding| (finding.file == file, finding.line));
+        self.settle();
+        let index: std::collections::HashMap<&Path, usize> =
+            self.report.files.iter().enumerate().map(|(index, file)| (file.as_path(), index)).collect();
+        let mut group = 0;
+        let mut keys = Vec::with_capacity(self.report.findings.len());
+        for finding in &self.report.findings {
+            // A finding about a file by another name (its stored `.gz`) stays in the group before.
+            if let Some(&at) = index.get(finding.file.as_path()) {
+                group = at;
+            }
+            keys.push((group, if finding.line == 0 { u64::MAX } else { finding.line }));
+        }
+        let mut keyed: Vec<_> = keys.into_iter().zip(std::mem::take(&mut self.report.findings)).collect();
+        keyed.sort_by_key(|(key, _)| *key);
+        self.report.findings = keyed.into_iter().map(|(_, finding)| finding).collect();
     }
 
     /// Hands the batched lines to a thread that checks their hashes while this one reads on
@@ -565,9 +585,15 @@ impl Check<'_> {
     }
 
     /// Waits for the batches being hashed and files their failures.
-    fn settle(&mut self, file: &Path) {
+    fn settle(&mut self) {
+        self.settle_some(self.in_flight.len());
+    }
+
+    /// Waits for the `count` oldest batches being hashed (the others go on meanwhile), and files
+    /// their failures and those of the batches hashed here.
+    fn settle_some(&mut self, count: usize) {
         let mut finished = std::mem::take(&mut self.done);
-        for handle in self.in_flight.drain(..) {
+        for handle in self.in_flight.drain(..count) {
             finished.push(handle.join().expect("hashing does not panic"));
         }
         for (mut batch, results) in finished {
@@ -578,7 +604,7 @@ impl Check<'_> {
                 } else {
                     let detail = format!("event.sequence {}: its bytes do not give its event.hash", job.link.sequence);
                     self.report.findings.push(Finding {
-                        file: file.to_path_buf(),
+                        file: self.report.files[job.file].clone(),
                         line: job.line,
                         kind: FindingKind::Modified,
                         detail,
@@ -601,13 +627,14 @@ impl Check<'_> {
         let mut number = 0u64;
         // Where the line being read starts in the batch's buffer.
         if self.batch.bytes.capacity() == 0 {
-            // A batch handed over at the end of the file before: read into a buffer kept from
-            // an earlier one (a new one for every small file costs more than reading it).
+            // The first batch, or one just handed over: read into a buffer kept from an earlier
+            // one (a new one for each costs more than reading a small file).
             if let Some(spare) = self.spare.pop() {
                 self.batch.bytes = spare;
             }
         }
         let mut line_start = self.batch.bytes.len();
+        let mut at_end = false;
         loop {
             if line_start >= BATCH_BYTES {
                 // A full batch: hand it over, keeping the line begun at its end for the next.
@@ -617,7 +644,8 @@ impl Check<'_> {
                     self.batch.bytes.clear(); // nothing of it to hash (an unchained stretch)
                 } else {
                     if self.in_flight.len() >= pipeline() {
-                        self.settle(file);
+                        // The oldest only: the next goes on being hashed while this thread reads.
+                        self.settle_some(1);
                     }
                     self.hash_batch();
                 }
@@ -629,13 +657,18 @@ impl Check<'_> {
                 line_start = 0;
             }
             let scan_from = self.batch.bytes.len();
-            let read = match read_chunk(&mut reader, &mut self.batch.bytes) {
-                Ok(read) => read,
-                Err(error) => {
-                    self.finding(file, number, FindingKind::Unreadable, format!("cannot read on: {error}"));
-                    return;
-                }
+            let read = match at_end {
+                true => 0,
+                false => match read_chunk(&mut reader, &mut self.batch.bytes) {
+                    Ok(read) => read,
+                    Err(error) => {
+                        self.finding(file, number, FindingKind::Unreadable, format!("cannot read on: {error}"));
+                        return;
+                    }
+                },
             };
+            // Short of a chunk: the read met the file's end (no need to ask it again).
+            at_end = read < READ_CHUNK;
             if read == 0 {
                 // The end: a last line without its newline was cut short.
                 if line_start < self.batch.bytes.len() {
@@ -722,7 +755,8 @@ impl Check<'_> {
             } else {
                 // Checked in batches, on another core (each line needs only its predecessor's
                 // hash, as that line states it), where it lies in the batch's buffer.
-                self.batch.jobs.push(Job { line: number, previous: previous.hash, link, bytes: range });
+                let file = self.report.files.len() - 1;
+                self.batch.jobs.push(Job { file, line: number, previous: previous.hash, link, bytes: range });
             }
         } else if link.sequence > expected {
             let missing = link.sequence - expected;
