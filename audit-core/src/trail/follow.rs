@@ -87,6 +87,8 @@ pub(crate) struct Follower {
     queue: VecDeque<(PathBuf, Listed)>,
     /// Keys of rotated files, which never change.
     keys: HashMap<PathBuf, Option<String>>,
+    /// The read buffer of the last plain file read, for the next.
+    spare: Vec<u8>,
     pub(crate) doubts: Vec<Doubt>,
 }
 
@@ -100,6 +102,7 @@ impl Follower {
             done: HashSet::new(),
             queue: VecDeque::new(),
             keys: HashMap::new(),
+            spare: Vec::new(),
             doubts: Vec::new(),
         };
         let Some(cursor) = cursor else { return Ok(follower) };
@@ -180,6 +183,7 @@ impl Follower {
                 self.doubts.push(Doubt::Torn { file: display_name(&finished.path), offset: finished.offset });
             }
             self.done.insert(finished.key);
+            self.spare = finished.source.into_buffer().unwrap_or_default();
         }
     }
 
@@ -267,16 +271,19 @@ impl Follower {
     fn open_unknown(&mut self, listed: &Path) -> io::Result<Unknown> {
         let Some((path, file)) = open_rotated(listed)? else { return Ok(Unknown::Gone) };
         let meta = file.metadata()?;
-        let mut source = Source::sized(&path, file, meta.len(), READ_BUFFER)?;
+        let spare = std::mem::take(&mut self.spare);
+        let mut source = Source::sized(&path, file, meta.len(), READ_BUFFER, spare)?;
         let mut first = Vec::new();
         source.reader().take(MAX_KEY_LINE).read_until(b'\n', &mut first)?;
         if first.last() != Some(&b'\n') {
             self.keys.insert(listed.to_path_buf(), None);
+            self.spare = source.into_buffer().unwrap_or_default();
             return Ok(Unknown::NoLine);
         }
         let key = hex_digest(&first);
         self.keys.insert(listed.to_path_buf(), Some(key.clone()));
         if self.done.contains(&key) {
+            self.spare = source.into_buffer().unwrap_or_default();
             return Ok(Unknown::Done);
         }
         // Read from where the key was: the first line is the first pending, whole (neither
@@ -323,7 +330,7 @@ impl Follower {
 
     /// Opens the file listed as `path` with `key`; `None` when it is gone, or when the active
     /// path names another file by now (it rotated: the next listing has it under its new name).
-    fn open(&self, path: &Path, key: String) -> io::Result<Option<Open>> {
+    fn open(&mut self, path: &Path, key: String) -> io::Result<Option<Open>> {
         let Some((path, mut file)) = open_listed(path, &self.active)? else { return Ok(None) };
         if path == self.active {
             let mut first = Vec::new();
@@ -335,7 +342,8 @@ impl Follower {
         }
         let meta = file.metadata()?;
         let draining = path != self.active;
-        let source = Source::sized(&path, file, meta.len(), READ_BUFFER)?;
+        let spare = std::mem::take(&mut self.spare);
+        let source = Source::sized(&path, file, meta.len(), READ_BUFFER, spare)?;
         Ok(Some(Open { path, key, source, offset: 0, pending: Vec::new(), meta, draining }))
     }
 }

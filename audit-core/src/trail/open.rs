@@ -89,8 +89,46 @@ pub(crate) fn read_whole(path: &Path, file: File) -> io::Result<Vec<u8>> {
 
 /// A file of the trail read line by line: plain (it can be sought) or decompressed.
 pub(crate) enum Source {
-    Plain(BufReader<File>),
+    Plain(Buffered),
     Decoded(BufReader<Box<dyn Read + Send>>),
+}
+
+/// A plain file read through a buffer that outlives it: a reader of thousands of small files
+/// hands each one's buffer on to the next ([`Source::into_buffer`]) instead of allocating and
+/// freeing one per file.
+pub(crate) struct Buffered {
+    file: File,
+    buffer: Vec<u8>,
+    /// What of `buffer` is read (`filled`) and consumed (`pos`).
+    pos: usize,
+    filled: usize,
+}
+
+impl Read for Buffered {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.filled && out.len() >= self.buffer.len() {
+            return self.file.read(out);
+        }
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Buffered {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos >= self.filled {
+            self.filled = self.file.read(&mut self.buffer)?;
+            self.pos = 0;
+        }
+        Ok(&self.buffer[self.pos..self.filled])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.pos = (self.pos + amount).min(self.filled);
+    }
 }
 
 impl Source {
@@ -99,16 +137,29 @@ impl Source {
     /// allocation, which the allocator maps and unmaps each time).
     pub(crate) fn open(path: &Path, file: File, capacity: usize) -> io::Result<Source> {
         let size = file.metadata().map_or(u64::MAX, |meta| meta.len());
-        Source::sized(path, file, size, capacity)
+        Source::sized(path, file, size, capacity, Vec::new())
     }
 
-    /// [`Source::open`] of a file whose size is known (its metadata already read).
-    pub(crate) fn sized(path: &Path, file: File, size: u64, capacity: usize) -> io::Result<Source> {
+    /// [`Source::open`] of a file whose size is known (its metadata already read), reading
+    /// through `buffer` (one a file read before handed back, or a new one).
+    pub(crate) fn sized(path: &Path, file: File, size: u64, capacity: usize, buffer: Vec<u8>) -> io::Result<Source> {
         if is_gz(path) {
             return Ok(Source::Decoded(BufReader::with_capacity(capacity, decoded(path, file)?)));
         }
         let capacity = usize::try_from(size.max(8 << 10).min(capacity as u64)).unwrap_or(capacity);
-        Ok(Source::Plain(BufReader::with_capacity(capacity, file)))
+        let mut buffer = buffer;
+        if buffer.len() < capacity {
+            buffer.resize(capacity, 0);
+        }
+        Ok(Source::Plain(Buffered { file, buffer, pos: 0, filled: 0 }))
+    }
+
+    /// The buffer of a plain file, for the next one.
+    pub(crate) fn into_buffer(self) -> Option<Vec<u8>> {
+        match self {
+            Source::Plain(reader) => Some(reader.buffer),
+            Source::Decoded(_) => None,
+        }
     }
 
     pub(crate) fn reader(&mut self) -> &mut (dyn BufRead + Send) {
@@ -125,7 +176,8 @@ impl Source {
         }
         match self {
             Source::Plain(reader) => {
-                reader.seek(SeekFrom::Start(offset - 1))?;
+                reader.file.seek(SeekFrom::Start(offset - 1))?;
+                (reader.pos, reader.filled) = (0, 0);
             }
             Source::Decoded(reader) => {
                 let skipped = io::copy(&mut reader.by_ref().take(offset - 1), &mut io::sink())?;
