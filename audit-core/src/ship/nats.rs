@@ -207,10 +207,20 @@ impl NatsDestination {
         if let Some((cert, key)) = &self.tls.client {
             options = options.add_client_certificate(cert.clone(), key.clone());
         }
-        let client = options
-            .connect(self.servers.clone())
-            .await
-            .map_err(|e| DeliveryError::caused_by(format!("connecting to {}", self.name()), e))?;
+        // Bounded as a whole: a server that accepts the connection and never answers would
+        // otherwise hold the connection attempt (and a shipper's start) for ever.
+        let client = match tokio::time::timeout(self.connect_timeout, options.connect(self.servers.clone())).await {
+            Ok(connected) => {
+                connected.map_err(|e| DeliveryError::caused_by(format!("connecting to {}", self.name()), e))?
+            }
+            Err(_) => {
+                return Err(DeliveryError::new(format!(
+                    "connecting to {}: no answer within {:?} (is it a NATS server?)",
+                    self.name(),
+                    self.connect_timeout
+                )))
+            }
+        };
         let mut context = jetstream::new(client);
         context.set_timeout(self.ack_timeout);
         Ok(context)

@@ -191,6 +191,7 @@ CREATE OR REPLACE TRIGGER {base}_no_truncate BEFORE TRUNCATE ON {table}
 
     fn client(&mut self) -> Result<&mut postgres::Client, DeliveryError> {
         if self.client.as_ref().is_none_or(|client| client.is_closed()) {
+            answers_in_time(&self.config, &self.name)?;
             let client = match &self.tls {
                 None => self.config.connect(postgres::NoTls),
                 Some(tls) => {
@@ -375,6 +376,42 @@ fn describe(config: &postgres::Config) -> String {
     let user = config.get_user().unwrap_or("");
     let db = config.get_dbname().unwrap_or(user);
     format!("postgresql://{user}@{host}:{port}/{db}")
+}
+
+/// Whether the server answers at all: the client library bounds the socket's connection by
+/// `connect_timeout`, but not the wait for the server's first words, so a server that accepts the
+/// connection and never answers would hold a shipper's start for ever. PostgreSQL's first
+/// question (an SSLRequest) is asked here, bounded by the same timeout; a server that answers it
+/// (either way), or cannot be reached at all, is left to the connection proper and its errors.
+fn answers_in_time(config: &postgres::Config, name: &str) -> Result<(), DeliveryError> {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    let timeout = config.get_connect_timeout().copied().unwrap_or(Duration::from_secs(10));
+    let Some(host) = config.get_hosts().iter().find_map(|host| match host {
+        postgres::config::Host::Tcp(host) => Some(host.clone()),
+        #[cfg(unix)]
+        postgres::config::Host::Unix(_) => None,
+    }) else {
+        return Ok(());
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let Some(address) = (host.as_str(), port).to_socket_addrs().ok().and_then(|mut addresses| addresses.next()) else {
+        return Ok(());
+    };
+    let Ok(mut stream) = TcpStream::connect_timeout(&address, timeout) else { return Ok(()) };
+    // Length 8, then the SSLRequest code 80877103: the server answers one byte, `S` or `N`.
+    let request = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+    let mut answer = [0u8; 1];
+    let asked = stream.set_read_timeout(Some(timeout)).and_then(|()| stream.write_all(&request));
+    match asked.and_then(|()| stream.read(&mut answer)) {
+        Err(error) if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(DeliveryError::caused_by(
+                format!("connecting to {name}: no answer within {timeout:?} (is it a PostgreSQL server?)"),
+                error,
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
