@@ -355,7 +355,12 @@ impl RollingFileConfig {
                 let setting = if self.keep.is_some() { "keep" } else { "compress" };
                 return Err((setting, "`keep` and `compress` need a rotation: set `max_size` or `interval`"));
             };
+            #[cfg(feature = "compression")]
             let base = base.compress(self.compress);
+            #[cfg(not(feature = "compression"))]
+            if self.compress {
+                return Err(("compress", "compressing rotated files needs audit-core's `compression` feature"));
+            }
             rotation = Some(match self.keep {
                 Some(keep) => base.keep(keep),
                 None => base,

@@ -66,9 +66,11 @@ impl Rotation {
         self
     }
 
-    /// Gzips rotated files (needs the `compression` feature), on a thread of their own so that
-    /// writing goes on meanwhile. A rotated file stays readable as `.log` until its `.gz` is
-    /// complete and synced; a compression cut short by a crash is redone at the next start.
+    /// Gzips rotated files, on a thread of their own so that writing goes on meanwhile. A
+    /// rotated file stays readable as `.log` until its `.gz` is complete and synced; a
+    /// compression cut short by a crash is redone at the next start. Only with the
+    /// `compression` feature: without it, asking for compression does not compile.
+    #[cfg(feature = "compression")]
     pub fn compress(mut self, compress: bool) -> Rotation {
         self.compress = compress;
         self
