@@ -110,7 +110,7 @@ pub use audit_schema::{kibana, Action, Category, Durability, EventType, Outcome}
 pub use edges::config::AuditConfig;
 pub use logging::AuditLogger;
 pub use model::{AuditContext, AuditErrorCode, AuditEvent, AuditRefused, Resource, User};
-pub use output::format::EcsFormat;
+pub use output::format::{EcsFormat, LineSchema, OCSF_VERSION};
 pub use output::sink::console::ConsoleSink;
 pub use output::sink::contract::AuditSink;
 pub use output::sink::memory::MemorySink;

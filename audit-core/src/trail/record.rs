@@ -13,11 +13,13 @@ use crate::leaf::event_id::EventId;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ShipRecord {
-    /// Its `event.id`: what a destination deduplicates on. A line without one (a trail written
+    /// Its `event.id` (in an OCSF line, `unmapped.event.id`, the same as `metadata.uid`): what a
+    /// destination deduplicates on. A line without one (a trail written
     /// before ids, or by another format) gets the first 32 hex digits of its bytes' SHA-256, so
     /// the same line always gets the same id.
     pub id: String,
-    /// Its `@timestamp`, as written (RFC 3339), if it has one.
+    /// Its `@timestamp`, as written (RFC 3339), if it has one (an OCSF line's `time`, in RFC
+    /// 3339).
     pub timestamp: Option<String>,
     /// Its `event.sequence` in a chained trail.
     pub sequence: Option<u64>,
@@ -33,6 +35,18 @@ pub struct ShipRecord {
 struct Head<'a> {
     #[serde(rename = "@timestamp", borrow, default)]
     timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    event: Option<EventHead<'a>>,
+    /// An OCSF line: its time (milliseconds since the epoch) and, under `unmapped`, the ECS
+    /// `event` object (see [`EcsFormat::ocsf`](crate::EcsFormat::ocsf)).
+    #[serde(default)]
+    time: Option<u64>,
+    #[serde(borrow, default)]
+    unmapped: Option<Unmapped<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Unmapped<'a> {
     #[serde(borrow, default)]
     event: Option<EventHead<'a>>,
 }
@@ -58,7 +72,7 @@ impl ShipRecord {
             return None;
         }
         let head: Head<'_> = serde_json::from_str(text).ok()?;
-        let event = head.event;
+        let event = head.event.or_else(|| head.unmapped.and_then(|unmapped| unmapped.event));
         let written_id = event.as_ref().and_then(|e| e.id.as_deref()).and_then(EventId::parse);
         let id = match written_id {
             Some(id) => id.to_string(),
@@ -66,13 +80,19 @@ impl ShipRecord {
         };
         Some(ShipRecord {
             id,
-            timestamp: head.timestamp.map(Cow::into_owned),
+            timestamp: head.timestamp.map(Cow::into_owned).or_else(|| head.time.map(rfc3339_of_millis)),
             sequence: event.as_ref().and_then(|e| e.sequence),
             action: event.as_ref().and_then(|e| e.action.as_deref().map(str::to_owned)),
             outcome: event.and_then(|e| e.outcome.map(Cow::into_owned)),
             line: text.to_owned(),
         })
     }
+}
+
+/// An OCSF `time` as RFC 3339.
+fn rfc3339_of_millis(millis: u64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis);
+    String::from_utf8_lossy(&crate::leaf::timestamp::rfc3339_micros(time)).into_owned()
 }
 
 fn derived_id(line: &[u8]) -> String {

@@ -11,7 +11,7 @@ use super::error::{foreign_setting, ConfigError};
 use super::shipping::ShipConfig;
 use super::units::{ByteSize, Interval};
 use crate::logging::AuditLogger;
-use crate::output::format::EcsFormat;
+use crate::output::format::{EcsFormat, LineSchema};
 use crate::output::sink::{ConsoleSink, FailurePolicy, SyncFileSink, TracingSink};
 use crate::output::writer::{Backpressure, FileWriter, Rotation, WriterGuard};
 use crate::policy::IgnoreFilter;
@@ -54,6 +54,9 @@ pub struct AuditConfig {
     pub include_resource_names: bool,
     /// `service.name` on every line (default: none).
     pub service_name: Option<String>,
+    /// The lines' schema: `ecs` (default, Kibana's shape) or `ocsf` (see
+    /// [`EcsFormat::ocsf`]); a `rolling_file` sink may choose its own.
+    pub format: LineSchema,
     /// The longest string value written whole (default `32kb`); longer ones are cut with a
     /// visible `…[truncated N bytes]`.
     pub max_field_bytes: Option<ByteSize>,
@@ -140,6 +143,7 @@ impl Default for AuditConfig {
             resource_key: "saved_object".to_owned(),
             include_resource_names: true,
             service_name: None,
+            format: LineSchema::Ecs,
             max_field_bytes: None,
             max_event_bytes: None,
             hmac_key_file: None,
@@ -264,6 +268,8 @@ rolling_file_settings! {
     compress: bool => bool = false;
     /// `buffered` (default), `flushed` or `durable`.
     durability: Durability => Durability = Durability::default();
+    /// This file's schema, `ecs` or `ocsf` (default: the settings' `format`).
+    format: LineSchema => Option<LineSchema> = None;
     /// Shippers of this trail to central destinations (see [`ShipConfig`]).
     ship: Vec<ShipConfig> => Vec<ShipConfig> = Vec::new();
     /// When the queue is full: `block` (default), `fail_closed` or `drop`.
@@ -450,11 +456,14 @@ impl RollingFileConfig {
     }
 
     /// Starts the writer these settings describe; `at` names the sink in errors.
-    fn start(&self, at: &str) -> Result<(FileWriter, WriterGuard), ConfigError> {
+    fn start(&self, at: &str, format: &EcsFormat) -> Result<(FileWriter, WriterGuard), ConfigError> {
         let mut builder = FileWriter::builder(&self.path)
             .durability(self.durability)
             .when_full(self.when_full)
             .on_io_error(self.on_io_error);
+        if let Some(schema) = self.format.filter(|schema| *schema != format.schema()) {
+            builder = builder.format(format.clone().with_schema(schema));
+        }
         match self.rotation() {
             Ok(Some(rotation)) => builder = builder.rotation(rotation),
             Ok(None) => {}
@@ -569,9 +578,10 @@ impl AuditConfig {
     /// writers it started.
     pub fn build(&self) -> Result<(AuditLogger, WriterGuards), ConfigError> {
         let mut guards = WriterGuards::default();
+        let format = self.format()?;
         let mut builder = AuditLogger::builder()
             .enabled(self.enabled)
-            .format(self.format()?)
+            .format(format.clone())
             .write_results(self.write_results)
             .diffs(self.diff.settings()?);
         if let Some(path) = &self.hmac_key_file {
@@ -595,7 +605,7 @@ impl AuditConfig {
                     builder.sink(sink.sync_every_event(*sync_every_event))
                 }
                 SinkConfig::RollingFile(settings) => {
-                    let (writer, guard) = settings.start(&at)?;
+                    let (writer, guard) = settings.start(&at, &format)?;
                     guards.0.push(guard);
                     for (j, ship) in settings.ship.iter().enumerate().filter(|(_, ship)| ship.in_process) {
                         let at = format!("{at}.ship[{j}]");
@@ -636,7 +646,8 @@ impl AuditConfig {
         let mut format = EcsFormat::default()
             .with_namespace(&self.namespace)
             .with_resource_key(&self.resource_key)
-            .with_resource_names(self.include_resource_names);
+            .with_resource_names(self.include_resource_names)
+            .with_schema(self.format);
         if let Some(service) = &self.service_name {
             format = format.with_service_name(service);
         }

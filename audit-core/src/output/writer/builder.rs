@@ -86,6 +86,14 @@ impl FileWriterBuilder {
         self
     }
 
+    /// Writes lines in `format` rather than the logger's: an OCSF trail
+    /// ([`EcsFormat::ocsf`](crate::EcsFormat::ocsf)) from a logger whose other sinks write ECS,
+    /// say. A chained OCSF trail verifies and ships as an ECS one does.
+    pub fn format(mut self, format: crate::EcsFormat) -> Self {
+        self.config.format = Some(std::sync::Arc::new(format));
+        self
+    }
+
     /// How many events the queue holds (default 65,536). Once half of it waits for the writer
     /// to format, callers format their own lines.
     pub fn queue_capacity(mut self, events: usize) -> Self {

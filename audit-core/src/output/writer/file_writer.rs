@@ -106,6 +106,8 @@ impl FileWriter {
             return Err(SinkError::Refused(shared.failure_error()));
         }
         let outage = shared.outage();
+        // The writer's own format, or the logger's.
+        let format = shared.config.format.as_ref().unwrap_or(record.format());
         if shared.queue.callers_format() {
             // The writer is far behind: this caller would soon wait for room anyway, so it
             // formats its own line (with the event still in its cache, and freed on its own
@@ -113,10 +115,10 @@ impl FileWriter {
             let queued = CALLER_LINE.with(|line| {
                 let mut line = line.try_borrow_mut().ok()?;
                 line.clear();
-                match record.formatted_line() {
+                match record.formatted_line().filter(|_| shared.config.format.is_none()) {
                     // Another sink of the logger (the console, say) formatted it already.
                     Some(formatted) => line.extend_from_slice(formatted.as_bytes()),
-                    None => record.format().write_line(record.event(), &mut line),
+                    None => format.write_line(record.event(), &mut line),
                 }
                 line.push(b'\n');
                 let queued = shared.queue.push(durability, &outage, |queue| {
@@ -137,9 +139,9 @@ impl FileWriter {
         shared.queue.push(durability, &outage, |queue| {
             queue.unformatted += 1;
             let format = match &queue.last_format {
-                Some(last) if Arc::ptr_eq(last, record.format()) => None,
+                Some(last) if Arc::ptr_eq(last, format) => None,
                 _ => {
-                    queue.last_format = Some(Arc::clone(record.format()));
+                    queue.last_format = Some(Arc::clone(format));
                     queue.last_format.clone()
                 }
             };

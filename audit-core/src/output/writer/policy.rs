@@ -32,6 +32,9 @@ pub(super) struct Config {
     pub(super) shutdown_grace: Duration,
     /// The longest a call waits for room in the queue or for its event's durability.
     pub(super) max_wait: Duration,
+    /// The writer's own line format, instead of the logger's (an OCSF file beside an ECS
+    /// console, say).
+    pub(super) format: Option<std::sync::Arc<crate::output::format::EcsFormat>>,
 }
 
 impl Default for Config {
@@ -43,6 +46,7 @@ impl Default for Config {
             retry_max: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
             max_wait: Duration::from_secs(30),
+            format: None,
         }
     }
 }

@@ -80,6 +80,8 @@ struct Worker {
 }
 
 pub(super) fn run(shared: Arc<Shared>, files: Files, chain: Option<Resumed>, after_sync: Option<Box<dyn AfterSync>>) {
+    // The writer's own format for its own events until the first event says the logger's.
+    let format = shared.config.format.clone().unwrap_or_default();
     let resumed_after_torn = chain.as_ref().and_then(|resumed| resumed.torn.then_some(resumed.chain.last()));
     let start = chain.as_ref().map(|resumed| resumed.chain.last());
     let chainer = chain.as_ref().and_then(|_| match Chainer::start() {
@@ -107,7 +109,7 @@ pub(super) fn run(shared: Arc<Shared>, files: Files, chain: Option<Resumed>, aft
         backlog_lines_read: 0,
         backlog_unformatted: 0,
         unreported_drops: 0,
-        format: Arc::default(),
+        format,
         written_upto: 0,
         synced_upto: 0,
         unsynced: false,

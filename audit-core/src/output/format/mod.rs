@@ -9,11 +9,41 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::ops::Range;
 
+mod ocsf;
+
 use crate::leaf::json::{key, JsonObject};
 use crate::model::{AuditContext, AuditEvent, HttpRequestInfo, User};
 use audit_schema::ECS_VERSION;
 
-/// How events are written as ECS JSON lines.
+/// The schema of the lines: [ECS](https://www.elastic.co/guide/en/ecs/current/index.html), the
+/// default (Kibana's shape), or [OCSF](https://schema.ocsf.io) (the schema of AWS Security Lake,
+/// Splunk's and Datadog's security data models).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LineSchema {
+    /// Elastic Common Schema: Kibana's audit lines.
+    #[default]
+    Ecs,
+    /// Open Cybersecurity Schema Framework, version [`OCSF_VERSION`].
+    Ocsf,
+}
+
+impl std::str::FromStr for LineSchema {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<LineSchema, String> {
+        match text {
+            "ecs" => Ok(LineSchema::Ecs),
+            "ocsf" => Ok(LineSchema::Ocsf),
+            other => Err(format!("unknown line schema `{other}` (expected `ecs` or `ocsf`)")),
+        }
+    }
+}
+
+pub use ocsf::OCSF_VERSION;
+
+/// How events are written as JSON lines: ECS by default, or OCSF ([`EcsFormat::ocsf`]).
 ///
 /// ```
 /// use audit_core::{kibana, AuditEvent, EcsFormat, Outcome, Resource};
@@ -40,6 +70,8 @@ pub struct EcsFormat {
     max_field_bytes: usize,
     /// The most bytes of a line; a longer one is written again with every field cut shorter.
     max_event_bytes: usize,
+    /// The schema lines follow: ECS (default) or OCSF.
+    schema: LineSchema,
     /// `,"log":{…},"process":{…},"service":{…},"ecs":{…}}`: the same on every line, so it is
     /// written once here and copied (kept in step by every setter of its parts).
     tail: Vec<u8>,
@@ -62,6 +94,7 @@ impl Default for EcsFormat {
             process_pid: Some(std::process::id()),
             max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            schema: LineSchema::Ecs,
             tail: Vec::new(),
             key: 0,
         }
@@ -138,6 +171,40 @@ impl EcsFormat {
         self.settled()
     }
 
+    /// Lines in OCSF (the Open Cybersecurity Schema Framework, version [`OCSF_VERSION`]) rather
+    /// than ECS: each event in its OCSF class (API Activity, Authentication, Account Change,
+    /// Entity Management, HTTP Activity, Event Log Activity), with what OCSF has no place for
+    /// under `unmapped`. The README has the mapping, field by field.
+    ///
+    /// ```
+    /// use audit_core::{kibana, AuditEvent, EcsFormat, Outcome, Resource};
+    ///
+    /// let format = EcsFormat::ocsf();
+    /// let event = AuditEvent::new(&kibana::SAVED_OBJECT_DELETE)
+    ///     .with_outcome(Outcome::Unknown)
+    ///     .with_resource(Resource::new("order", "42"));
+    /// let line: serde_json::Value = serde_json::from_str(&format.to_line(&event)).unwrap();
+    /// assert_eq!(line["class_uid"], 6003); // API Activity
+    /// assert_eq!(line["activity_id"], 4); // Delete
+    /// assert_eq!(line["type_uid"], 600304);
+    /// assert_eq!(line["resources"][0]["uid"], "42");
+    /// assert_eq!(line["metadata"]["uid"], event.id.as_str());
+    /// ```
+    pub fn ocsf() -> EcsFormat {
+        EcsFormat::default().with_schema(LineSchema::Ocsf)
+    }
+
+    /// The schema lines follow (default [`LineSchema::Ecs`]).
+    pub fn with_schema(mut self, schema: LineSchema) -> Self {
+        self.schema = schema;
+        self.settled()
+    }
+
+    /// The schema lines follow.
+    pub fn schema(&self) -> LineSchema {
+        self.schema
+    }
+
     /// `process.pid` (default: this process's id; `None` leaves it out).
     pub fn with_process_pid(mut self, pid: Option<u32>) -> Self {
         self.process_pid = pid;
@@ -159,11 +226,13 @@ impl EcsFormat {
             process_pid,
             max_field_bytes,
             max_event_bytes,
+            schema,
             tail: _,
             key: _,
         } = &self;
         (namespace, resource_key, include_resource_names, logger_name, service_name, ecs_version, process_pid)
             .hash(&mut hasher);
+        schema.hash(&mut hasher);
         (max_field_bytes, max_event_bytes).hash(&mut hasher);
         self.key = hasher.finish();
         self.with_tail()
@@ -247,6 +316,9 @@ impl EcsFormat {
     /// [`write_line`](EcsFormat::write_line) with string values cut at `field` bytes and lists
     /// at `items` values.
     fn write_within(&self, event: &AuditEvent, out: &mut Vec<u8>, field: usize, items: usize) {
+        if self.schema == LineSchema::Ocsf {
+            return ocsf::write(self, event, out, field, items);
+        }
         let mut line = JsonObject::begin_limited(out, field).with_item_limit(items);
         line.ascii(key!("@timestamp"), &crate::leaf::timestamp::rfc3339_micros(event.timestamp));
         line.string_with(key!("message"), |text| event.write_message(|piece| text.push(piece)));

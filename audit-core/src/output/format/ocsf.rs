@@ -1,0 +1,427 @@
+//! OCSF lines: an [`AuditEvent`] in its class of the Open Cybersecurity Schema Framework.
+//!
+//! | event | OCSF class | activity |
+//! | --- | --- | --- |
+//! | `authentication` category (login, logout) | Authentication (3002) | Logon 1, Logoff 2, Other 99 |
+//! | `iam` category, type `user` | Account Change (3001) | Create 1, Delete 6, Other 99 |
+//! | `iam` category, other types (roles, groups) | Entity Management (3004) | Create 1, Read 2, Update 3, Delete 4 |
+//! | an HTTP request (`http_request`, `web` with a method) | HTTP Activity (4002) | from the method: Get 3, Post 6, … |
+//! | the toolkit's own events (`process` category) | Event Log Activity (1008) | Other 99 |
+//! | everything else: reads and writes of resources | API Activity (6003) | Create 1, Read 2, Update 3, Delete 4 |
+//!
+//! Every line has the base fields every class requires (`activity_id`, `category_uid`,
+//! `class_uid`, `severity_id`, `time`, `type_uid`, `metadata`), `metadata.uid` = the event id,
+//! `metadata.correlation_uid` = the trace id, and what OCSF has no place for under `unmapped`:
+//! the ECS `event` object (where a chained trail's `sequence` and `hash` go), the namespace's
+//! fields (space, resource, diff, intent) and the labels.
+
+use audit_schema::Outcome;
+
+use super::{write_event_fields, write_labels, EcsFormat};
+use crate::leaf::json::{key, JsonObject};
+use crate::model::{AuditEvent, HttpRequestInfo, User};
+
+/// The OCSF version the lines follow (`metadata.version`).
+pub const OCSF_VERSION: &str = "1.5.0";
+
+/// An OCSF class.
+struct Class {
+    uid: u32,
+    name: &'static str,
+    category_uid: u32,
+    category_name: &'static str,
+}
+
+const API_ACTIVITY: Class =
+    Class { uid: 6003, name: "API Activity", category_uid: 6, category_name: "Application Activity" };
+const AUTHENTICATION: Class =
+    Class { uid: 3002, name: "Authentication", category_uid: 3, category_name: "Identity & Access Management" };
+const ACCOUNT_CHANGE: Class =
+    Class { uid: 3001, name: "Account Change", category_uid: 3, category_name: "Identity & Access Management" };
+const ENTITY_MANAGEMENT: Class =
+    Class { uid: 3004, name: "Entity Management", category_uid: 3, category_name: "Identity & Access Management" };
+const HTTP_ACTIVITY: Class =
+    Class { uid: 4002, name: "HTTP Activity", category_uid: 4, category_name: "Network Activity" };
+const EVENT_LOG_ACTIVITY: Class =
+    Class { uid: 1008, name: "Event Log Activity", category_uid: 1, category_name: "System Activity" };
+
+/// What an event is in OCSF: its class and activity.
+struct Mapped {
+    class: &'static Class,
+    activity_id: u32,
+    activity_name: &'static str,
+}
+
+/// The class and activity of `event`, from its ECS categories and types (and its HTTP method).
+fn classify(event: &AuditEvent) -> Mapped {
+    let has_category = |name: &str| event.categories.iter().any(|c| c.as_str() == name);
+    let has_type = |name: &str| event.types.iter().any(|t| t.as_str() == name);
+    let crud = |class: &'static Class| {
+        let (activity_id, activity_name) = if has_type("creation") {
+            (1, "Create")
+        } else if has_type("deletion") {
+            (4, "Delete")
+        } else if has_type("change") {
+            (3, "Update")
+        } else if has_type("access") {
+            (2, "Read")
+        } else {
+            (99, "Other")
+        };
+        Mapped { class, activity_id, activity_name }
+    };
+    if has_category("authentication") {
+        let action = event.action.as_ref();
+        let (activity_id, activity_name) = if action.contains("logout") || has_type("end") {
+            (2, "Logoff")
+        } else if action.contains("login") || has_type("start") {
+            (1, "Logon")
+        } else {
+            (99, "Other")
+        };
+        return Mapped { class: &AUTHENTICATION, activity_id, activity_name };
+    }
+    if has_category("iam") {
+        if has_type("user") {
+            let (activity_id, activity_name) = if has_type("creation") {
+                (1, "Create")
+            } else if has_type("deletion") {
+                (6, "Delete")
+            } else {
+                (99, "Other")
+            };
+            return Mapped { class: &ACCOUNT_CHANGE, activity_id, activity_name };
+        }
+        return crud(&ENTITY_MANAGEMENT);
+    }
+    if has_category("process") && event.action.starts_with("audit_") {
+        return Mapped { class: &EVENT_LOG_ACTIVITY, activity_id: 99, activity_name: "Other" };
+    }
+    if has_category("web") || event.action == "http_request" {
+        if let Some((activity_id, activity_name)) = event.http().and_then(|http| http_activity(http.method.as_deref()?))
+        {
+            return Mapped { class: &HTTP_ACTIVITY, activity_id, activity_name };
+        }
+    }
+    crud(&API_ACTIVITY)
+}
+
+/// HTTP Activity's activity for a method.
+fn http_activity(method: &str) -> Option<(u32, &'static str)> {
+    Some(match method.to_ascii_uppercase().as_str() {
+        "CONNECT" => (1, "Connect"),
+        "DELETE" => (2, "Delete"),
+        "GET" => (3, "Get"),
+        "HEAD" => (4, "Head"),
+        "OPTIONS" => (5, "Options"),
+        "POST" => (6, "Post"),
+        "PUT" => (7, "Put"),
+        "TRACE" => (8, "Trace"),
+        _ => (99, "Other"),
+    })
+}
+
+/// `status_id`, `status`, `severity_id`, `severity` from the outcome.
+fn status(outcome: Option<Outcome>) -> (u64, &'static str, u64, &'static str) {
+    match outcome {
+        Some(Outcome::Success) => (1, "Success", 1, "Informational"),
+        Some(Outcome::Failure) => (2, "Failure", 3, "Medium"),
+        _ => (0, "Unknown", 1, "Informational"),
+    }
+}
+
+/// Writes `event` as one OCSF line of `format`'s settings: strings cut at `field` bytes, lists
+/// at `items` values.
+pub(super) fn write(format: &EcsFormat, event: &AuditEvent, out: &mut Vec<u8>, field: usize, items: usize) {
+    let mapped = classify(event);
+    let class = mapped.class;
+    let mut line = JsonObject::begin_limited(out, field).with_item_limit(items);
+    line.u64(key!("activity_id"), u64::from(mapped.activity_id));
+    line.str(key!("activity_name"), mapped.activity_name);
+    line.u64(key!("category_uid"), u64::from(class.category_uid));
+    line.str(key!("category_name"), class.category_name);
+    line.u64(key!("class_uid"), u64::from(class.uid));
+    line.str(key!("class_name"), class.name);
+    line.u64(key!("type_uid"), u64::from(class.uid) * 100 + u64::from(mapped.activity_id));
+    line.string_with(key!("type_name"), |text| {
+        text.push(class.name);
+        text.push(": ");
+        text.push(mapped.activity_name);
+    });
+    let millis = event.timestamp.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    line.u64(key!("time"), u64::try_from(millis).unwrap_or(u64::MAX));
+    line.string_with(key!("message"), |text| event.write_message(|piece| text.push(piece)));
+    let (status_id, status_name, severity_id, severity) = status(event.outcome);
+    line.u64(key!("severity_id"), severity_id);
+    line.str(key!("severity"), severity);
+    line.u64(key!("status_id"), status_id);
+    line.str(key!("status"), status_name);
+    if let Some(error) = &event.error {
+        line.opt_str(key!("status_code"), error.code.as_deref().or(error.kind.as_deref()));
+    }
+    match (&event.error, &event.reason) {
+        (Some(error), _) if error.message.is_some() => line.opt_str(key!("status_detail"), error.message.as_deref()),
+        (_, Some(reason)) => line.str(key!("status_detail"), reason),
+        _ => {}
+    }
+    if let Some(duration) = event.duration {
+        line.u64(key!("duration"), u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
+    }
+    write_metadata(format, &mut line, event);
+    // Before anything else that is an object of its own: the ECS `event` object under
+    // `unmapped` is the first `"event":{` of the line, where a chained trail's link goes.
+    write_unmapped(format, &mut line, event);
+    let app = format.service_name.as_deref().unwrap_or("audit-core");
+    match class.uid {
+        6003 => {
+            write_actor(&mut line, event, app);
+            let mut api = line.object(key!("api"));
+            api.str(key!("operation"), &event.action);
+            api.object(key!("service")).str_end(key!("name"), app);
+            if let Some(error) = &event.error {
+                let mut response = api.object(key!("response"));
+                response.opt_str(key!("error"), error.code.as_deref().or(error.kind.as_deref()));
+                response.opt_str(key!("error_message"), error.message.as_deref());
+                response.end();
+            }
+            api.end();
+            write_resources(format, &mut line, event);
+            write_src_endpoint(&mut line, event, app);
+            write_http_request(&mut line, event.http());
+        }
+        3002 => {
+            write_actor(&mut line, event, app);
+            if let Some(user) = event.user().filter(|user| named(user)) {
+                write_user(&mut line, key!("user"), user);
+            }
+            if let Some(session) = event.session_id() {
+                line.object(key!("session")).str_end(key!("uid"), session);
+            }
+            line.object(key!("service")).str_end(key!("name"), app);
+            write_src_endpoint(&mut line, event, app);
+            write_http_request(&mut line, event.http());
+        }
+        3001 => {
+            write_actor(&mut line, event, app);
+            // The account changed: the resource the event names, else the user acting.
+            let target =
+                event.resource.as_ref().and_then(|resource| resource.id.as_deref().or(resource.name.as_deref()));
+            match (target, event.user()) {
+                (Some(target), _) => line.object(key!("user")).str_end(key!("name"), target),
+                (None, Some(user)) if named(user) => write_user(&mut line, key!("user"), user),
+                _ => line.object(key!("user")).str_end(key!("name"), "unknown"),
+            }
+            write_src_endpoint(&mut line, event, app);
+            write_http_request(&mut line, event.http());
+        }
+        3004 => {
+            write_actor(&mut line, event, app);
+            let mut entity = line.object(key!("entity"));
+            match &event.resource {
+                Some(resource) => {
+                    entity.str(key!("type"), &resource.kind);
+                    match (&resource.id, &resource.name) {
+                        (None, None) => entity.str(key!("name"), &resource.kind),
+                        (id, name) => {
+                            entity.opt_str(key!("uid"), id.as_deref());
+                            entity.opt_str(key!("name"), name.as_deref().filter(|_| format.include_resource_names));
+                            if id.is_none() && !format.include_resource_names {
+                                entity.str(key!("name"), &resource.kind);
+                            }
+                        }
+                    }
+                }
+                None => entity.str(key!("name"), &event.action),
+            }
+            entity.end();
+            write_src_endpoint(&mut line, event, app);
+            write_http_request(&mut line, event.http());
+        }
+        4002 => {
+            write_src_endpoint(&mut line, event, app);
+            write_http_request(&mut line, event.http());
+        }
+        _ => {
+            // Event Log Activity: the trail itself.
+            write_actor(&mut line, event, app);
+            line.str(key!("log_name"), &format.namespace);
+            line.str(key!("log_provider"), "audit-core");
+        }
+    }
+    line.end();
+}
+
+fn write_metadata(format: &EcsFormat, line: &mut JsonObject<'_>, event: &AuditEvent) {
+    let mut metadata = line.object(key!("metadata"));
+    metadata.str(key!("uid"), event.id.as_str());
+    metadata.opt_str(key!("correlation_uid"), event.trace_id());
+    metadata.str(key!("event_code"), &event.action);
+    metadata.str(key!("log_name"), &format.namespace);
+    metadata.str(key!("log_provider"), "audit-core");
+    {
+        let mut product = metadata.object(key!("product"));
+        product.str(key!("name"), format.service_name.as_deref().unwrap_or("audit-core"));
+        let mut feature = product.object(key!("feature"));
+        feature.str(key!("name"), "audit-core");
+        feature.str(key!("version"), env!("CARGO_PKG_VERSION"));
+        feature.end();
+        product.end();
+    }
+    metadata.str(key!("version"), OCSF_VERSION);
+    metadata.end();
+}
+
+/// `unmapped`: the ECS `event` object, the namespace's fields, the labels.
+fn write_unmapped(format: &EcsFormat, line: &mut JsonObject<'_>, event: &AuditEvent) {
+    let mut unmapped = line.object(key!("unmapped"));
+    write_event_fields(&mut unmapped, event);
+    let empty = event.space_id().is_none()
+        && event.resource.is_none()
+        && event.authentication.is_none()
+        && event.add_to_spaces.is_empty()
+        && event.delete_from_spaces.is_empty()
+        && event.result.is_none();
+    if !empty {
+        write_namespace(format, &mut unmapped, event);
+    }
+    if let Some(error) = &event.error {
+        let mut object = unmapped.object(key!("error"));
+        object.opt_str(key!("code"), error.code.as_deref());
+        object.opt_str(key!("message"), error.message.as_deref());
+        object.opt_str(key!("type"), error.kind.as_deref());
+        object.end();
+    }
+    if !event.labels.is_empty() {
+        write_labels(&mut unmapped, &event.labels);
+    }
+    unmapped.end();
+}
+
+/// The namespace's fields (space, resource, authentication, spaces, intent, diff), as in ECS.
+fn write_namespace(format: &EcsFormat, unmapped: &mut JsonObject<'_>, event: &AuditEvent) {
+    let mut namespace = unmapped.dynamic_object(&format.namespace);
+    namespace.opt_str(key!("space_id"), event.space_id());
+    if let Some(resource) = &event.resource {
+        let mut object = namespace.dynamic_object(&format.resource_key);
+        object.str(key!("type"), &resource.kind);
+        object.opt_str(key!("id"), resource.id.as_deref());
+        object.opt_str(key!("name"), resource.name.as_deref().filter(|_| format.include_resource_names));
+        object.end();
+    }
+    if let Some(auth) = &event.authentication {
+        namespace.opt_str(key!("authentication_provider"), auth.provider.as_deref());
+        namespace.opt_str(key!("authentication_type"), auth.kind.as_deref());
+        namespace.opt_str(key!("authentication_realm"), auth.realm.as_deref());
+        namespace.opt_str(key!("lookup_realm"), auth.lookup_realm.as_deref());
+    }
+    if !event.add_to_spaces.is_empty() {
+        namespace.strs(key!("add_to_spaces"), event.add_to_spaces.iter().map(String::as_str));
+    }
+    if !event.delete_from_spaces.is_empty() {
+        namespace.strs(key!("delete_from_spaces"), event.delete_from_spaces.iter().map(String::as_str));
+    }
+    if let Some(intent) = event.intent_id() {
+        namespace.ascii(key!("intent_event_id"), intent.as_str().as_bytes());
+    }
+    if let Some(diff) = event.diff() {
+        let (items, limit) = (namespace.item_limit(), usize::MAX);
+        namespace.raw_with(key!("diff"), |out| diff.write_json(out, items, limit));
+    }
+    namespace.end();
+}
+
+/// Whether OCSF can name `user` (it needs a name or an id).
+fn named(user: &User) -> bool {
+    user.name.is_some() || user.id.is_some()
+}
+
+fn write_user(line: &mut JsonObject<'_>, key: crate::leaf::json::Key, user: &User) {
+    let mut object = line.object(key);
+    object.opt_str(key!("uid"), user.id.as_deref());
+    object.opt_str(key!("name"), user.name.as_deref());
+    object.opt_str(key!("email_addr"), user.email.as_deref());
+    object.opt_str(key!("full_name"), user.full_name.as_deref());
+    if !user.roles.is_empty() {
+        // Roles are groups the user is in, as OCSF has them.
+        object.raw_with(key!("groups"), |out| {
+            out.push(b'[');
+            for (index, role) in user.roles.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                let mut group = JsonObject::begin(out);
+                group.str(key!("name"), role);
+                group.end();
+            }
+            out.push(b']');
+        });
+    }
+    object.end();
+}
+
+/// `actor`: the user (when named), the session, and the application.
+fn write_actor(line: &mut JsonObject<'_>, event: &AuditEvent, app: &str) {
+    let mut actor = line.object(key!("actor"));
+    if let Some(user) = event.user().filter(|user| named(user)) {
+        write_user(&mut actor, key!("user"), user);
+    }
+    if let Some(session) = event.session_id() {
+        actor.object(key!("session")).str_end(key!("uid"), session);
+    }
+    actor.str(key!("app_name"), app);
+    actor.end();
+}
+
+/// `src_endpoint`: the client's address; without one (a call from within the service), the
+/// service itself.
+fn write_src_endpoint(line: &mut JsonObject<'_>, event: &AuditEvent, app: &str) {
+    let mut endpoint = line.object(key!("src_endpoint"));
+    match event.client_ip() {
+        Some(ip) => endpoint.display(key!("ip"), ip),
+        None => endpoint.str(key!("svc_name"), app),
+    }
+    endpoint.end();
+}
+
+/// `resources`: the resource the event names.
+fn write_resources(format: &EcsFormat, line: &mut JsonObject<'_>, event: &AuditEvent) {
+    let Some(resource) = &event.resource else { return };
+    let name = resource.name.as_deref().filter(|_| format.include_resource_names);
+    line.raw_with(key!("resources"), |out| {
+        out.push(b'[');
+        let mut object = JsonObject::begin(out);
+        object.str(key!("type"), &resource.kind);
+        match (&resource.id, name) {
+            (None, None) => object.str(key!("name"), &resource.kind),
+            (id, name) => {
+                object.opt_str(key!("uid"), id.as_deref());
+                object.opt_str(key!("name"), name);
+            }
+        }
+        object.end();
+        out.push(b']');
+    });
+}
+
+/// `http_request`: method, URL, user agent, forwarded addresses.
+fn write_http_request(line: &mut JsonObject<'_>, http: Option<&HttpRequestInfo>) {
+    let Some(http) = http else { return };
+    let mut request = line.object(key!("http_request"));
+    request.opt_str(key!("http_method"), http.method.as_deref());
+    if let Some(path) = &http.path {
+        let mut url = request.object(key!("url"));
+        url.str(key!("path"), path);
+        url.opt_str(key!("query_string"), http.query.as_deref());
+        url.opt_str(key!("hostname"), http.domain.as_deref());
+        if let Some(port) = http.port {
+            url.u64(key!("port"), u64::from(port));
+        }
+        url.opt_str(key!("scheme"), http.scheme.as_deref());
+        url.end();
+    }
+    request.opt_str(key!("user_agent"), http.user_agent.as_deref());
+    if let Some(forwarded) = &http.forwarded_for {
+        request.strs(key!("x_forwarded_for"), forwarded.split(',').map(str::trim).filter(|s| !s.is_empty()));
+    }
+    request.end();
+}
