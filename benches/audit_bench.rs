@@ -776,6 +776,53 @@ fn format_cost() {
     println!("{hot_rounds:.0} ns per event, 64 events formatted over and over (cache-hot; best of 20,000 rounds)");
 }
 
+/// OCSF lines against ECS lines of the same events, in interleaved rounds: events each with a
+/// context of its own, and events of one shared context (whose fields ECS serializes once).
+fn ocsf_cost() {
+    section("OCSF formatting against ECS formatting of the same events (interleaved rounds)");
+    let ecs = audit_core::EcsFormat::default();
+    let ocsf = audit_core::EcsFormat::ocsf();
+    let mut buffer = Vec::with_capacity(1 << 20);
+    let mut format_all = |format: &audit_core::EcsFormat, events: &[AuditEvent]| {
+        let start = Instant::now();
+        for event in events {
+            format.write_line(event, &mut buffer);
+            buffer.push(b'\n');
+            if buffer.len() > (1 << 20) - 4096 {
+                buffer.clear();
+            }
+        }
+        start.elapsed().as_nanos() as f64 / events.len() as f64
+    };
+    println!(
+        "| round | own contexts: ECS / OCSF, ns per event | ratio | one context: ECS / OCSF, ns per event | ratio |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: |");
+    let (mut own_ratios, mut shared_ratios) = (Vec::new(), Vec::new());
+    for round in 1..=5 {
+        // Fresh events for each format (a context caches what ECS made of it).
+        let own = |_: ()| (0..100_000).map(sample_event).collect::<Vec<AuditEvent>>();
+        let (ecs_own, ocsf_own) = (format_all(&ecs, &own(())), format_all(&ocsf, &own(())));
+        let shared = |_: ()| {
+            let ctx = context(None);
+            (0..100_000).map(|i| sample_event(i).with_context(&ctx)).collect::<Vec<AuditEvent>>()
+        };
+        let (ecs_shared, ocsf_shared) = (format_all(&ecs, &shared(())), format_all(&ocsf, &shared(())));
+        println!(
+            "| {round} | {ecs_own:.0} / {ocsf_own:.0} | {:.2} | {ecs_shared:.0} / {ocsf_shared:.0} | {:.2} |",
+            ocsf_own / ecs_own,
+            ocsf_shared / ecs_shared
+        );
+        own_ratios.push(ocsf_own / ecs_own);
+        shared_ratios.push(ocsf_shared / ecs_shared);
+    }
+    println!(
+        "\nOCSF / ECS, medians: own contexts **{:.2}**, one context **{:.2}** (goal ≤ 1.2)",
+        median(own_ratios),
+        median(shared_ratios)
+    );
+}
+
 /// The sustained load: 2 threads log `events` in all through the context's logger, each as fast
 /// as it can; their CPU time.
 fn two_producers(ctx: &AuditContext, events: u64) -> Duration {
@@ -982,6 +1029,9 @@ fn main() {
     }
     if run("format") {
         format_cost();
+    }
+    if run("ocsf") {
+        ocsf_cost();
     }
     if run("throughput") {
         throughput(&dir);

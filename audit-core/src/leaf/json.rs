@@ -143,7 +143,18 @@ impl<'a> JsonObject<'a> {
     /// `"key":123`.
     pub(crate) fn u64(&mut self, key: Key, value: u64) {
         self.key(key);
-        write!(Raw(self.out), "{value}").expect("writing to a Vec cannot fail");
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = value;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        self.out.extend_from_slice(&digits[at..]);
     }
 
     /// `"key":["a","b"]`.

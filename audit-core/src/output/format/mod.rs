@@ -72,6 +72,9 @@ pub struct EcsFormat {
     max_event_bytes: usize,
     /// The schema lines follow: ECS (default) or OCSF.
     schema: LineSchema,
+    /// In OCSF lines: the end of `metadata`, the same on every line (`"log_name":…,"product":…,
+    /// "version":…`), written once here.
+    ocsf_metadata: Vec<u8>,
     /// `,"log":{…},"process":{…},"service":{…},"ecs":{…}}`: the same on every line, so it is
     /// written once here and copied (kept in step by every setter of its parts).
     tail: Vec<u8>,
@@ -95,6 +98,7 @@ impl Default for EcsFormat {
             max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             schema: LineSchema::Ecs,
+            ocsf_metadata: Vec::new(),
             tail: Vec::new(),
             key: 0,
         }
@@ -227,6 +231,7 @@ impl EcsFormat {
             max_field_bytes,
             max_event_bytes,
             schema,
+            ocsf_metadata: _,
             tail: _,
             key: _,
         } = &self;
@@ -258,6 +263,7 @@ impl EcsFormat {
         // `{…}` becomes `,…}`: fields that follow others and close the line.
         out[0] = b',';
         self.tail = out;
+        self.ocsf_metadata = ocsf::constant_metadata(&self);
         self
     }
 

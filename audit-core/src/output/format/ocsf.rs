@@ -46,10 +46,92 @@ const EVENT_LOG_ACTIVITY: Class =
     Class { uid: 1008, name: "Event Log Activity", category_uid: 1, category_name: "System Activity" };
 
 /// What an event is in OCSF: its class and activity.
+#[derive(Clone, Copy)]
 struct Mapped {
     class: &'static Class,
     activity_id: u32,
     activity_name: &'static str,
+}
+
+/// Every class and activity an event can be mapped to.
+const MAPPED: &[Mapped] = &[
+    Mapped { class: &API_ACTIVITY, activity_id: 1, activity_name: "Create" },
+    Mapped { class: &API_ACTIVITY, activity_id: 2, activity_name: "Read" },
+    Mapped { class: &API_ACTIVITY, activity_id: 3, activity_name: "Update" },
+    Mapped { class: &API_ACTIVITY, activity_id: 4, activity_name: "Delete" },
+    Mapped { class: &API_ACTIVITY, activity_id: 99, activity_name: "Other" },
+    Mapped { class: &AUTHENTICATION, activity_id: 1, activity_name: "Logon" },
+    Mapped { class: &AUTHENTICATION, activity_id: 2, activity_name: "Logoff" },
+    Mapped { class: &AUTHENTICATION, activity_id: 99, activity_name: "Other" },
+    Mapped { class: &ACCOUNT_CHANGE, activity_id: 1, activity_name: "Create" },
+    Mapped { class: &ACCOUNT_CHANGE, activity_id: 6, activity_name: "Delete" },
+    Mapped { class: &ACCOUNT_CHANGE, activity_id: 99, activity_name: "Other" },
+    Mapped { class: &ENTITY_MANAGEMENT, activity_id: 1, activity_name: "Create" },
+    Mapped { class: &ENTITY_MANAGEMENT, activity_id: 2, activity_name: "Read" },
+    Mapped { class: &ENTITY_MANAGEMENT, activity_id: 3, activity_name: "Update" },
+    Mapped { class: &ENTITY_MANAGEMENT, activity_id: 4, activity_name: "Delete" },
+    Mapped { class: &ENTITY_MANAGEMENT, activity_id: 99, activity_name: "Other" },
+    Mapped { class: &HTTP_ACTIVITY, activity_id: 1, activity_name: "Connect" },
+    Mapped { class: &HTTP_ACTIVITY, activity_id: 2, activity_name: "Delete" },
+    Mapped { class: &HTTP_ACTIVITY, activity_id: 3, activity_name: "Get" },
+    Mapped { class: &HTTP_ACTIVITY, activity_id: 4, activity_name: "Head" },
+    Mapped { class: &HTTP_ACTIVITY, activity_id: 5, activity_name: "Options" },
+    Mapped { class: &HTTP_ACTIVITY, activity_id: 6, activity_name: "Post" },
+    Mapped { class: &HTTP_ACTIVITY, activity_id: 7, activity_name: "Put" },
+    Mapped { class: &HTTP_ACTIVITY, activity_id: 8, activity_name: "Trace" },
+    Mapped { class: &HTTP_ACTIVITY, activity_id: 99, activity_name: "Other" },
+    Mapped { class: &EVENT_LOG_ACTIVITY, activity_id: 99, activity_name: "Other" },
+];
+
+/// The fields that name a class and activity (`"activity_id":1,…,"type_name":"API Activity:
+/// Create"`), the same on every line of that pair: written once, copied after.
+fn header(mapped: Mapped) -> &'static [u8] {
+    static HEADERS: std::sync::OnceLock<Vec<Box<[u8]>>> = std::sync::OnceLock::new();
+    let headers = HEADERS.get_or_init(|| {
+        MAPPED
+            .iter()
+            .map(|mapped| {
+                let mut out = Vec::with_capacity(256);
+                let mut fields = JsonObject::begin(&mut out);
+                let class = mapped.class;
+                fields.u64(key!("activity_id"), u64::from(mapped.activity_id));
+                fields.str(key!("activity_name"), mapped.activity_name);
+                fields.u64(key!("category_uid"), u64::from(class.category_uid));
+                fields.str(key!("category_name"), class.category_name);
+                fields.u64(key!("class_uid"), u64::from(class.uid));
+                fields.str(key!("class_name"), class.name);
+                fields.u64(key!("type_uid"), u64::from(class.uid) * 100 + u64::from(mapped.activity_id));
+                fields.str(key!("type_name"), &format!("{}: {}", class.name, mapped.activity_name));
+                fields.end();
+                // Without the braces: fields to copy into a line.
+                out[1..out.len() - 1].to_vec().into_boxed_slice()
+            })
+            .collect()
+    });
+    let index = MAPPED
+        .iter()
+        .position(|m| std::ptr::eq(m.class, mapped.class) && m.activity_id == mapped.activity_id)
+        .expect("every mapping is in MAPPED");
+    &headers[index]
+}
+
+/// The end of `metadata`, the same on every line of `format`: `"log_name":…,"log_provider":…,
+/// "product":{…},"version":"1.5.0"`.
+pub(super) fn constant_metadata(format: &EcsFormat) -> Vec<u8> {
+    let mut out = Vec::with_capacity(160);
+    let mut metadata = JsonObject::begin(&mut out);
+    metadata.str(key!("log_name"), &format.namespace);
+    metadata.str(key!("log_provider"), "audit-core");
+    let mut product = metadata.object(key!("product"));
+    product.str(key!("name"), format.service_name.as_deref().unwrap_or("audit-core"));
+    let mut feature = product.object(key!("feature"));
+    feature.str(key!("name"), "audit-core");
+    feature.str(key!("version"), env!("CARGO_PKG_VERSION"));
+    feature.end();
+    product.end();
+    metadata.str(key!("version"), OCSF_VERSION);
+    metadata.end();
+    out[1..out.len() - 1].to_vec()
 }
 
 /// The class and activity of `event`, from its ECS categories and types (and its HTTP method).
@@ -121,12 +203,103 @@ fn http_activity(method: &str) -> Option<(u32, &'static str)> {
     })
 }
 
-/// `status_id`, `status`, `severity_id`, `severity` from the outcome.
-fn status(outcome: Option<Outcome>) -> (u64, &'static str, u64, &'static str) {
+/// `severity_id`, `severity`, `status_id`, `status` from the outcome.
+fn status(outcome: Option<Outcome>) -> &'static [u8] {
     match outcome {
-        Some(Outcome::Success) => (1, "Success", 1, "Informational"),
-        Some(Outcome::Failure) => (2, "Failure", 3, "Medium"),
-        _ => (0, "Unknown", 1, "Informational"),
+        Some(Outcome::Success) => br#""severity_id":1,"severity":"Informational","status_id":1,"status":"Success""#,
+        Some(Outcome::Failure) => br#""severity_id":3,"severity":"Medium","status_id":2,"status":"Failure""#,
+        _ => br#""severity_id":1,"severity":"Informational","status_id":0,"status":"Unknown""#,
+    }
+}
+
+/// The parts of a line that come from an [`AuditContext`](crate::AuditContext) alone, each
+/// serialized once per context (`"key":{…}`, or empty when the context has none): the events of
+/// a request share them, as ECS lines share theirs.
+struct ContextParts {
+    actor: Box<[u8]>,
+    user: Box<[u8]>,
+    session: Box<[u8]>,
+    src_endpoint: Box<[u8]>,
+    http_request: Box<[u8]>,
+}
+
+impl ContextParts {
+    /// The parts of `event`, which sets none of who and where itself (its context does).
+    fn of(event: &AuditEvent, app: &str, field: usize) -> ContextParts {
+        let part = |write: &dyn Fn(&mut JsonObject<'_>)| {
+            let mut out = Vec::new();
+            let mut object = JsonObject::begin_limited(&mut out, field);
+            write(&mut object);
+            object.end();
+            out[1..out.len() - 1].to_vec().into_boxed_slice()
+        };
+        ContextParts {
+            actor: part(&|line| write_actor(line, event, app)),
+            user: part(&|line| {
+                if let Some(user) = event.user().filter(|user| named(user)) {
+                    write_user(line, key!("user"), user);
+                }
+            }),
+            session: part(&|line| {
+                if let Some(session) = event.session_id() {
+                    line.object(key!("session")).str_end(key!("uid"), session);
+                }
+            }),
+            src_endpoint: part(&|line| write_src_endpoint(line, event, app)),
+            http_request: part(&|line| write_http_request(line, event.http())),
+        }
+    }
+}
+
+/// Who and where: from the context's cached parts, or written from the event.
+struct Origin<'a> {
+    cached: Option<&'a ContextParts>,
+    event: &'a AuditEvent,
+    app: &'a str,
+}
+
+impl Origin<'_> {
+    fn actor(&self, line: &mut JsonObject<'_>) {
+        match self.cached {
+            Some(parts) => line.fields(&parts.actor),
+            None => write_actor(line, self.event, self.app),
+        }
+    }
+
+    fn user(&self, line: &mut JsonObject<'_>) {
+        match self.cached {
+            Some(parts) => line.fields(&parts.user),
+            None => {
+                if let Some(user) = self.event.user().filter(|user| named(user)) {
+                    write_user(line, key!("user"), user);
+                }
+            }
+        }
+    }
+
+    fn session(&self, line: &mut JsonObject<'_>) {
+        match self.cached {
+            Some(parts) => line.fields(&parts.session),
+            None => {
+                if let Some(session) = self.event.session_id() {
+                    line.object(key!("session")).str_end(key!("uid"), session);
+                }
+            }
+        }
+    }
+
+    fn src_endpoint(&self, line: &mut JsonObject<'_>) {
+        match self.cached {
+            Some(parts) => line.fields(&parts.src_endpoint),
+            None => write_src_endpoint(line, self.event, self.app),
+        }
+    }
+
+    fn http_request(&self, line: &mut JsonObject<'_>) {
+        match self.cached {
+            Some(parts) => line.fields(&parts.http_request),
+            None => write_http_request(line, self.event.http()),
+        }
     }
 }
 
@@ -136,26 +309,11 @@ pub(super) fn write(format: &EcsFormat, event: &AuditEvent, out: &mut Vec<u8>, f
     let mapped = classify(event);
     let class = mapped.class;
     let mut line = JsonObject::begin_limited(out, field).with_item_limit(items);
-    line.u64(key!("activity_id"), u64::from(mapped.activity_id));
-    line.str(key!("activity_name"), mapped.activity_name);
-    line.u64(key!("category_uid"), u64::from(class.category_uid));
-    line.str(key!("category_name"), class.category_name);
-    line.u64(key!("class_uid"), u64::from(class.uid));
-    line.str(key!("class_name"), class.name);
-    line.u64(key!("type_uid"), u64::from(class.uid) * 100 + u64::from(mapped.activity_id));
-    line.string_with(key!("type_name"), |text| {
-        text.push(class.name);
-        text.push(": ");
-        text.push(mapped.activity_name);
-    });
+    line.fields(header(mapped));
     let millis = event.timestamp.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
     line.u64(key!("time"), u64::try_from(millis).unwrap_or(u64::MAX));
     line.string_with(key!("message"), |text| event.write_message(|piece| text.push(piece)));
-    let (status_id, status_name, severity_id, severity) = status(event.outcome);
-    line.u64(key!("severity_id"), severity_id);
-    line.str(key!("severity"), severity);
-    line.u64(key!("status_id"), status_id);
-    line.str(key!("status"), status_name);
+    line.fields(status(event.outcome));
     if let Some(error) = &event.error {
         line.opt_str(key!("status_code"), error.code.as_deref().or(error.kind.as_deref()));
     }
@@ -172,9 +330,18 @@ pub(super) fn write(format: &EcsFormat, event: &AuditEvent, out: &mut Vec<u8>, f
     // `unmapped` is the first `"event":{` of the line, where a chained trail's link goes.
     write_unmapped(format, &mut line, event);
     let app = format.service_name.as_deref().unwrap_or("audit-core");
+    // Who and where: copied from the context's cached parts when the event overrides none of it
+    // (and the line is written at the format's own limits, which the cache was made at).
+    let cached = match event.context_alone() {
+        Some(context) if field == format.max_field_bytes && items == usize::MAX => {
+            context.rendered(format.key, || ContextParts::of(event, app, field))
+        }
+        _ => None,
+    };
+    let origin = Origin { cached, event, app };
     match class.uid {
         6003 => {
-            write_actor(&mut line, event, app);
+            origin.actor(&mut line);
             let mut api = line.object(key!("api"));
             api.str(key!("operation"), &event.action);
             api.object(key!("service")).str_end(key!("name"), app);
@@ -186,23 +353,19 @@ pub(super) fn write(format: &EcsFormat, event: &AuditEvent, out: &mut Vec<u8>, f
             }
             api.end();
             write_resources(format, &mut line, event);
-            write_src_endpoint(&mut line, event, app);
-            write_http_request(&mut line, event.http());
+            origin.src_endpoint(&mut line);
+            origin.http_request(&mut line);
         }
         3002 => {
-            write_actor(&mut line, event, app);
-            if let Some(user) = event.user().filter(|user| named(user)) {
-                write_user(&mut line, key!("user"), user);
-            }
-            if let Some(session) = event.session_id() {
-                line.object(key!("session")).str_end(key!("uid"), session);
-            }
+            origin.actor(&mut line);
+            origin.user(&mut line);
+            origin.session(&mut line);
             line.object(key!("service")).str_end(key!("name"), app);
-            write_src_endpoint(&mut line, event, app);
-            write_http_request(&mut line, event.http());
+            origin.src_endpoint(&mut line);
+            origin.http_request(&mut line);
         }
         3001 => {
-            write_actor(&mut line, event, app);
+            origin.actor(&mut line);
             // The account changed: the resource the event names, else the user acting.
             let target =
                 event.resource.as_ref().and_then(|resource| resource.id.as_deref().or(resource.name.as_deref()));
@@ -211,11 +374,11 @@ pub(super) fn write(format: &EcsFormat, event: &AuditEvent, out: &mut Vec<u8>, f
                 (None, Some(user)) if named(user) => write_user(&mut line, key!("user"), user),
                 _ => line.object(key!("user")).str_end(key!("name"), "unknown"),
             }
-            write_src_endpoint(&mut line, event, app);
-            write_http_request(&mut line, event.http());
+            origin.src_endpoint(&mut line);
+            origin.http_request(&mut line);
         }
         3004 => {
-            write_actor(&mut line, event, app);
+            origin.actor(&mut line);
             let mut entity = line.object(key!("entity"));
             match &event.resource {
                 Some(resource) => {
@@ -234,16 +397,16 @@ pub(super) fn write(format: &EcsFormat, event: &AuditEvent, out: &mut Vec<u8>, f
                 None => entity.str(key!("name"), &event.action),
             }
             entity.end();
-            write_src_endpoint(&mut line, event, app);
-            write_http_request(&mut line, event.http());
+            origin.src_endpoint(&mut line);
+            origin.http_request(&mut line);
         }
         4002 => {
-            write_src_endpoint(&mut line, event, app);
-            write_http_request(&mut line, event.http());
+            origin.src_endpoint(&mut line);
+            origin.http_request(&mut line);
         }
         _ => {
             // Event Log Activity: the trail itself.
-            write_actor(&mut line, event, app);
+            origin.actor(&mut line);
             line.str(key!("log_name"), &format.namespace);
             line.str(key!("log_provider"), "audit-core");
         }
@@ -256,18 +419,7 @@ fn write_metadata(format: &EcsFormat, line: &mut JsonObject<'_>, event: &AuditEv
     metadata.str(key!("uid"), event.id.as_str());
     metadata.opt_str(key!("correlation_uid"), event.trace_id());
     metadata.str(key!("event_code"), &event.action);
-    metadata.str(key!("log_name"), &format.namespace);
-    metadata.str(key!("log_provider"), "audit-core");
-    {
-        let mut product = metadata.object(key!("product"));
-        product.str(key!("name"), format.service_name.as_deref().unwrap_or("audit-core"));
-        let mut feature = product.object(key!("feature"));
-        feature.str(key!("name"), "audit-core");
-        feature.str(key!("version"), env!("CARGO_PKG_VERSION"));
-        feature.end();
-        product.end();
-    }
-    metadata.str(key!("version"), OCSF_VERSION);
+    metadata.fields(&format.ocsf_metadata);
     metadata.end();
 }
 
