@@ -81,6 +81,7 @@
 //! | [`auth`] | login, logout and session events shaped like Kibana's |
 //! | [`changes`] | what a write changed: recorded in its body, written as a field-level diff on its result event |
 //! | `http` | the tower layer that audits every HTTP request (feature `http`) |
+//! | `metrics` | the logger's, writers' and shippers' figures through the `metrics` facade (feature `metrics`) |
 //! | `task` | spawning a tokio task that keeps its context (feature `tokio`) |
 //!
 //! Inside, the code is layered, each layer depending only on those below it: leaf (JSON,
@@ -179,6 +180,8 @@ pub use edges::auth;
 pub use edges::changes;
 #[cfg(feature = "http")]
 pub use edges::http;
+#[cfg(feature = "metrics")]
+pub use edges::metrics;
 #[cfg(feature = "tokio")]
 pub use edges::task;
 

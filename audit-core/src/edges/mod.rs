@@ -8,6 +8,8 @@ pub mod changes;
 pub mod config;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod runtime;
 #[cfg(feature = "tokio")]
 pub mod task;

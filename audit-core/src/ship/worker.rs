@@ -380,6 +380,12 @@ impl ShipperGuard {
         self.shared.stats()
     }
 
+    /// A handle on the shipper's stats that outlives no one and can go to another thread (a
+    /// metrics reporter, a status page).
+    pub fn monitor(&self) -> ShipperMonitor {
+        ShipperMonitor { shared: Arc::clone(&self.shared) }
+    }
+
     /// Stops the shipper: it delivers what the trail holds for at most `grace` more (so a
     /// service that shuts down leaves as little as possible to its next start), then returns
     /// its stats. What it did not deliver stays in the trail, behind the saved cursor.

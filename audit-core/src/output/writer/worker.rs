@@ -510,6 +510,9 @@ impl Worker {
         match self.files.sync() {
             Ok(()) => {
                 self.last_sync_took = started.elapsed();
+                #[cfg(feature = "metrics")]
+                metrics::histogram!("audit_writer_sync_seconds", "sink" => self.shared.describe())
+                    .record(self.last_sync_took.as_secs_f64());
                 self.shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
                 self.synced_upto = self.written_upto;
                 self.unsynced = false;
