@@ -12,6 +12,10 @@ mod servers;
 mod nats_tests;
 #[path = "fleet/postgres.rs"]
 mod postgres_tests;
+#[path = "../examples/service/app.rs"]
+mod app;
+#[path = "fleet/prometheus.rs"]
+mod prometheus_tests;
 #[path = "fleet/processes.rs"]
 mod processes;
 #[path = "fleet/syslog.rs"]

@@ -390,6 +390,8 @@ pub struct AppState {
     users: HashMap<String, (String, Vec<String>)>,
     provider: auth::Provider,
     logger: AuditLogger,
+    /// The Prometheus exporter's handle, for `/metrics` (the audit pipeline's figures).
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl AppState {
@@ -405,7 +407,14 @@ impl AppState {
             users,
             provider: auth::Provider::new("basic", "basic1").with_realm("native1"),
             logger,
+            metrics: None,
         }))
+    }
+
+    /// Serves `/metrics` from `handle` (Prometheus' text format).
+    pub fn with_metrics(mut self: Arc<Self>, handle: metrics_exporter_prometheus::PrometheusHandle) -> Arc<Self> {
+        Arc::get_mut(&mut self).expect("set before the service starts").metrics = Some(handle);
+        self
     }
 
     /// Calls `hook` after every write reaches the database (see [`Store`]).
@@ -456,7 +465,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/spaces", post(create_space))
         .route("/api/spaces/{id}", get(get_space).put(update_space).delete(delete_space))
         .layer(layer)
+        // Not audited: scraped every few seconds, it is no one's action.
+        .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+/// The audit pipeline's figures in Prometheus' text format (404 when the service exports none).
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    match &state.metrics {
+        Some(handle) => handle.render().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 #[derive(Deserialize)]

@@ -434,3 +434,40 @@ impl Rsyslog {
         whole.lines().map(str::to_owned).collect()
     }
 }
+
+/// A Prometheus server of its own, scraping `target` (`host:port`, path `/metrics`) every second.
+pub struct Prometheus {
+    pub port: u16,
+    _dir: TempDir,
+    _process: Killed,
+}
+
+impl Prometheus {
+    pub fn start(target: &str) -> Prometheus {
+        let binary = program("prometheus", "prometheus", &["/usr/bin"]);
+        let dir = TempDir::new("prometheus");
+        let config = dir.path("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: service\n    \
+                 metrics_path: /metrics\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.path("prometheus.log")).unwrap();
+        let process = Command::new(binary)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("prometheus starts");
+        let process = Killed(process);
+        wait_for_port(port, "prometheus");
+        Prometheus { port, _dir: dir, _process: process }
+    }
+}
+
