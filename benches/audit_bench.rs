@@ -202,6 +202,44 @@ fn caller_cost(dir: &Path) {
     );
 }
 
+/// The caller-side cost of section 1 with the audit pipeline's metrics published (a Prometheus
+/// recorder installed, a `MetricsReporter` publishing every 10 ms) and without (no reporter), in
+/// interleaved rounds. The recorder, once installed, stays: the rounds without a reporter still
+/// have it, which is the cost of the feature when nothing is reported.
+fn metrics_cost(dir: &Path) {
+    section("Metrics: the caller-side cost with the metrics published, against without (interleaved rounds)");
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().expect("one recorder");
+    let (calls, burst) = (300_000, 50_000);
+    println!("| round | without, ns per call | with, ns per call | with / without |");
+    println!("| ---: | ---: | ---: | ---: |");
+    let mut ratios = Vec::new();
+    for round in 1..=5 {
+        let one = |with: bool| {
+            let path = fresh(dir, "caller-metrics.log");
+            let (writer, guard) = FileWriter::builder(&path).build().unwrap();
+            let logger = AuditLogger::builder().sink(writer.clone()).build();
+            let reporter = with.then(|| {
+                audit_core::metrics::MetricsReporter::new()
+                    .logger(&logger)
+                    .writer(&writer)
+                    .spawn(Duration::from_millis(10))
+            });
+            let ctx = context(Some(logger));
+            let cost = ctx
+                .in_scope(|| per_call(calls, burst, |i| drop(black_box(audited_get(i))), || writer.flush().unwrap()));
+            drop(reporter);
+            drop(guard);
+            cost
+        };
+        let (without, with) = (one(false), one(true));
+        println!("| {round} | {without:.0} | {with:.0} | {:.2} |", with / without);
+        ratios.push(with / without);
+    }
+    let rendered = handle.render();
+    assert!(rendered.contains("audit_events_written_total"), "the reporter published");
+    println!("\nwith / without, median: **{:.2}** (goal: no regression beyond the noise)", median(ratios));
+}
+
 /// Two busy-looping processes, one per core, for the duration of a burst.
 struct CpuLoad(Vec<Child>);
 
@@ -1029,6 +1067,9 @@ fn main() {
     }
     if run("format") {
         format_cost();
+    }
+    if run("metrics") {
+        metrics_cost(&dir);
     }
     if run("ocsf") {
         ocsf_cost();

@@ -8,16 +8,16 @@ pub use common::{assert_same_ids, trail_ids};
 #[path = "fleet/servers.rs"]
 mod servers;
 
+#[path = "../examples/service/app.rs"]
+mod app;
 #[path = "fleet/nats.rs"]
 mod nats_tests;
 #[path = "fleet/postgres.rs"]
 mod postgres_tests;
-#[path = "../examples/service/app.rs"]
-mod app;
-#[path = "fleet/prometheus.rs"]
-mod prometheus_tests;
 #[path = "fleet/processes.rs"]
 mod processes;
+#[path = "fleet/prometheus.rs"]
+mod prometheus_tests;
 #[path = "fleet/syslog.rs"]
 mod syslog_tests;
 

@@ -470,4 +470,3 @@ impl Prometheus {
         Prometheus { port, _dir: dir, _process: process }
     }
 }
-
