@@ -12,6 +12,8 @@ mod servers;
 mod app;
 #[path = "fleet/nats.rs"]
 mod nats_tests;
+#[path = "fleet/otlp.rs"]
+mod otlp_tests;
 #[path = "fleet/postgres.rs"]
 mod postgres_tests;
 #[path = "fleet/processes.rs"]

@@ -470,3 +470,65 @@ impl Prometheus {
         Prometheus { port, _dir: dir, _process: process }
     }
 }
+
+/// The `rotel-agent` program of the PyPI package `rotel` (an OpenTelemetry collector): inside
+/// the package, found through the Python that has it.
+fn rotel_agent() -> PathBuf {
+    let output = Command::new("python3")
+        .args(["-c", "import rotel, os; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))"])
+        .output();
+    match output {
+        Ok(output) if output.status.success() => {
+            let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+            assert!(path.is_file(), "rotel's agent is not at {}", path.display());
+            path
+        }
+        _ => panic!("the OpenTelemetry collector `rotel` is not installed: these tests need it (`pip install rotel`; `.ci/run` installs it)"),
+    }
+}
+
+/// An OpenTelemetry collector (rotel) on loopback, printing every log record it receives.
+pub struct Collector {
+    pub http_port: u16,
+    grpc_port: u16,
+    pub output: PathBuf,
+    dir: TempDir,
+    process: Option<Killed>,
+}
+
+impl Collector {
+    pub fn start() -> Collector {
+        let dir = TempDir::new("rotel");
+        let output = dir.path("records.log");
+        let mut collector = Collector { http_port: free_port(), grpc_port: free_port(), output, dir, process: None };
+        collector.restart();
+        collector
+    }
+
+    /// Starts it (again, on the same ports, appending to the same output).
+    pub fn restart(&mut self) {
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(&self.output).unwrap();
+        let process = Command::new(rotel_agent())
+            .arg("start")
+            .arg(format!("--otlp-http-endpoint=127.0.0.1:{}", self.http_port))
+            .arg(format!("--otlp-grpc-endpoint=127.0.0.1:{}", self.grpc_port))
+            .args(["--exporter", "blackhole", "--debug-log", "logs", "--debug-log-verbosity", "detailed"])
+            .current_dir(self.dir.path(""))
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("rotel starts");
+        self.process = Some(Killed(process));
+        wait_for_port(self.http_port, "rotel");
+    }
+
+    /// Kills it (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        self.process = None;
+    }
+
+    /// What it printed so far.
+    pub fn printed(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.output).unwrap_or_default()).into_owned()
+    }
+}

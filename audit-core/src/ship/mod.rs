@@ -34,7 +34,7 @@
 //! reports them. Memory stays bounded by one batch whatever the backlog.
 
 mod destination;
-#[cfg(any(feature = "postgres", feature = "nats", feature = "syslog"))]
+#[cfg(any(feature = "postgres", feature = "nats", feature = "syslog", feature = "otlp"))]
 mod host;
 #[cfg(feature = "tls")]
 mod tls;
@@ -42,6 +42,8 @@ mod worker;
 
 #[cfg(feature = "nats")]
 pub mod nats;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "syslog")]
