@@ -428,6 +428,15 @@ mod config {
         assert!(error.to_string().contains("not a setting of a `nats` shipper"), "{error}");
         let error = build_error(&sink_with(r#"{ "to": "nats", "servrs": "x" }"#));
         assert!(error.to_string().contains("did you mean `servers`"), "{error}");
+        let error = build_error(&sink_with(r#"{ "to": "otlp" }"#));
+        assert_eq!(error.setting(), "sinks[0].ship[0].endpoint", "{error}");
+        let error = build_error(&sink_with(r#"{ "to": "otlp", "endpoint": "collector:4318" }"#));
+        assert_eq!(error.setting(), "sinks[0].ship[0].endpoint", "{error}");
+        let error = build_error(&sink_with(r#"{ "to": "otlp", "endpoint": "http://127.0.0.1:1", "table": "t" }"#));
+        assert!(error.to_string().contains("not a setting of a `otlp` shipper"), "{error}");
+        // A collector that is not there is a start-up error naming the shipper.
+        let error = build_error(&sink_with(r#"{ "to": "otlp", "endpoint": "http://127.0.0.1:1" }"#));
+        assert!(error.setting().starts_with("sinks[0].ship[0]"), "{error}");
         let error = build_error(&sink_with(r#"{ "to": "kafka" }"#));
         assert_eq!(error.setting(), "sinks[0].ship[0].to", "{error}");
         let error = build_error(&sink_with(r#"{ "to": "syslog", "transport": "tls" }"#));

@@ -10,9 +10,15 @@ use super::common::TempDir;
 use super::servers::Postgres;
 use super::{assert_same_ids, trail_ids, write_trail};
 
+/// The ids in the table from `origin`, in the order stored; none while the table is not made
+/// yet (a shipper killed before its first migration, on a loaded machine).
 fn ids_in_table(server: &Postgres, origin: &str) -> Vec<String> {
-    server
-        .client()
+    let mut client = server.client();
+    let exists: Option<String> = client.query_one("SELECT to_regclass('audit_events')::text", &[]).unwrap().get(0);
+    if exists.is_none() {
+        return Vec::new();
+    }
+    client
         .query("SELECT event_id FROM audit_events WHERE origin = $1 ORDER BY row_id", &[&origin])
         .unwrap()
         .iter()
@@ -245,6 +251,15 @@ fn checkpoints_shipped_with_the_trail_show_a_local_cut_from_the_central_store() 
     // An intruder cuts the machine's trail back by 30 lines. The chain alone cannot tell.
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
+    // The sequence of the last event (not a checkpoint): how many checkpoint lines come before
+    // it depends on how the writer's batches fell.
+    let last_event = lines
+        .iter()
+        .rev()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|line| line["event"]["action"] != "audit_checkpoint")
+        .and_then(|line| line["event"]["sequence"].as_u64())
+        .unwrap();
     std::fs::write(&path, lines[..lines.len() - 30].iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
     assert!(verify_trail(&path, &Options::default()).unwrap().is_intact());
 
@@ -259,7 +274,11 @@ fn checkpoints_shipped_with_the_trail_show_a_local_cut_from_the_central_store() 
         .unwrap()
         .get(0);
     let checkpoint = Checkpoint::verify(&note, &key.public_key()).unwrap();
-    assert_eq!(checkpoint.size, 200, "the last checkpoint covers every event");
+    assert!(
+        checkpoint.size >= last_event,
+        "the last checkpoint covers every event ({} < {last_event})",
+        checkpoint.size
+    );
     // ...and checks the machine's trail against it.
     let report = verify_trail(&path, &Options::default().expecting(checkpoint.link())).unwrap();
     assert_eq!(report.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), [FindingKind::CutTail]);

@@ -56,7 +56,7 @@ macro_rules! ship_settings {
 
 ship_settings! {
     common {
-        /// `postgres`, `nats` or `syslog`.
+        /// `postgres`, `nats`, `syslog` or `otlp`.
         to: DestinationKind,
         /// Whether the service runs this shipper itself (default true), or leaves it to
         /// `audit ship --config FILE`.
@@ -112,6 +112,12 @@ ship_settings! {
         [Syslog] app_name: String,
         /// postgres, nats: connect over TLS (syslog: `"transport": "tls"`).
         [Postgres, Nats] tls: bool,
+        /// otlp: the collector's OTLP/HTTP url (`http://collector:4318`; `/v1/logs` is added).
+        [Otlp] endpoint: String,
+        /// otlp: headers sent with every request (`{"authorization": "Bearer …"}`).
+        [Otlp] headers: std::collections::BTreeMap<String, String>,
+        /// otlp: the resource's `service.name` (default `audit-core`).
+        [Otlp] service_name: String,
     }
 }
 
@@ -130,6 +136,8 @@ pub enum DestinationKind {
     Nats,
     /// A syslog server or the local socket (feature `syslog`).
     Syslog,
+    /// An OpenTelemetry collector, OTLP/HTTP (feature `otlp`).
+    Otlp,
 }
 
 /// How a syslog [`ShipConfig`] reaches its server.
@@ -154,6 +162,7 @@ impl ShipConfig {
             DestinationKind::Postgres => "postgres",
             DestinationKind::Nats => "nats",
             DestinationKind::Syslog => "syslog",
+            DestinationKind::Otlp => "otlp",
         };
         let takes = OWN_SETTINGS.iter().filter(|(_, kinds)| kinds.contains(&self.to)).map(|(setting, _)| *setting);
         (name, takes.collect())
@@ -179,6 +188,7 @@ impl ShipConfig {
             DestinationKind::Postgres => self.postgres(active, namespace, at)?,
             DestinationKind::Nats => self.nats(active, at)?,
             DestinationKind::Syslog => self.syslog(active, at)?,
+            DestinationKind::Otlp => self.otlp(active, at)?,
         };
         if let Some(cursor) = &self.cursor {
             builder = builder.cursor(cursor);
@@ -324,5 +334,36 @@ impl ShipConfig {
     #[cfg(not(feature = "syslog"))]
     fn syslog(&self, _: &Path, at: &str) -> Result<ShipperBuilder, ConfigError> {
         Err(ConfigError::new(format!("{at}.to"), "shipping to syslog needs audit-core's `syslog` feature"))
+    }
+
+    #[cfg(feature = "otlp")]
+    fn otlp(&self, active: &Path, at: &str) -> Result<ShipperBuilder, ConfigError> {
+        use crate::ship::otlp::OtlpDestination;
+        let endpoint = self.endpoint.as_deref().ok_or_else(|| {
+            ConfigError::new(
+                format!("{at}.endpoint"),
+                "an `otlp` shipper needs an `endpoint` (`http://collector:4318`)",
+            )
+        })?;
+        let mut destination =
+            OtlpDestination::http(endpoint).map_err(|e| ConfigError::new(format!("{at}.endpoint"), e.to_string()))?;
+        for (name, value) in self.headers.iter().flatten() {
+            destination = destination.header(name, value);
+        }
+        if let Some(name) = &self.service_name {
+            destination = destination.service_name(name);
+        }
+        if let Some(origin) = &self.origin {
+            destination = destination.host_name(origin);
+        }
+        Ok(crate::ship::Shipper::builder(active, destination))
+    }
+
+    #[cfg(not(feature = "otlp"))]
+    fn otlp(&self, _: &Path, at: &str) -> Result<ShipperBuilder, ConfigError> {
+        Err(ConfigError::new(
+            format!("{at}.to"),
+            "shipping to an OpenTelemetry collector needs audit-core's `otlp` feature",
+        ))
     }
 }
