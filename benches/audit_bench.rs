@@ -1102,7 +1102,7 @@ fn main() {
     if run("long-trail") {
         trail_bench::long_trail(&dir);
     }
-    // Only when named (they need servers): `ship` for all three, or `ship-pg`, `ship-nats`, `ship-lag`.
+    // Only when named (they need servers): `ship` for all, or `ship-pg`, `ship-nats`, `ship-otlp`, `ship-lag`.
     let shipping = |name: &str| wanted.iter().any(|w| w == "ship" || w == name);
     if shipping("ship-pg") {
         ship_bench::memory(&dir);
@@ -1110,6 +1110,9 @@ fn main() {
     }
     if shipping("ship-nats") {
         ship_bench::nats_rate(&dir);
+    }
+    if shipping("ship-otlp") {
+        ship_bench::otlp_rate(&dir);
     }
     if shipping("ship-lag") {
         ship_bench::lag_and_caller_cost(&dir);

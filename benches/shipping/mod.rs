@@ -12,7 +12,7 @@ use audit_core::ship::{Destination, Shipper};
 use audit_core::writer::Rotation;
 use audit_core::{kibana, AuditEvent, AuditLogger, FileWriter, Outcome, Resource};
 
-use crate::servers::{NatsCluster, Postgres};
+use crate::servers::{Collector, NatsCluster, Postgres};
 
 const ROUNDS: usize = 3;
 
@@ -161,6 +161,43 @@ pub fn nats_rate(dir: &Path) {
     println!("| baseline: one publish, its acknowledgement awaited, per event | {naive:.0} |");
     println!("| shipper: batches of 1000 published at once, then every acknowledgement awaited | {ours:.0} |");
     println!("\nratio ours / baseline: **{:.1}**", ours / naive);
+}
+
+/// Shipping to an OpenTelemetry collector (rotel, OTLP/HTTP): batches of 1000 events per export
+/// request, against one request per event, interleaved rounds.
+pub fn otlp_rate(dir: &Path) {
+    use audit_core::ship::otlp::OtlpDestination;
+    crate::section("Shipping to an OpenTelemetry collector (OTLP/HTTP): batches vs one export request per event");
+    // Printing nothing: what is measured is the delivery, not the collector's console.
+    let collector = Collector::start_quiet();
+    let endpoint = format!("http://127.0.0.1:{}", collector.http_port);
+    let (ours_events, naive_events) = (50_000, 3_000);
+    let trail = dir.join("ship-otlp.log");
+    write_trail(&trail, ours_events);
+    let naive_trail = dir.join("ship-otlp-naive.log");
+    write_trail(&naive_trail, naive_events);
+    let (mut ours, mut naive) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let destination = OtlpDestination::http(&endpoint).unwrap();
+        ours.push(ship_once(&trail, destination, &dir.join(format!("otlp-{round}.cursor"))));
+        // The same destination, one record per export request, its answer awaited (no cursor).
+        let mut destination = OtlpDestination::http(&endpoint).unwrap();
+        let records: Vec<audit_core::ship::ShipRecord> = lines(&naive_trail)
+            .iter()
+            .map(|(_, line)| audit_core::ship::ShipRecord::parse(line.as_bytes()).unwrap())
+            .collect();
+        let started = Instant::now();
+        for record in &records {
+            destination.deliver(std::slice::from_ref(record)).unwrap();
+        }
+        assert_eq!(records.len() as u64, naive_events);
+        naive.push(naive_events as f64 / started.elapsed().as_secs_f64());
+    }
+    let (ours, naive) = (median(ours), median(naive));
+    println!("| delivery | events/s (median of {ROUNDS} rounds) |\n| --- | ---: |");
+    println!("| baseline: one export request, its answer awaited, per event | {naive:.0} |");
+    println!("| shipper: batches of 1000 events, one export request each | {ours:.0} |");
+    println!("\nratio ours / baseline: **{:.1}** (goal ≥ 20)", ours / naive);
 }
 
 pub fn lag_and_caller_cost(dir: &Path) {

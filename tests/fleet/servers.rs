@@ -491,6 +491,8 @@ fn rotel_agent() -> PathBuf {
 pub struct Collector {
     pub http_port: u16,
     grpc_port: u16,
+    /// Whether it prints what it receives (the tests read it; a benchmark measures without).
+    printing: bool,
     pub output: PathBuf,
     dir: TempDir,
     process: Option<Killed>,
@@ -500,7 +502,18 @@ impl Collector {
     pub fn start() -> Collector {
         let dir = TempDir::new("rotel");
         let output = dir.path("records.log");
-        let mut collector = Collector { http_port: free_port(), grpc_port: free_port(), output, dir, process: None };
+        let mut collector =
+            Collector { http_port: free_port(), grpc_port: free_port(), printing: true, output, dir, process: None };
+        collector.restart();
+        collector
+    }
+
+    /// One that prints nothing of what it receives.
+    pub fn start_quiet() -> Collector {
+        let dir = TempDir::new("rotel");
+        let output = dir.path("records.log");
+        let mut collector =
+            Collector { http_port: free_port(), grpc_port: free_port(), printing: false, output, dir, process: None };
         collector.restart();
         collector
     }
@@ -508,11 +521,16 @@ impl Collector {
     /// Starts it (again, on the same ports, appending to the same output).
     pub fn restart(&mut self) {
         let out = std::fs::OpenOptions::new().create(true).append(true).open(&self.output).unwrap();
-        let process = Command::new(rotel_agent())
+        let mut command = Command::new(rotel_agent());
+        command
             .arg("start")
             .arg(format!("--otlp-http-endpoint=127.0.0.1:{}", self.http_port))
             .arg(format!("--otlp-grpc-endpoint=127.0.0.1:{}", self.grpc_port))
-            .args(["--exporter", "blackhole", "--debug-log", "logs", "--debug-log-verbosity", "detailed"])
+            .args(["--exporter", "blackhole"]);
+        if self.printing {
+            command.args(["--debug-log", "logs", "--debug-log-verbosity", "detailed"]);
+        }
+        let process = command
             .current_dir(self.dir.path(""))
             .stdout(out.try_clone().unwrap())
             .stderr(out)
