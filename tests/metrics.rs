@@ -5,62 +5,15 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use audit_core::metrics::MetricsReporter;
-use audit_core::ship::{DeliveryError, Destination, ShipRecord, Shipper};
-use audit_core::sink::{BestEffortLimits, FailurePolicy, Record, SinkError};
+use audit_core::ship::Shipper;
+use audit_core::sink::BestEffortLimits;
 use audit_core::{kibana, AuditEvent, AuditLogger, AuditSink, Durability, FileWriter, Outcome};
+use common::sinks::{Hung, Ids, Switch};
 use common::TempDir;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-
-/// Refuses every event while `refusing` is set (failing closed).
-#[derive(Clone, Default)]
-struct Switch(Arc<AtomicBool>);
-
-impl AuditSink for Switch {
-    fn write(&self, _: &Record<'_>) -> Result<(), SinkError> {
-        if self.0.load(Ordering::SeqCst) {
-            return Err(FailurePolicy::FailClosed.failure(io::Error::other("down")));
-        }
-        Ok(())
-    }
-    fn describe(&self) -> String {
-        "switch".into()
-    }
-}
-
-/// Never returns from a write until released: a best-effort sink whose queue fills.
-#[derive(Clone, Default)]
-struct Hung(Arc<(Mutex<bool>, Condvar)>);
-
-impl AuditSink for Hung {
-    fn write(&self, _: &Record<'_>) -> Result<(), SinkError> {
-        let mut released = self.0 .0.lock().unwrap();
-        while !*released {
-            released = self.0 .1.wait(released).unwrap();
-        }
-        Ok(())
-    }
-    fn describe(&self) -> String {
-        "hung".into()
-    }
-}
-
-struct Collecting(BTreeSet<String>);
-
-impl Destination for Collecting {
-    fn name(&self) -> String {
-        "collecting".into()
-    }
-    fn deliver(&mut self, batch: &[ShipRecord]) -> Result<(), DeliveryError> {
-        self.0.extend(batch.iter().map(|record| record.id.clone()));
-        Ok(())
-    }
-}
 
 /// What the recorder holds now (a snapshot takes the counts it reads: one snapshot, many looks).
 type Values = Vec<(metrics_util::CompositeKey, Option<metrics::Unit>, Option<metrics::SharedString>, DebugValue)>;
@@ -108,11 +61,11 @@ fn the_loggers_writers_and_shippers_figures_reach_the_recorder() {
     for _ in 0..10 {
         logger.log(event()).unwrap();
     }
-    switch.0.store(true, Ordering::SeqCst);
+    switch.refuse(true);
     assert!(logger.log(event()).unwrap_err().is_refusal());
-    switch.0.store(false, Ordering::SeqCst);
+    switch.refuse(false);
 
-    let shipper = Shipper::builder(&path, Collecting(BTreeSet::new())).cursor(dir.path("ship.cursor")).spawn().unwrap();
+    let shipper = Shipper::builder(&path, Ids(BTreeSet::new())).cursor(dir.path("ship.cursor")).spawn().unwrap();
     for _ in 0..200 {
         if shipper.stats().caught_up && shipper.stats().delivered > 0 {
             break;
@@ -146,9 +99,9 @@ fn the_loggers_writers_and_shippers_figures_reach_the_recorder() {
 
     // A spawned reporter goes on publishing: a later refusal shows without calling report().
     let spawned = reporter.spawn(Duration::from_millis(20));
-    switch.0.store(true, Ordering::SeqCst);
+    switch.refuse(true);
     assert!(logger.log(event()).is_err());
-    switch.0.store(false, Ordering::SeqCst);
+    switch.refuse(false);
     let mut refused = 0;
     for _ in 0..100 {
         refused = counter(&take(&snapshotter), "audit_events_refused_total", None);
@@ -159,8 +112,7 @@ fn the_loggers_writers_and_shippers_figures_reach_the_recorder() {
     }
     assert_eq!(refused, 2);
     drop(spawned);
-    *hung.0 .0.lock().unwrap() = true;
-    hung.0 .1.notify_all();
+    hung.release();
     shipper.shutdown(Duration::from_secs(5));
     guard.shutdown().unwrap();
 }

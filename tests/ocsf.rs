@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use audit_core::chain::ChainHash;
 use audit_core::event::{ErrorInfo, HttpRequestInfo};
-use audit_core::ship::{DeliveryError, Destination, ShipRecord, Shipper};
+use audit_core::ship::Shipper;
 use audit_core::trail::{TrailItem, TrailReader};
 use audit_core::writer::Rotation;
 use audit_core::{
     kibana, AuditConfig, AuditContext, AuditEvent, AuditLogger, Category, EcsFormat, EventType, FileWriter, LineSchema,
     Outcome, Resource, User, OCSF_VERSION,
 };
+use common::sinks::Ids;
 use common::TempDir;
 use serde_json::Value;
 
@@ -110,18 +111,6 @@ fn every_kind(logger: &AuditLogger) {
     context.in_scope(|| rename(1, "New")).unwrap();
 }
 
-struct Collecting(BTreeSet<String>);
-
-impl Destination for Collecting {
-    fn name(&self) -> String {
-        "collecting".into()
-    }
-    fn deliver(&mut self, batch: &[ShipRecord]) -> Result<(), DeliveryError> {
-        self.0.extend(batch.iter().map(|record| record.id.clone()));
-        Ok(())
-    }
-}
-
 #[test]
 fn every_line_of_an_ocsf_trail_is_valid_against_its_class_and_the_trail_verifies_and_ships() {
     let dir = TempDir::new("ocsf-trail");
@@ -194,7 +183,7 @@ fn every_line_of_an_ocsf_trail_is_valid_against_its_class_and_the_trail_verifies
     assert!(report.is_intact(), "{:?}", report.findings);
     assert_eq!(report.verified, lines.len() as u64);
 
-    let shipped = Shipper::builder(&path, Collecting(BTreeSet::new()))
+    let shipped = Shipper::builder(&path, Ids(BTreeSet::new()))
         .cursor(dir.path("ship.cursor"))
         .run_until_caught_up(Duration::from_secs(30))
         .unwrap();

@@ -6,12 +6,15 @@
 use std::io;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod common;
 
 use audit_core::logger::LogError;
 use audit_core::sink::{AuditSink, BestEffortLimits, FailurePolicy, Record, SinkError, WithDeadline};
 use audit_core::{kibana, AuditEvent, AuditLogger, MemorySink, Outcome};
+use common::sinks::Hung;
 
 fn event() -> AuditEvent {
     AuditEvent::new(&kibana::SPACE_GET).with_outcome(Outcome::Success)
@@ -132,37 +135,6 @@ fn an_impossible_quorum_is_refused_when_the_logger_is_built() {
     let built = std::panic::catch_unwind(|| sinks().require_at_least(4).build());
     assert!(built.is_err(), "build() has no error to return: it refuses to build");
     sinks().require_at_least(3).build_checked().unwrap();
-}
-
-/// A destination that never answers until released.
-#[derive(Clone, Default)]
-struct Hung(Arc<(Mutex<bool>, Condvar)>);
-
-impl Hung {
-    fn wait(&self) {
-        let mut released = self.0 .0.lock().unwrap();
-        while !*released {
-            released = self.0 .1.wait(released).unwrap();
-        }
-    }
-    fn release(&self) {
-        *self.0 .0.lock().unwrap() = true;
-        self.0 .1.notify_all();
-    }
-}
-
-impl AuditSink for Hung {
-    fn write(&self, _: &Record<'_>) -> Result<(), SinkError> {
-        self.wait();
-        Ok(())
-    }
-    fn flush(&self) -> io::Result<()> {
-        self.wait();
-        Ok(())
-    }
-    fn describe(&self) -> String {
-        "hung".to_owned()
-    }
 }
 
 /// Slow at first, then quick: its queue is full for a while, then frees up little by little.

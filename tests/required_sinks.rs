@@ -3,39 +3,17 @@
 //! these" lets a call go on when k sinks took its event.
 
 use std::io;
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+mod common;
 
 use audit_core::logger::LogError;
 use audit_core::sink::{FailurePolicy, Record, SinkError, WithDeadline};
 use audit_core::{kibana, AuditEvent, AuditLogger, AuditSink, MemorySink, Outcome};
+use common::sinks::Hung;
 
 fn event() -> AuditEvent {
     AuditEvent::new(&kibana::SPACE_GET).with_outcome(Outcome::Success)
-}
-
-/// A destination that never answers (a hung socket), until released.
-#[derive(Clone, Default)]
-struct Hung(Arc<(Mutex<bool>, Condvar)>);
-
-impl Hung {
-    fn release(&self) {
-        *self.0 .0.lock().unwrap() = true;
-        self.0 .1.notify_all();
-    }
-}
-
-impl AuditSink for Hung {
-    fn write(&self, _: &Record<'_>) -> Result<(), SinkError> {
-        let mut released = self.0 .0.lock().unwrap();
-        while !*released {
-            released = self.0 .1.wait(released).unwrap();
-        }
-        Ok(())
-    }
-    fn describe(&self) -> String {
-        "hung".to_owned()
-    }
 }
 
 /// A destination that refuses everything (failing closed).

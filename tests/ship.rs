@@ -626,55 +626,44 @@ fn a_cursor_inside_a_line_is_reported_and_its_file_delivered_again_from_its_star
     assert!(reasons.iter().any(|r| r.contains("is inside a line")), "{reasons:?}");
 }
 
-#[test]
-fn a_nats_server_that_never_answers_fails_the_check_within_its_connect_timeout() {
-    use audit_core::ship::nats::NatsDestination;
-    use std::net::TcpListener;
-    // Accepts connections and never says a word (a hung server, a port held by something else).
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// A server that accepts connections and never says a word (a hung server, a port held by
+/// something else) for 30 s: its address.
+fn silent_server() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
-    let held = std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().take(4).flatten() {
-            held.push(stream);
-        }
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(4).flatten().collect();
         std::thread::sleep(Duration::from_secs(30));
         drop(held);
     });
-    let mut destination = NatsDestination::new(&format!("nats://{address}"))
-        .unwrap()
-        .timeouts(Duration::from_secs(1), Duration::from_secs(1));
+    address
+}
+
+/// `destination`'s check fails, within its 1 s timeout and well before 5 s.
+fn check_fails_within_its_timeout(mut destination: impl Destination) {
     let started = std::time::Instant::now();
     let (sent, answer) = std::sync::mpsc::channel();
     std::thread::spawn(move || drop(sent.send(destination.check().map_err(|e| e.to_string()))));
     let result = answer.recv_timeout(Duration::from_secs(10)).expect("the check returns, bounded by its timeout");
     assert!(result.is_err(), "a server that never answers is no destination");
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
-    drop(held);
+}
+
+#[test]
+fn a_nats_server_that_never_answers_fails_the_check_within_its_connect_timeout() {
+    use audit_core::ship::nats::NatsDestination;
+    let address = silent_server();
+    let destination = NatsDestination::new(&format!("nats://{address}"))
+        .unwrap()
+        .timeouts(Duration::from_secs(1), Duration::from_secs(1));
+    check_fails_within_its_timeout(destination);
 }
 
 #[test]
 fn a_postgres_server_that_never_answers_fails_the_check_within_its_connect_timeout() {
     use audit_core::ship::postgres::PostgresDestination;
-    use std::net::TcpListener;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    let held = std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().take(4).flatten() {
-            held.push(stream);
-        }
-        std::thread::sleep(Duration::from_secs(30));
-        drop(held);
-    });
+    let address = silent_server();
     let url = format!("postgresql://audit@{}:{}/audit", address.ip(), address.port());
-    let mut destination =
-        PostgresDestination::new(&url).unwrap().timeouts(Duration::from_secs(1), Duration::from_secs(1));
-    let started = std::time::Instant::now();
-    let (sent, answer) = std::sync::mpsc::channel();
-    std::thread::spawn(move || drop(sent.send(destination.check().map_err(|e| e.to_string()))));
-    let result = answer.recv_timeout(Duration::from_secs(10)).expect("the check returns, bounded by its timeout");
-    assert!(result.is_err(), "a server that never answers is no destination");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
-    drop(held);
+    let destination = PostgresDestination::new(&url).unwrap().timeouts(Duration::from_secs(1), Duration::from_secs(1));
+    check_fails_within_its_timeout(destination);
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod sinks;
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

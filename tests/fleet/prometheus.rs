@@ -1,54 +1,16 @@
 //! The example service's `/metrics`, scraped by a real Prometheus server: a refused call and a
 //! best-effort sink's drops are read back through Prometheus' HTTP API.
 
-use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use audit_core::metrics::MetricsReporter;
-use audit_core::sink::{BestEffortLimits, FailurePolicy, Record, SinkError};
-use audit_core::{AuditLogger, AuditSink, MemorySink};
+use audit_core::sink::BestEffortLimits;
+use audit_core::{AuditLogger, MemorySink};
 
 use crate::app;
+use crate::common::sinks::{Hung, Switch};
 use crate::servers::Prometheus;
-
-/// Refuses every event while set (failing closed): the service answers 503.
-#[derive(Clone, Default)]
-struct Switch(Arc<AtomicBool>);
-
-impl AuditSink for Switch {
-    fn write(&self, _: &Record<'_>) -> Result<(), SinkError> {
-        if self.0.load(Ordering::SeqCst) {
-            return Err(FailurePolicy::FailClosed.failure(io::Error::other("audit store down")));
-        }
-        Ok(())
-    }
-    fn is_accepting(&self) -> bool {
-        !self.0.load(Ordering::SeqCst)
-    }
-    fn describe(&self) -> String {
-        "switch".into()
-    }
-}
-
-/// A best-effort sink that never finishes a write until released: its queue fills and drops.
-#[derive(Clone, Default)]
-struct Hung(Arc<(Mutex<bool>, Condvar)>);
-
-impl AuditSink for Hung {
-    fn write(&self, _: &Record<'_>) -> Result<(), SinkError> {
-        let mut released = self.0 .0.lock().unwrap();
-        while !*released {
-            released = self.0 .1.wait(released).unwrap();
-        }
-        Ok(())
-    }
-    fn describe(&self) -> String {
-        "siem".into()
-    }
-}
 
 /// The value of `query` in Prometheus (its first series), once there is one.
 fn query(agent: &ureq::Agent, port: u16, query: &str) -> Option<f64> {
@@ -86,9 +48,9 @@ fn prometheus_scrapes_the_services_refusals_and_drops() {
     for _ in 0..5 {
         assert_eq!(get("/api/dashboards/d1"), 401, "no session: an audited refusal of access");
     }
-    switch.0.store(true, Ordering::SeqCst);
+    switch.refuse(true);
     get("/api/dashboards/d1");
-    switch.0.store(false, Ordering::SeqCst);
+    switch.refuse(false);
     // The service's own page has it (the reporter publishes every 200 ms).
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -115,6 +77,5 @@ fn prometheus_scrapes_the_services_refusals_and_drops() {
     assert!(refused.is_some_and(|n| n >= 1.0), "refused, as Prometheus has it: {refused:?}");
     assert!(dropped.is_some_and(|n| n >= 1.0), "dropped, as Prometheus has it: {dropped:?}");
     assert!(written.is_some_and(|n| n >= 5.0), "written, as Prometheus has it: {written:?}");
-    *hung.0 .0.lock().unwrap() = true;
-    hung.0 .1.notify_all();
+    hung.release();
 }

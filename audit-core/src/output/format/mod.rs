@@ -387,6 +387,13 @@ impl EcsFormat {
             Some(json) => namespace.fields(json.namespace()),
             None => write_space_and_session(&mut namespace, space_id, session_id),
         }
+        self.write_namespace_fields(&mut namespace, event, field, items);
+        namespace.end();
+    }
+
+    /// The namespace's fields after space and session, the same in ECS and OCSF lines: the
+    /// resource, authentication details, spaces, the intent a result belongs to, the diff.
+    fn write_namespace_fields(&self, namespace: &mut JsonObject<'_>, event: &AuditEvent, field: usize, items: usize) {
         if let Some(resource) = &event.resource {
             let mut object = namespace.dynamic_object(&self.resource_key);
             object.str(key!("type"), &resource.kind);
@@ -415,7 +422,6 @@ impl EcsFormat {
             let value_limit = if field == self.max_field_bytes { usize::MAX } else { field };
             namespace.raw_with(key!("diff"), |out| diff.write_json(out, items, value_limit));
         }
-        namespace.end();
     }
 }
 

@@ -328,7 +328,7 @@ pub(super) fn write(format: &EcsFormat, event: &AuditEvent, out: &mut Vec<u8>, f
     write_metadata(format, &mut line, event);
     // Before anything else that is an object of its own: the ECS `event` object under
     // `unmapped` is the first `"event":{` of the line, where a chained trail's link goes.
-    write_unmapped(format, &mut line, event);
+    write_unmapped(format, &mut line, event, field, items);
     let app = format.service_name.as_deref().unwrap_or("audit-core");
     // Who and where: copied from the context's cached parts when the event overrides none of it
     // (and the line is written at the format's own limits, which the cache was made at).
@@ -424,7 +424,7 @@ fn write_metadata(format: &EcsFormat, line: &mut JsonObject<'_>, event: &AuditEv
 }
 
 /// `unmapped`: the ECS `event` object, the namespace's fields, the labels.
-fn write_unmapped(format: &EcsFormat, line: &mut JsonObject<'_>, event: &AuditEvent) {
+fn write_unmapped(format: &EcsFormat, line: &mut JsonObject<'_>, event: &AuditEvent, field: usize, items: usize) {
     let mut unmapped = line.object(key!("unmapped"));
     write_event_fields(&mut unmapped, event);
     let empty = event.space_id().is_none()
@@ -434,7 +434,7 @@ fn write_unmapped(format: &EcsFormat, line: &mut JsonObject<'_>, event: &AuditEv
         && event.delete_from_spaces.is_empty()
         && event.result.is_none();
     if !empty {
-        write_namespace(format, &mut unmapped, event);
+        write_namespace(format, &mut unmapped, event, field, items);
     }
     if let Some(error) = &event.error {
         let mut object = unmapped.object(key!("error"));
@@ -450,35 +450,10 @@ fn write_unmapped(format: &EcsFormat, line: &mut JsonObject<'_>, event: &AuditEv
 }
 
 /// The namespace's fields (space, resource, authentication, spaces, intent, diff), as in ECS.
-fn write_namespace(format: &EcsFormat, unmapped: &mut JsonObject<'_>, event: &AuditEvent) {
+fn write_namespace(format: &EcsFormat, unmapped: &mut JsonObject<'_>, event: &AuditEvent, field: usize, items: usize) {
     let mut namespace = unmapped.dynamic_object(&format.namespace);
     namespace.opt_str(key!("space_id"), event.space_id());
-    if let Some(resource) = &event.resource {
-        let mut object = namespace.dynamic_object(&format.resource_key);
-        object.str(key!("type"), &resource.kind);
-        object.opt_str(key!("id"), resource.id.as_deref());
-        object.opt_str(key!("name"), resource.name.as_deref().filter(|_| format.include_resource_names));
-        object.end();
-    }
-    if let Some(auth) = &event.authentication {
-        namespace.opt_str(key!("authentication_provider"), auth.provider.as_deref());
-        namespace.opt_str(key!("authentication_type"), auth.kind.as_deref());
-        namespace.opt_str(key!("authentication_realm"), auth.realm.as_deref());
-        namespace.opt_str(key!("lookup_realm"), auth.lookup_realm.as_deref());
-    }
-    if !event.add_to_spaces.is_empty() {
-        namespace.strs(key!("add_to_spaces"), event.add_to_spaces.iter().map(String::as_str));
-    }
-    if !event.delete_from_spaces.is_empty() {
-        namespace.strs(key!("delete_from_spaces"), event.delete_from_spaces.iter().map(String::as_str));
-    }
-    if let Some(intent) = event.intent_id() {
-        namespace.ascii(key!("intent_event_id"), intent.as_str().as_bytes());
-    }
-    if let Some(diff) = event.diff() {
-        let (items, limit) = (namespace.item_limit(), usize::MAX);
-        namespace.raw_with(key!("diff"), |out| diff.write_json(out, items, limit));
-    }
+    format.write_namespace_fields(&mut namespace, event, field, items);
     namespace.end();
 }
 
