@@ -91,3 +91,35 @@ fn a_collector_killed_mid_stream_and_restarted_gets_every_event() {
     assert!(printed.contains("saved_object_update"), "{}", &printed[..printed.len().min(4000)]);
     assert!(printed.contains("shop"), "service.name");
 }
+
+#[test]
+fn the_trail_reaches_a_collector_over_grpc_and_from_the_config() {
+    let dir = TempDir::new("otlp-grpc");
+    let path = dir.path("audit.log");
+    let collector = Collector::start();
+    let config = audit_core::AuditConfig::from_json(&format!(
+        r#"{{ "service_name": "shop", "sinks": [{{ "type": "rolling_file", "path": "{}",
+              "ship": [{{ "to": "otlp", "protocol": "grpc", "endpoint": "http://127.0.0.1:{}",
+                         "headers": {{ "x-tenant": "shop" }} }}] }}] }}"#,
+        path.display(),
+        collector.grpc_port
+    ))
+    .unwrap();
+    let (logger, guards) = config.build().unwrap();
+    for i in 0..300u32 {
+        let event = AuditEvent::new(&kibana::SAVED_OBJECT_GET)
+            .with_outcome(Outcome::Success)
+            .with_resource(Resource::new("dashboard", i.to_string()));
+        logger.log(event).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while guards.shippers()[0].delivered < 300 {
+        assert!(Instant::now() < deadline, "{:?}", guards.shippers());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(guards.shippers()[0].destination.starts_with("otlp+grpc+"), "{:?}", guards.shippers());
+    guards.shutdown().unwrap();
+    let ids = trail_ids(&path);
+    let got = received(&collector);
+    assert!(ids.iter().all(|id| got.contains(id)), "{} of {} at the collector", got.len(), ids.len());
+}

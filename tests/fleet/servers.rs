@@ -490,7 +490,7 @@ fn rotel_agent() -> PathBuf {
 /// An OpenTelemetry collector (rotel) on loopback, printing every log record it receives.
 pub struct Collector {
     pub http_port: u16,
-    grpc_port: u16,
+    pub grpc_port: u16,
     /// Whether it prints what it receives (the tests read it; a benchmark measures without).
     printing: bool,
     pub output: PathBuf,

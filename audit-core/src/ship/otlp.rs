@@ -1,5 +1,5 @@
-//! [`OtlpDestination`]: an OpenTelemetry collector, over OTLP/HTTP with protobuf (feature
-//! `otlp`).
+//! [`OtlpDestination`]: an OpenTelemetry collector, over OTLP/HTTP with protobuf
+//! ([`OtlpDestination::http`]) or OTLP/gRPC ([`OtlpDestination::grpc`]) (feature `otlp`).
 //!
 //! A batch of the trail is one `ExportLogsServiceRequest`: one resource (`service.name`,
 //! `host.name`), one scope (`audit-core`), and a log record per event:
@@ -14,7 +14,7 @@
 //!   `kibana.saved_object.id`; an OCSF line's `metadata.uid`, `actor.user.name`, …), and the line
 //!   itself, exactly as the trail holds it, as the body.
 //!
-//! The batch counts as delivered when the collector answers `2xx`: only then does the shipper's
+//! The batch counts as delivered when the collector answers `2xx` (gRPC: `OK`): only then does the shipper's
 //! cursor move. A collector that throttles (`429`, `503` with `Retry-After`) is waited for, up
 //! to 30 s, before the batch is tried again; any other failure is retried with the shipper's
 //! back-off. **Collectors do not deduplicate**: a batch sent again after a lost answer (a
@@ -34,6 +34,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, InstrumentationScope, KeyValue};
@@ -59,7 +60,15 @@ pub struct OtlpDestination {
     service_name: String,
     host: String,
     timeout: Duration,
-    agent: ureq::Agent,
+    transport: Transport,
+}
+
+/// How requests reach the collector.
+enum Transport {
+    /// OTLP/HTTP: a protobuf body posted to the logs path.
+    Http(ureq::Agent),
+    /// OTLP/gRPC: the `LogsService/Export` call, on a runtime of the destination's own.
+    Grpc { runtime: tokio::runtime::Runtime, client: Option<LogsServiceClient<tonic::transport::Channel>> },
 }
 
 impl std::fmt::Debug for OtlpDestination {
@@ -92,7 +101,33 @@ impl OtlpDestination {
             service_name: "audit-core".to_owned(),
             host: host_name(),
             timeout,
-            agent: agent(timeout),
+            transport: Transport::Http(agent(timeout)),
+        })
+    }
+
+    /// A collector's OTLP/gRPC endpoint: `http://host:4317` (`https://` for TLS).
+    pub fn grpc(endpoint: &str) -> Result<OtlpDestination, DeliveryError> {
+        let parsed: ureq::http::Uri =
+            endpoint.parse().map_err(|error| DeliveryError::caused_by(format!("the OTLP url `{endpoint}`"), error))?;
+        if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none() {
+            return Err(DeliveryError::new(format!(
+                "the OTLP url `{endpoint}` is not an http:// or https:// url with a host"
+            )));
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("audit-otlp")
+            .on_thread_start(super::worker::lower_priority)
+            .enable_all()
+            .build()
+            .map_err(|error| DeliveryError::caused_by("starting the OTLP client's runtime", error))?;
+        Ok(OtlpDestination {
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            headers: Vec::new(),
+            service_name: "audit-core".to_owned(),
+            host: host_name(),
+            timeout: Duration::from_secs(10),
+            transport: Transport::Grpc { runtime, client: None },
         })
     }
 
@@ -118,7 +153,9 @@ impl OtlpDestination {
     /// How long one request may take, connection included (default 10 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
-        self.agent = agent(timeout);
+        if let Transport::Http(_) = self.transport {
+            self.transport = Transport::Http(agent(timeout));
+        }
         self
     }
 
@@ -155,9 +192,80 @@ impl OtlpDestination {
         }
     }
 
+    /// Sends `request`: `Ok` once the collector acknowledged it.
+    fn export(&mut self, request: ExportLogsServiceRequest) -> Result<(), DeliveryError> {
+        match &mut self.transport {
+            Transport::Http(agent) => {
+                let agent = agent.clone();
+                self.post(&agent, request.encode_to_vec())
+            }
+            Transport::Grpc { .. } => self.call(request),
+        }
+    }
+
+    /// The gRPC call: `Ok` once the collector answered it. A throttled or unavailable collector
+    /// (`RESOURCE_EXHAUSTED`, `UNAVAILABLE`) is tried again by the shipper, after its back-off.
+    fn call(&mut self, request: ExportLogsServiceRequest) -> Result<(), DeliveryError> {
+        let (endpoint, timeout, headers) = (self.endpoint.clone(), self.timeout, self.headers.clone());
+        let Transport::Grpc { runtime, client } = &mut self.transport else { unreachable!("a gRPC destination") };
+        let result = runtime.block_on(async {
+            let mut connected = match client.take() {
+                Some(connected) => connected,
+                None => {
+                    let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())
+                        .map_err(|error| DeliveryError::caused_by(format!("the OTLP url `{endpoint}`"), error))?
+                        .connect_timeout(timeout)
+                        .timeout(timeout);
+                    let channel = channel
+                        .connect()
+                        .await
+                        .map_err(|error| DeliveryError::caused_by(format!("connecting to {endpoint}"), error))?;
+                    LogsServiceClient::new(channel)
+                }
+            };
+            let mut call = tonic::Request::new(request);
+            for (name, value) in &headers {
+                let name = tonic::metadata::MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes())
+                    .map_err(|error| DeliveryError::caused_by(format!("the header name `{name}`"), error))?;
+                let value = value
+                    .parse()
+                    .map_err(|error| DeliveryError::caused_by(format!("the value of the header `{name}`"), error))?;
+                call.metadata_mut().insert(name, value);
+            }
+            match connected.export(call).await {
+                Ok(answer) => Ok((connected, answer.into_inner())),
+                Err(status) => Err(DeliveryError::caused_by(format!("exporting to {endpoint}"), status)),
+            }
+        });
+        match result {
+            Ok((connected, answer)) => {
+                *client = Some(connected);
+                self.note_rejected(answer);
+                Ok(())
+            }
+            // The next attempt connects anew.
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Logs what the collector refused for good in an accepted request.
+    fn note_rejected(&self, answer: ExportLogsServiceResponse) {
+        if let Some(partial) = answer.partial_success.filter(|p| p.rejected_log_records > 0) {
+            // Refused for good by the collector (malformed for it): sending them again would be
+            // refused again; the trail still holds them.
+            tracing::warn!(
+                target: "audit_core",
+                endpoint = %self.endpoint,
+                rejected = partial.rejected_log_records,
+                "the OTLP collector rejected audit records: {}",
+                partial.error_message
+            );
+        }
+    }
+
     /// Posts `body`: `Ok` once the collector answered `2xx`.
-    fn post(&self, body: Vec<u8>) -> Result<(), DeliveryError> {
-        let mut request = self.agent.post(&self.endpoint).header("content-type", "application/x-protobuf");
+    fn post(&self, agent: &ureq::Agent, body: Vec<u8>) -> Result<(), DeliveryError> {
+        let mut request = agent.post(&self.endpoint).header("content-type", "application/x-protobuf");
         for (name, value) in &self.headers {
             request = request.header(name.as_str(), value.as_str());
         }
@@ -168,17 +276,7 @@ impl OtlpDestination {
         if (200..300).contains(&status) {
             let answer = response.body_mut().read_to_vec().unwrap_or_default();
             if let Ok(answer) = ExportLogsServiceResponse::decode(&answer[..]) {
-                if let Some(partial) = answer.partial_success.filter(|p| p.rejected_log_records > 0) {
-                    // Refused for good by the collector (malformed for it): sending them again
-                    // would be refused again; the trail still holds them.
-                    tracing::warn!(
-                        target: "audit_core",
-                        endpoint = %self.endpoint,
-                        rejected = partial.rejected_log_records,
-                        "the OTLP collector rejected audit records: {}",
-                        partial.error_message
-                    );
-                }
+                self.note_rejected(answer);
             }
             return Ok(());
         }
@@ -205,7 +303,10 @@ fn agent(timeout: Duration) -> ureq::Agent {
 
 impl Destination for OtlpDestination {
     fn name(&self) -> String {
-        format!("otlp+{}", self.endpoint)
+        match self.transport {
+            Transport::Http(_) => format!("otlp+{}", self.endpoint),
+            Transport::Grpc { .. } => format!("otlp+grpc+{}", self.endpoint),
+        }
     }
 
     /// The endpoint: another collector (or path) is another cursor.
@@ -215,11 +316,12 @@ impl Destination for OtlpDestination {
 
     /// An empty export: the collector is there and takes OTLP/HTTP.
     fn check(&mut self) -> Result<(), DeliveryError> {
-        self.post(ExportLogsServiceRequest::default().encode_to_vec())
+        self.export(ExportLogsServiceRequest::default())
     }
 
     fn deliver(&mut self, batch: &[ShipRecord]) -> Result<(), DeliveryError> {
-        self.post(self.request(batch).encode_to_vec())
+        let request = self.request(batch);
+        self.export(request)
     }
 }
 

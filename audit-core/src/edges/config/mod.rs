@@ -20,5 +20,5 @@ mod units;
 
 pub use error::ConfigError;
 pub use settings::{AuditConfig, ConsoleStream, DiffConfig, RollingFileConfig, SinkConfig, WriterGuards};
-pub use shipping::{DestinationKind, ShipConfig, SyslogTransport};
+pub use shipping::{DestinationKind, OtlpProtocol, ShipConfig, SyslogTransport};
 pub use units::{ByteSize, Interval};

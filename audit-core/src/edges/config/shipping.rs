@@ -112,8 +112,11 @@ ship_settings! {
         [Syslog] app_name: String,
         /// postgres, nats: connect over TLS (syslog: `"transport": "tls"`).
         [Postgres, Nats] tls: bool,
-        /// otlp: the collector's OTLP/HTTP url (`http://collector:4318`; `/v1/logs` is added).
+        /// otlp: the collector's url: OTLP/HTTP (`http://collector:4318`; `/v1/logs` is added),
+        /// or OTLP/gRPC with `"protocol": "grpc"` (`http://collector:4317`).
         [Otlp] endpoint: String,
+        /// otlp: `http/protobuf` (default) or `grpc`.
+        [Otlp] protocol: OtlpProtocol,
         /// otlp: headers sent with every request (`{"authorization": "Bearer …"}`).
         [Otlp] headers: std::collections::BTreeMap<String, String>,
         /// otlp: the resource's `service.name` (default `audit-core`).
@@ -138,6 +141,20 @@ pub enum DestinationKind {
     Syslog,
     /// An OpenTelemetry collector, OTLP/HTTP (feature `otlp`).
     Otlp,
+}
+
+/// How an `otlp` [`ShipConfig`] reaches its collector (the values of OpenTelemetry's
+/// `OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OtlpProtocol {
+    /// OTLP/HTTP with protobuf bodies.
+    #[default]
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+    /// OTLP/gRPC.
+    #[serde(rename = "grpc")]
+    Grpc,
 }
 
 /// How a syslog [`ShipConfig`] reaches its server.
@@ -345,8 +362,11 @@ impl ShipConfig {
                 "an `otlp` shipper needs an `endpoint` (`http://collector:4318`)",
             )
         })?;
-        let mut destination =
-            OtlpDestination::http(endpoint).map_err(|e| ConfigError::new(format!("{at}.endpoint"), e.to_string()))?;
+        let destination = match self.protocol.unwrap_or_default() {
+            OtlpProtocol::HttpProtobuf => OtlpDestination::http(endpoint),
+            OtlpProtocol::Grpc => OtlpDestination::grpc(endpoint),
+        };
+        let mut destination = destination.map_err(|e| ConfigError::new(format!("{at}.endpoint"), e.to_string()))?;
         for (name, value) in self.headers.iter().flatten() {
             destination = destination.header(name, value);
         }
