@@ -23,7 +23,7 @@
 //!
 //! `ship` runs the shippers that a service's configuration leaves to a process of their own
 //! (`"in_process": false`): it follows each trail from its cursor and delivers it to PostgreSQL,
-//! NATS JetStream or syslog until stopped (a SIGKILL included: it resumes from its cursor), or,
+//! NATS JetStream, syslog or an OpenTelemetry collector until stopped (a SIGKILL included: it resumes from its cursor), or,
 //! with `--until-caught-up`, until every trail is delivered to its end.
 
 use std::path::{Path, PathBuf};

@@ -52,8 +52,9 @@
 //!    one before; with the `signing` feature it also seals rotated files and signs checkpoints;
 //!    [`verify`] (or the `audit verify` command) says where a trail was changed.
 //! 7. **Gather a fleet's trails**: a [`Shipper`](ship::Shipper) follows the trail from a cursor
-//!    and delivers it at least once, deduplicated by `event.id`, to NATS JetStream, PostgreSQL or
-//!    syslog ([`ship`]; features `nats`, `postgres`, `syslog`), or `audit ship --config FILE`.
+//!    and delivers it at least once, deduplicated by `event.id`, to NATS JetStream, PostgreSQL,
+//!    syslog or an OpenTelemetry collector ([`ship`]; features `nats`, `postgres`, `syslog`,
+//!    `otlp`), or `audit ship --config FILE`.
 //!
 //! # Where each part lives
 //!
@@ -70,7 +71,7 @@
 //! | [`writer`] | [`FileWriter`]'s builder, rotation, backpressure, statistics |
 //! | [`trail`] | reading a trail back, rotated files included |
 //! | [`own`] | the toolkit's own events (dropped events, checkpoints, lost results, a shipper behind), declared in one catalog |
-//! | [`ship`] | shipping a trail: [`Shipper`](ship::Shipper), its cursor, the [`Destination`](ship::Destination) trait; `postgres`, `nats`, `syslog` (features of those names) |
+//! | [`ship`] | shipping a trail: [`Shipper`](ship::Shipper), its cursor, the [`Destination`](ship::Destination) trait; `postgres`, `nats`, `syslog`, `otlp` (features of those names) |
 //! | [`config`] | [`AuditConfig`]'s parts and errors |
 //! | [`schema`] | the vocabulary: timings, verbs, the ECS version, the keyword parse error |
 //! | [`trace`] | W3C trace ids |
