@@ -81,7 +81,8 @@ impl std::fmt::Debug for OtlpDestination {
 
 impl OtlpDestination {
     /// A collector's OTLP/HTTP endpoint: `http://host:4318` (then `/v1/logs` is added) or the
-    /// full url of its logs path; `https://` for TLS (the system's roots).
+    /// full url of its logs path; `https://` for TLS, the server's certificate verified against
+    /// the Mozilla roots (`webpki-roots`).
     pub fn http(endpoint: &str) -> Result<OtlpDestination, DeliveryError> {
         let parsed: ureq::http::Uri =
             endpoint.parse().map_err(|error| DeliveryError::caused_by(format!("the OTLP url `{endpoint}`"), error))?;
@@ -105,13 +106,15 @@ impl OtlpDestination {
         })
     }
 
-    /// A collector's OTLP/gRPC endpoint: `http://host:4317` (`https://` for TLS).
+    /// A collector's OTLP/gRPC endpoint: `http://host:4317`. gRPC over TLS is not offered yet:
+    /// for TLS, use OTLP/HTTP ([`http`](OtlpDestination::http) with `https://`).
     pub fn grpc(endpoint: &str) -> Result<OtlpDestination, DeliveryError> {
         let parsed: ureq::http::Uri =
             endpoint.parse().map_err(|error| DeliveryError::caused_by(format!("the OTLP url `{endpoint}`"), error))?;
-        if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none() {
+        if parsed.scheme_str() != Some("http") || parsed.host().is_none() {
             return Err(DeliveryError::new(format!(
-                "the OTLP url `{endpoint}` is not an http:// or https:// url with a host"
+                "the OTLP/gRPC url `{endpoint}` is not an http:// url with a host (gRPC over TLS is not offered: \
+                 use OTLP/HTTP with https://)"
             )));
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
