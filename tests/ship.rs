@@ -667,3 +667,53 @@ fn a_postgres_server_that_never_answers_fails_the_check_within_its_connect_timeo
     let destination = PostgresDestination::new(&url).unwrap().timeouts(Duration::from_secs(1), Duration::from_secs(1));
     check_fails_within_its_timeout(destination);
 }
+
+#[test]
+fn an_otlp_collector_that_throttles_is_waited_for_as_it_asks() {
+    use audit_core::ship::otlp::OtlpDestination;
+    use std::io::{BufRead, BufReader, Read, Write};
+    // A collector that answers 429 with `Retry-After: 1` once, then 200.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&answered);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut stream = stream;
+            loop {
+                let (mut line, mut length) = (String::new(), 0usize);
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).unwrap();
+                    if header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let answer = if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                    "HTTP/1.1 429 Too Many Requests\r\nretry-after: 1\r\ncontent-length: 4\r\n\r\nslow"
+                } else {
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n"
+                };
+                stream.write_all(answer.as_bytes()).unwrap();
+            }
+        }
+    });
+    let mut destination = OtlpDestination::http(&format!("http://{address}")).unwrap();
+    assert_eq!(destination.endpoint(), format!("http://{address}/v1/logs"));
+    let record = ShipRecord::parse(br#"{"@timestamp":"2026-12-06T00:00:00Z","event":{"id":"0123456789abcdef0123456789abcdef","action":"space_get","outcome":"success"}}"#).unwrap();
+    let started = std::time::Instant::now();
+    let error = destination.deliver(std::slice::from_ref(&record)).unwrap_err();
+    assert!(error.to_string().contains("throttled") && error.to_string().contains("429"), "{error}");
+    assert!(started.elapsed() >= Duration::from_secs(1), "the collector's Retry-After is waited for");
+    destination.deliver(std::slice::from_ref(&record)).unwrap();
+    assert_eq!(answered.load(Ordering::SeqCst), 2);
+}
