@@ -17,11 +17,11 @@ use super::record::ShipRecord;
 /// The longest first line read to know a file (far above any format's event limit).
 const MAX_KEY_LINE: u64 = 64 << 20;
 
-/// How many times one call lists a trail that keeps rotating under it before it lets the
-/// next call try again.
 /// The largest read buffer of a file being followed.
 const READ_BUFFER: usize = 256 << 10;
 
+/// How many times one call lists a trail that keeps rotating under it before it lets the
+/// next call try again.
 const STALE_LISTINGS: usize = 50;
 
 /// Where the line just read ends.
