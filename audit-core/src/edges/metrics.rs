@@ -2,7 +2,7 @@
 //! exporter (Prometheus, StatsD, OpenTelemetry) shows them on a dashboard and alerts on them.
 //!
 //! The logger, the writers and the shippers already count everything in their stats
-//! ([`LoggerStats`](crate::logger::LoggerStats), [`WriterStats`](crate::writer::WriterStats),
+//! ([`LoggerStats`](crate::logging::LoggerStats), [`WriterStats`](crate::output::writer::WriterStats),
 //! [`ShipperStats`](crate::ship::ShipperStats)). A [`MetricsReporter`] publishes those counts
 //! (counters as their totals, gauges as they are now) every interval, on a thread of its own: an
 //! audited call pays nothing for metrics. The one histogram, the writers' `fsync` time, is

@@ -87,9 +87,9 @@ impl FileWriterBuilder {
     }
 
     /// Writes lines in `format` rather than the logger's: an OCSF trail
-    /// ([`EcsFormat::ocsf`](crate::EcsFormat::ocsf)) from a logger whose other sinks write ECS,
+    /// ([`EcsFormat::ocsf`](crate::output::format::EcsFormat::ocsf)) from a logger whose other sinks write ECS,
     /// say. A chained OCSF trail verifies and ships as an ECS one does.
-    pub fn format(mut self, format: crate::EcsFormat) -> Self {
+    pub fn format(mut self, format: crate::output::format::EcsFormat) -> Self {
         self.config.format = Some(std::sync::Arc::new(format));
         self
     }
