@@ -12,7 +12,7 @@ use std::ops::Range;
 mod ocsf;
 
 use crate::leaf::json::{key, JsonObject};
-use crate::model::{AuditContext, AuditEvent, HttpRequestInfo, User};
+use crate::model::{AuditContext, AuditEvent, ErrorInfo, HttpRequestInfo, User};
 use audit_schema::ECS_VERSION;
 
 /// The schema of the lines: [ECS](https://www.elastic.co/guide/en/ecs/current/index.html), the
@@ -351,11 +351,7 @@ impl EcsFormat {
             None => write_request(&mut line, event.client_ip(), event.http(), event.trace_id()),
         }
         if let Some(error) = &event.error {
-            let mut object = line.object(key!("error"));
-            object.opt_str(key!("code"), error.code.as_deref());
-            object.opt_str(key!("message"), error.message.as_deref());
-            object.opt_str(key!("type"), error.kind.as_deref());
-            object.end();
+            write_error(&mut line, error);
         }
         if !event.labels.is_empty() {
             write_labels(&mut line, &event.labels);
@@ -372,14 +368,7 @@ impl EcsFormat {
         items: usize,
     ) {
         let (space_id, session_id) = (event.space_id(), event.session_id());
-        let empty = space_id.is_none()
-            && session_id.is_none()
-            && event.resource.is_none()
-            && event.authentication.is_none()
-            && event.add_to_spaces.is_empty()
-            && event.delete_from_spaces.is_empty()
-            && event.result.is_none();
-        if empty {
+        if space_id.is_none() && session_id.is_none() && !has_namespace_fields(event) {
             return;
         }
         let mut namespace = line.dynamic_object(&self.namespace);
@@ -423,6 +412,25 @@ impl EcsFormat {
             namespace.raw_with(key!("diff"), |out| diff.write_json(out, items, value_limit));
         }
     }
+}
+
+/// Whether the event has any of the namespace's fields besides space and session (which ECS
+/// and OCSF place differently): a resource, authentication details, spaces, a result.
+fn has_namespace_fields(event: &AuditEvent) -> bool {
+    event.resource.is_some()
+        || event.authentication.is_some()
+        || !event.add_to_spaces.is_empty()
+        || !event.delete_from_spaces.is_empty()
+        || event.result.is_some()
+}
+
+/// `error`: code, message and type.
+fn write_error(line: &mut JsonObject<'_>, error: &ErrorInfo) {
+    let mut object = line.object(key!("error"));
+    object.opt_str(key!("code"), error.code.as_deref());
+    object.opt_str(key!("message"), error.message.as_deref());
+    object.opt_str(key!("type"), error.kind.as_deref());
+    object.end();
 }
 
 /// `labels`: each key as ECS allows it, and unique. Keys that are the same once sanitized (`a.b`

@@ -17,7 +17,7 @@
 
 use audit_schema::Outcome;
 
-use super::{write_event_fields, write_labels, EcsFormat};
+use super::{has_namespace_fields, write_error, write_event_fields, write_labels, EcsFormat};
 use crate::leaf::json::{key, JsonObject};
 use crate::model::{AuditEvent, HttpRequestInfo, User};
 
@@ -235,16 +235,8 @@ impl ContextParts {
         };
         ContextParts {
             actor: part(&|line| write_actor(line, event, app)),
-            user: part(&|line| {
-                if let Some(user) = event.user().filter(|user| named(user)) {
-                    write_user(line, key!("user"), user);
-                }
-            }),
-            session: part(&|line| {
-                if let Some(session) = event.session_id() {
-                    line.object(key!("session")).str_end(key!("uid"), session);
-                }
-            }),
+            user: part(&|line| write_named_user(line, event)),
+            session: part(&|line| write_session(line, event)),
             src_endpoint: part(&|line| write_src_endpoint(line, event, app)),
             http_request: part(&|line| write_http_request(line, event.http())),
         }
@@ -259,47 +251,37 @@ struct Origin<'a> {
 }
 
 impl Origin<'_> {
-    fn actor(&self, line: &mut JsonObject<'_>) {
+    /// The cached part `cached`, or the part written by `write` from the event.
+    fn part(
+        &self,
+        line: &mut JsonObject<'_>,
+        cached: impl FnOnce(&ContextParts) -> &[u8],
+        write: impl FnOnce(&mut JsonObject<'_>),
+    ) {
         match self.cached {
-            Some(parts) => line.fields(&parts.actor),
-            None => write_actor(line, self.event, self.app),
+            Some(parts) => line.fields(cached(parts)),
+            None => write(line),
         }
+    }
+
+    fn actor(&self, line: &mut JsonObject<'_>) {
+        self.part(line, |parts| &parts.actor, |line| write_actor(line, self.event, self.app));
     }
 
     fn user(&self, line: &mut JsonObject<'_>) {
-        match self.cached {
-            Some(parts) => line.fields(&parts.user),
-            None => {
-                if let Some(user) = self.event.user().filter(|user| named(user)) {
-                    write_user(line, key!("user"), user);
-                }
-            }
-        }
+        self.part(line, |parts| &parts.user, |line| write_named_user(line, self.event));
     }
 
     fn session(&self, line: &mut JsonObject<'_>) {
-        match self.cached {
-            Some(parts) => line.fields(&parts.session),
-            None => {
-                if let Some(session) = self.event.session_id() {
-                    line.object(key!("session")).str_end(key!("uid"), session);
-                }
-            }
-        }
+        self.part(line, |parts| &parts.session, |line| write_session(line, self.event));
     }
 
     fn src_endpoint(&self, line: &mut JsonObject<'_>) {
-        match self.cached {
-            Some(parts) => line.fields(&parts.src_endpoint),
-            None => write_src_endpoint(line, self.event, self.app),
-        }
+        self.part(line, |parts| &parts.src_endpoint, |line| write_src_endpoint(line, self.event, self.app));
     }
 
     fn http_request(&self, line: &mut JsonObject<'_>) {
-        match self.cached {
-            Some(parts) => line.fields(&parts.http_request),
-            None => write_http_request(line, self.event.http()),
-        }
+        self.part(line, |parts| &parts.http_request, |line| write_http_request(line, self.event.http()));
     }
 }
 
@@ -427,21 +409,11 @@ fn write_metadata(format: &EcsFormat, line: &mut JsonObject<'_>, event: &AuditEv
 fn write_unmapped(format: &EcsFormat, line: &mut JsonObject<'_>, event: &AuditEvent, field: usize, items: usize) {
     let mut unmapped = line.object(key!("unmapped"));
     write_event_fields(&mut unmapped, event);
-    let empty = event.space_id().is_none()
-        && event.resource.is_none()
-        && event.authentication.is_none()
-        && event.add_to_spaces.is_empty()
-        && event.delete_from_spaces.is_empty()
-        && event.result.is_none();
-    if !empty {
+    if event.space_id().is_some() || has_namespace_fields(event) {
         write_namespace(format, &mut unmapped, event, field, items);
     }
     if let Some(error) = &event.error {
-        let mut object = unmapped.object(key!("error"));
-        object.opt_str(key!("code"), error.code.as_deref());
-        object.opt_str(key!("message"), error.message.as_deref());
-        object.opt_str(key!("type"), error.kind.as_deref());
-        object.end();
+        write_error(&mut unmapped, error);
     }
     if !event.labels.is_empty() {
         write_labels(&mut unmapped, &event.labels);
@@ -486,15 +458,25 @@ fn write_user(line: &mut JsonObject<'_>, key: crate::leaf::json::Key, user: &Use
     object.end();
 }
 
+/// `user`, when OCSF can name the event's user.
+fn write_named_user(line: &mut JsonObject<'_>, event: &AuditEvent) {
+    if let Some(user) = event.user().filter(|user| named(user)) {
+        write_user(line, key!("user"), user);
+    }
+}
+
+/// `session`, when the event has one.
+fn write_session(line: &mut JsonObject<'_>, event: &AuditEvent) {
+    if let Some(session) = event.session_id() {
+        line.object(key!("session")).str_end(key!("uid"), session);
+    }
+}
+
 /// `actor`: the user (when named), the session, and the application.
 fn write_actor(line: &mut JsonObject<'_>, event: &AuditEvent, app: &str) {
     let mut actor = line.object(key!("actor"));
-    if let Some(user) = event.user().filter(|user| named(user)) {
-        write_user(&mut actor, key!("user"), user);
-    }
-    if let Some(session) = event.session_id() {
-        actor.object(key!("session")).str_end(key!("uid"), session);
-    }
+    write_named_user(&mut actor, event);
+    write_session(&mut actor, event);
     actor.str(key!("app_name"), app);
     actor.end();
 }
