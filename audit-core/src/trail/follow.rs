@@ -273,14 +273,12 @@ impl Follower {
         let meta = file.metadata()?;
         let spare = std::mem::take(&mut self.spare);
         let mut source = Source::sized(&path, file, meta.len(), READ_BUFFER, spare)?;
-        let mut first = Vec::new();
-        source.reader().take(MAX_KEY_LINE).read_until(b'\n', &mut first)?;
-        if first.last() != Some(&b'\n') {
+        let (first, key) = first_line(source.reader())?;
+        let Some(key) = key else {
             self.keys.insert(listed.to_path_buf(), None);
             self.spare = source.into_buffer().unwrap_or_default();
             return Ok(Unknown::NoLine);
-        }
-        let key = hex_digest(&first);
+        };
         self.keys.insert(listed.to_path_buf(), Some(key.clone()));
         if self.done.contains(&key) {
             self.spare = source.into_buffer().unwrap_or_default();
@@ -333,10 +331,9 @@ impl Follower {
     fn open(&mut self, path: &Path, key: String) -> io::Result<Option<Open>> {
         let Some((path, mut file)) = open_listed(path, &self.active)? else { return Ok(None) };
         if path == self.active {
-            let mut first = Vec::new();
-            BufReader::new(&file).take(MAX_KEY_LINE).read_until(b'\n', &mut first)?;
+            let (_, found) = first_line(&mut BufReader::new(&file))?;
             file.seek(SeekFrom::Start(0))?;
-            if first.last() != Some(&b'\n') || hex_digest(&first) != key {
+            if found.as_deref() != Some(key.as_str()) {
                 return Ok(None);
             }
         }
@@ -354,16 +351,16 @@ fn key_of(path: &Path) -> io::Result<Option<String>> {
     // The path, or its `.gz` if it was compressed since it was listed.
     let Some((path, file)) = open_rotated(path)? else { return Ok(None) };
     let mut source = Source::open(&path, file, READ_BUFFER)?;
-    let mut first = Vec::new();
-    source.reader().take(MAX_KEY_LINE).read_until(b'\n', &mut first)?;
-    if first.last() != Some(&b'\n') {
-        return Ok(None);
-    }
-    Ok(Some(hex_digest(&first)))
+    Ok(first_line(source.reader())?.1)
 }
 
-fn hex_digest(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes).into())
+/// The first line `reader` gives (newline included, at most [`MAX_KEY_LINE`] bytes), and the
+/// key it makes, the SHA-256 of it: `None` when the line is not whole yet.
+fn first_line(reader: &mut dyn BufRead) -> io::Result<(Vec<u8>, Option<String>)> {
+    let mut first = Vec::new();
+    reader.take(MAX_KEY_LINE).read_until(b'\n', &mut first)?;
+    let key = (first.last() == Some(&b'\n')).then(|| hex(&Sha256::digest(&first).into()));
+    Ok((first, key))
 }
 
 /// Whether two listings name the same files (a `.log` compressed to `.log.gz` in between is
