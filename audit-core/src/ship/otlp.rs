@@ -84,39 +84,20 @@ impl OtlpDestination {
     /// full url of its logs path; `https://` for TLS, the server's certificate verified against
     /// the Mozilla roots (`webpki-roots`).
     pub fn http(endpoint: &str) -> Result<OtlpDestination, DeliveryError> {
-        let parsed: ureq::http::Uri =
-            endpoint.parse().map_err(|error| DeliveryError::caused_by(format!("the OTLP url `{endpoint}`"), error))?;
-        if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none() {
-            return Err(DeliveryError::new(format!(
-                "the OTLP url `{endpoint}` is not an http:// or https:// url with a host"
-            )));
-        }
+        let parsed = parse_url(endpoint, &["http", "https"], "an http:// or https:// url with a host")?;
         let endpoint = match parsed.path() {
             "" | "/" => format!("{}/v1/logs", endpoint.trim_end_matches('/')),
             _ => endpoint.to_owned(),
         };
         let timeout = Duration::from_secs(10);
-        Ok(OtlpDestination {
-            endpoint,
-            headers: Vec::new(),
-            service_name: "audit-core".to_owned(),
-            host: host_name(),
-            timeout,
-            transport: Transport::Http(agent(timeout)),
-        })
+        Ok(OtlpDestination::with(endpoint, timeout, Transport::Http(agent(timeout))))
     }
 
     /// A collector's OTLP/gRPC endpoint: `http://host:4317`. gRPC over TLS is not offered yet:
     /// for TLS, use OTLP/HTTP ([`http`](OtlpDestination::http) with `https://`).
     pub fn grpc(endpoint: &str) -> Result<OtlpDestination, DeliveryError> {
-        let parsed: ureq::http::Uri =
-            endpoint.parse().map_err(|error| DeliveryError::caused_by(format!("the OTLP url `{endpoint}`"), error))?;
-        if parsed.scheme_str() != Some("http") || parsed.host().is_none() {
-            return Err(DeliveryError::new(format!(
-                "the OTLP/gRPC url `{endpoint}` is not an http:// url with a host (gRPC over TLS is not offered: \
-                 use OTLP/HTTP with https://)"
-            )));
-        }
+        let expected = "an http:// url with a host (gRPC over TLS is not offered: use OTLP/HTTP with https://)";
+        parse_url(endpoint, &["http"], expected)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("audit-otlp")
@@ -124,14 +105,20 @@ impl OtlpDestination {
             .enable_all()
             .build()
             .map_err(|error| DeliveryError::caused_by("starting the OTLP client's runtime", error))?;
-        Ok(OtlpDestination {
-            endpoint: endpoint.trim_end_matches('/').to_owned(),
+        let endpoint = endpoint.trim_end_matches('/').to_owned();
+        Ok(OtlpDestination::with(endpoint, Duration::from_secs(10), Transport::Grpc { runtime, client: None }))
+    }
+
+    /// A destination with every setting but these at its default.
+    fn with(endpoint: String, timeout: Duration, transport: Transport) -> OtlpDestination {
+        OtlpDestination {
+            endpoint,
             headers: Vec::new(),
             service_name: "audit-core".to_owned(),
             host: host_name(),
-            timeout: Duration::from_secs(10),
-            transport: Transport::Grpc { runtime, client: None },
-        })
+            timeout,
+            transport,
+        }
     }
 
     /// A header sent with every request (`authorization`, an API key). Its value is never shown
@@ -298,6 +285,17 @@ impl OtlpDestination {
         let what = if throttled { "throttled by" } else { "refused by" };
         Err(DeliveryError::new(format!("{what} {} ({status}): {}", self.endpoint, detail.trim())))
     }
+}
+
+/// `endpoint` parsed, if its scheme is one of `schemes` and it has a host; else an error that
+/// says it is not `expected`.
+fn parse_url(endpoint: &str, schemes: &[&str], expected: &str) -> Result<ureq::http::Uri, DeliveryError> {
+    let parsed: ureq::http::Uri =
+        endpoint.parse().map_err(|error| DeliveryError::caused_by(format!("the OTLP url `{endpoint}`"), error))?;
+    if !parsed.scheme_str().is_some_and(|scheme| schemes.contains(&scheme)) || parsed.host().is_none() {
+        return Err(DeliveryError::new(format!("the OTLP url `{endpoint}` is not {expected}")));
+    }
+    Ok(parsed)
 }
 
 fn agent(timeout: Duration) -> ureq::Agent {
