@@ -500,21 +500,20 @@ pub struct Collector {
 
 impl Collector {
     pub fn start() -> Collector {
-        let dir = TempDir::new("rotel");
-        let output = dir.path("records.log");
-        let mut collector =
-            Collector { http_port: free_port(), grpc_port: free_port(), printing: true, output, dir, process: None };
-        collector.restart();
-        collector
+        Collector::started(true)
     }
 
     /// One that prints nothing of what it receives.
     #[allow(dead_code)] // the benchmarks' (they include this file)
     pub fn start_quiet() -> Collector {
+        Collector::started(false)
+    }
+
+    fn started(printing: bool) -> Collector {
         let dir = TempDir::new("rotel");
         let output = dir.path("records.log");
         let mut collector =
-            Collector { http_port: free_port(), grpc_port: free_port(), printing: false, output, dir, process: None };
+            Collector { http_port: free_port(), grpc_port: free_port(), printing, output, dir, process: None };
         collector.restart();
         collector
     }
